@@ -29,7 +29,7 @@ export interface ChunkSink {
   /** All of the message's payload is in the destination `begin` returned. */
   message(h: MessageHeader, payload: Uint8Array): void;
   /** A partial message was dropped (Abort, or a new header replaced it). */
-  abandon(h: MessageHeader): void;
+  abandon(h: MessageHeader, dest: Uint8Array): void;
 }
 
 const EXT_TS = 0xffffff;
@@ -296,11 +296,12 @@ export class ChunkReader {
 
   private drop(cs: ChunkStream): void {
     const h = cs.header!;
+    const dest = cs.dest!;
     cs.header = null;
     cs.dest = null;
     cs.received = 0;
     if (this.cur === cs) this.cur = null;
-    this.sink.abandon(h);
+    this.sink.abandon(h, dest);
   }
 
   private open(csid: number): ChunkStream {

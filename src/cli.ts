@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * sluice command line: `sluice serve [--config FILE] [--port N] [--set key=value ...]`.
+ * Precedence: embedded defaults < config file < SLUICE_* environment < flags.
+ */
+import { parseArgs } from 'node:util';
+import { describeError } from './core/errors.js';
+import { configFromEnv, readConfigFile, resolveConfig, setPath } from './server/config.js';
+import { createLogger } from './server/log.js';
+import { packageVersion, startServer } from './server/server.js';
+
+const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
+
+Usage:
+  sluice serve [options]     run the server
+  sluice --help | --version
+
+Options:
+  -c, --config FILE          YAML or JSON config file (also SLUICE_CONFIG)
+  -p, --port N               RTMP port (rtmp.port, default 1935)
+      --host ADDR            RTMP listen address (rtmp.host, default 0.0.0.0)
+      --log-level LEVEL      trace|debug|info|warn|error|silent (log.level)
+  -s, --set KEY=VALUE        any config key, e.g. --set media.republishGraceMs=10000
+
+Environment: SLUICE_<SECTION>__<KEY>=VALUE, e.g. SLUICE_RTMP__PORT=1936.
+Keys and defaults: docs/configuration.md.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      'log-level': { type: 'string' },
+      set: { type: 'string', short: 's', multiple: true },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'serve';
+  if (command !== 'serve') {
+    process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  const flags: Record<string, unknown> = {};
+  if (values.port !== undefined) setPath(flags, 'rtmp.port', values.port);
+  if (values.host !== undefined) flags.rtmp = { ...(flags.rtmp as object), host: values.host };
+  if (values['log-level'] !== undefined) flags.log = { level: values['log-level'] };
+  for (const kv of values.set ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--set ${kv}: expected KEY=VALUE`);
+    setPath(flags, kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  const file = values.config ?? process.env.SLUICE_CONFIG;
+  const config = resolveConfig(file ? readConfigFile(file) : {}, configFromEnv(process.env), flags);
+  const log = createLogger(config.log.level);
+  const server = await startServer(config, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(`sluice: ${describeError(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,49 @@
+/**
+ * Ingest timestamp policy. Players must see monotonic timestamps, across
+ * encoder clock jumps and publisher reconnects:
+ * - One offset per stream is added to every incoming timestamp, so audio
+ *   and video keep their relative timing.
+ * - A tag landing more than `maxJumpMs` away from the latest output (either
+ *   way) is a discontinuity: the offset is re-based so it lands just after.
+ * - A new publisher on a stream that already carried media continues just
+ *   after the last output instead of restarting at its own zero.
+ * - Within each track the output never goes backwards (clamped).
+ */
+export const Track = { Audio: 0, Video: 1, Data: 2 } as const;
+
+export class TimestampPolicy {
+  private offset = 0;
+  private maxOut = -1;
+  private readonly lastOut = [-1, -1, -1];
+  private fresh = true;
+
+  constructor(private readonly maxJumpMs: number) {}
+
+  /** A publisher (re)starts: its first tag is placed after what players saw. */
+  newPublisher(): void {
+    this.fresh = true;
+  }
+
+  correct(track: number, ts: number): number {
+    if (this.fresh) {
+      this.fresh = false;
+      if (this.maxOut >= 0) this.offset = this.maxOut + 1 - ts;
+    }
+    let out = ts + this.offset;
+    if (this.maxOut >= 0 && (out > this.maxOut + this.maxJumpMs || out < this.maxOut - this.maxJumpMs)) {
+      this.offset = this.maxOut + 1 - ts;
+      out = this.maxOut + 1;
+    }
+    const last = this.lastOut[track]!;
+    if (out < last) out = last;
+    this.lastOut[track] = out;
+    if (out > this.maxOut) this.maxOut = out;
+    // RTMP/FLV timestamps are 32-bit milliseconds.
+    return out >>> 0;
+  }
+
+  /** Latest timestamp handed to players (for lag in media time). */
+  latest(): number {
+    return this.maxOut < 0 ? 0 : this.maxOut;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Contracts of the live layer: what a player transport must offer, what an
+ * egress form is, and the events a subscriber receives from its stream.
+ */
+import type { RecordView, TagRing } from '../core/tag-ring.js';
+import type { ErrorCode } from '../core/errors.js';
+
+/**
+ * One way of putting ring records on the wire (RTMP chunks for a stream
+ * id and chunk size; FLV tag bytes). Built once per tag per form and shared
+ * by every player of that form: the bytes are never mutated after build.
+ */
+export interface EgressForm {
+  readonly id: string;
+  /** Egress bytes of a ring record (copy its body out of the ring). */
+  build(ring: TagRing, rec: RecordView): Buffer;
+  /** Egress bytes of a sticky tag (metadata / sequence header) held outside the ring. */
+  buildSticky(type: number, timestamp: number, body: Uint8Array): Buffer;
+}
+
+/** The socket side of a player. */
+export interface PlayerTransport {
+  /** Bytes handed to the transport and not yet sent. */
+  readonly writableLength: number;
+  /** Writes a batch in one go (cork/writev). */
+  write(chunks: Buffer[]): void;
+}
+
+/** Events a stream delivers to its subscribers (the session layer reacts). */
+export interface SubscriberEvents {
+  /** The publisher left; the stream waits `graceMs` for it to return. */
+  onUnpublish(): void;
+  /** A publisher (re)started the stream. */
+  onPublish(): void;
+  /** The stream is gone (grace expired, never published, or dropped). */
+  onStreamEnd(reason: string): void;
+  /** The player must be disconnected (too slow). */
+  onEvict(code: ErrorCode, reason: string): void;
+}
+
+/** Sticky tags a new player receives before media. */
+export interface StickyTags {
+  /** Bumped whenever any of them changes, so players can tell what they lack. */
+  version: number;
+  metadata?: { timestamp: number; body: Buffer };
+  videoHeader?: { timestamp: number; body: Buffer };
+  audioHeader?: { timestamp: number; body: Buffer };
+}
+
+export interface PlayerPolicy {
+  writeHighWaterBytes: number;
+  queueMaxBytes: number;
+  queueMaxMs: number;
+  stallTimeoutMs: number;
+}
+
+export interface MediaCounters {
+  tagsIn: number;
+  bytesIn: number;
+  tagsDropped: number;
+  playersEvicted: number;
+  resyncs: number;
+}

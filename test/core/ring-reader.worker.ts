@@ -1,0 +1,35 @@
+// Reader thread for the tag-ring concurrency test: follows the writer,
+// validating each copied tag only if it was still intact after the copy.
+import { parentPort, workerData } from 'node:worker_threads';
+import { newRecordView, seqBefore, TagRing } from '../../src/core/tag-ring.js';
+
+const ring = TagRing.attach((workerData as { sab: SharedArrayBuffer }).sab);
+const v = newRecordView();
+let seq = 0;
+let checked = 0;
+let torn = 0;
+let lapped = 0;
+for (;;) {
+  const head = ring.head();
+  if (!seqBefore(seq, head)) {
+    if (ring.closed() && !seqBefore(seq, ring.head())) break;
+    continue;
+  }
+  if (seqBefore(seq, ring.tail()) || !ring.read(seq, v)) {
+    lapped++;
+    seq = ring.tail();
+    continue;
+  }
+  const copy = Buffer.from(ring.body(v));
+  if (!ring.intact(seq)) {
+    lapped++;
+    continue;
+  }
+  const n = copy.readUInt32BE(0);
+  let ok = n === seq && copy.length === 50 + (seq % 200);
+  for (let i = 4; ok && i < copy.length; i++) if (copy[i] !== (seq & 0xff)) ok = false;
+  if (!ok) torn++;
+  checked++;
+  seq++;
+}
+parentPort!.postMessage({ checked, torn, lapped });

@@ -3,7 +3,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { newRecordView, seqBefore, TagRing } from '../../src/core/tag-ring.js';
 
-const ring = TagRing.attach((workerData as { sab: SharedArrayBuffer }).sab);
+const data = workerData as { sab: SharedArrayBuffer; ready: SharedArrayBuffer };
+const ring = TagRing.attach(data.sab);
+const ready = new Int32Array(data.ready);
+Atomics.store(ready, 0, 1);
+Atomics.notify(ready, 0);
 const v = newRecordView();
 let seq = 0;
 let checked = 0;

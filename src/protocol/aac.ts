@@ -1,5 +1,5 @@
+import { BitReader } from '../core/bits.js';
 import { SluiceError } from '../core/errors.js';
-import { BitReader } from './avc.js';
 
 /**
  * AAC AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), the body of an AAC

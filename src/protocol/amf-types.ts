@@ -1,5 +1,5 @@
 /**
- * Values shared by the AMF0 and AMF3 codecs (amf0.ts, amf3.ts), their
+ * Values shared by the AMF0 and AMF3 codecs (amf0.ts, amf3-decoder.ts, amf3-encoder.ts), their
  * limits, and the two small helpers both codecs need (UTF-8, limits).
  *
  * Mapping of ActionScript types to JS values:

@@ -15,7 +15,8 @@ import {
   tagClassName, tagEcmaArray,
   type AmfLimits, type AmfObject, type AmfValue,
 } from './amf-types.js';
-import { Amf3Decoder, Amf3Encoder } from './amf3.js';
+import { Amf3Decoder } from './amf3-decoder.js';
+import { Amf3Encoder } from './amf3-encoder.js';
 
 /** AMF0 type markers (AMF0 spec 2.1). */
 export const Amf0Marker = {

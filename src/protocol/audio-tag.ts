@@ -1,7 +1,7 @@
 import { ByteReader } from '../core/bytes.js';
 import { SluiceError } from '../core/errors.js';
+import { AvMultitrackType, MOD_EX_PACKET_TYPE, fourCCText, readModEx } from './enhanced-rtmp.js';
 import type { AudioCodec, AudioInfo, AudioPacketKind } from './types.js';
-import { AvMultitrackType, fourCCText, readModEx } from './video-tag.js';
 
 /**
  * The header of an RTMP audio message body / FLV audio tag data.
@@ -43,7 +43,7 @@ export const AudioPacketType = {
   SequenceEnd: 2,
   MultichannelConfig: 4,
   Multitrack: 5,
-  ModEx: 7,
+  ModEx: MOD_EX_PACKET_TYPE,
 } as const;
 
 /** E-RTMP AudioFourCc, as the big-endian UI32 on the wire. */

@@ -1,6 +1,7 @@
+import { BitReader } from '../core/bits.js';
 import { ByteReader } from '../core/bytes.js';
 import { SluiceError } from '../core/errors.js';
-import { BitReader, unescapeRbsp } from './avc.js';
+import { unescapeRbsp } from './avc.js';
 
 /**
  * H.265/HEVC codec headers: the HEVCDecoderConfigurationRecord of a

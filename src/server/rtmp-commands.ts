@@ -138,7 +138,7 @@ export class CommandHandler {
       stream = s.ctx.registry.publish(this.app!, name, s.id);
     } catch (err) {
       if (err instanceof SluiceError && err.code === 'ERR_STREAM') {
-        s.send(onStatus(h.streamId, 'error', 'NetStream.Publish.BadName', `${key} is already being published.`, name));
+        s.send(onStatus(h.streamId, 'error', 'NetStream.Publish.BadName', `NetStream.Publish.BadName: ${key} is already being published.`, name));
         s.log.warn({ streamKey: key, code: 'ERR_STREAM', reason: 'name already live' }, 'publish refused');
         // The client has been told; end only this connection, after the status is flushed.
         setImmediate(() => s.close('publish refused: BadName'));

@@ -35,6 +35,8 @@ export class RtmpSession {
   private peerWindow = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Set once playing: a player may legitimately stay silent for ever. */
+  private idleExempt = false;
 
   constructor(
     readonly socket: Socket,
@@ -97,6 +99,7 @@ export class RtmpSession {
 
   /** Idle bound: a session must deliver a whole message this often (players excepted). */
   touch(): void {
+    if (this.idleExempt) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else {
       const ms = this.ctx.config.rtmp.idleTimeoutMs;
@@ -109,6 +112,7 @@ export class RtmpSession {
 
   /** Players legitimately send nothing for long stretches. */
   stopIdleTimer(): void {
+    this.idleExempt = true;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }

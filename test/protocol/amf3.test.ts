@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteReader } from '../../src/core/bytes.js';
 import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
-import { Amf3Decoder, decodeAmf3, encodeAmf3 } from '../../src/protocol/amf3.js';
+import { Amf3Decoder, decodeAmf3 } from '../../src/protocol/amf3-decoder.js';
+import { encodeAmf3 } from '../../src/protocol/amf3-encoder.js';
 import { decodeAmf0 } from '../../src/protocol/amf0.js';
 import {
   AmfDictionary, AmfExternalizable, AmfVector, AmfXml,

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BitReader } from '../../src/core/bits.js';
 import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import {
-  BitReader, buildAvcDecoderConfig, buildAvcSequenceHeader, parseAvcDecoderConfig, parseAvcSps, unescapeRbsp,
+  buildAvcDecoderConfig, buildAvcSequenceHeader, parseAvcDecoderConfig, parseAvcSps, unescapeRbsp,
 } from '../../src/protocol/avc.js';
 import { inspectVideo } from '../../src/protocol/video-tag.js';
 

@@ -74,6 +74,8 @@ test('two players joining 1 s in each get a contiguous run from a keyframe, audi
   }
   const pubExit = await withTimeout(pub.exited, 10_000, 'publisher to finish the clip');
   assert.equal(pubExit.code, 0, pub.stderr().slice(-2000));
+  // ffmpeg's publisher and both players used the digest (complex) handshake.
+  assert.ok(srv.ctx.counters.complexHandshakes >= 3, `complex handshakes: ${srv.ctx.counters.complexHandshakes}`);
 });
 
 test('a late joiner starts at the GOP-cache keyframe at once', async (t) => {

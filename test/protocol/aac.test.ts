@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import { buildAacSequenceHeader, buildAudioSpecificConfig, parseAudioSpecificConfig } from '../../src/protocol/aac.js';
+import { hex, throwsCode } from '../helpers/bytes.js';
 
-/** Concatenates annotated hex fields into bytes. */
-const hex = (...fields: string[]): Buffer => Buffer.from(fields.join('').replace(/\s+/g, ''), 'hex');
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 test('AAC-LC 44100 stereo: the common two bytes', () => {
   // 00010 0100 0010 000 = AOT 2 (LC) | frequency index 4 (44100) | channels 2 | GASpecificConfig 0

@@ -7,13 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteReader } from '../../src/core/bytes.js';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
+import { SluiceError } from '../../src/core/errors.js';
 import { Amf0Decoder, decodeAmf0, encodeAmf0 } from '../../src/protocol/amf0.js';
 import {
   AmfDictionary, AmfVector, AmfXml, DEFAULT_AMF_LIMITS,
   amfObject, classNameOf, ecmaArray, isEcmaArray, typedObject,
   type AmfLimits, type AmfObject, type AmfValue,
 } from '../../src/protocol/amf-types.js';
+import { throwsCode } from '../helpers/bytes.js';
 
 /** Hex fixture: parts joined, whitespace ignored. */
 function hex(...parts: string[]): Buffer {
@@ -32,14 +33,6 @@ function one(buf: Uint8Array, limits?: Partial<AmfLimits>): AmfValue {
   return v;
 }
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 /** Every strict prefix of a one-value fixture must fail with ERR_AMF, nothing else. */
 function assertEveryTruncationFails(buf: Buffer): void {

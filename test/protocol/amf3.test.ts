@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteReader } from '../../src/core/bytes.js';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
+import { SluiceError } from '../../src/core/errors.js';
 import { Amf3Decoder, decodeAmf3 } from '../../src/protocol/amf3-decoder.js';
 import { encodeAmf3 } from '../../src/protocol/amf3-encoder.js';
 import { decodeAmf0 } from '../../src/protocol/amf0.js';
@@ -16,6 +16,7 @@ import {
   amfObject, classNameOf, ecmaArray, isEcmaArray, traitsOf, typedObject,
   type AmfLimits, type AmfObject, type AmfValue,
 } from '../../src/protocol/amf-types.js';
+import { throwsCode } from '../helpers/bytes.js';
 
 function hex(...parts: string[]): Buffer {
   return Buffer.from(parts.join('').replace(/\s+/g, ''), 'hex');
@@ -28,14 +29,6 @@ function one(buf: Uint8Array, limits?: Partial<AmfLimits>): AmfValue {
   return v;
 }
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 function assertEveryTruncationFails(buf: Buffer): void {
   for (let k = 0; k < buf.length; k++) {

@@ -1,23 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BitReader } from '../../src/core/bits.js';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import {
   buildAvcDecoderConfig, buildAvcSequenceHeader, parseAvcDecoderConfig, parseAvcSps, unescapeRbsp,
 } from '../../src/protocol/avc.js';
 import { inspectVideo } from '../../src/protocol/video-tag.js';
+import { hex, throwsCode } from '../helpers/bytes.js';
 
-/** Concatenates annotated hex fields into bytes. */
-const hex = (...fields: string[]): Buffer => Buffer.from(fields.join('').replace(/\s+/g, ''), 'hex');
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 /**
  * Real AVC sequence headers (whole FLV video tag bodies), made with the

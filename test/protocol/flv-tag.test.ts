@@ -1,24 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import {
   FlvDemuxer, PREV_TAG_SIZE, TAG_HEADER_SIZE, encodeTag, flvFileHeader, readTagHeader,
   writePrevTagSize, writeTagHeader, type FlvTag,
 } from '../../src/protocol/flv-tag.js';
 import { TagType } from '../../src/protocol/types.js';
+import { hex, throwsCode } from '../helpers/bytes.js';
 
 /** Concatenates annotated hex fields ('17', '000000', ...) into bytes. */
-const hex = (...fields: string[]): Buffer => Buffer.from(fields.join('').replace(/\s+/g, ''), 'hex');
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 /**
  * Golden capture from the ffmpeg in node_modules (33 tags: onMetaData, AVC

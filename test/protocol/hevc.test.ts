@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import { parseHevcDecoderConfig, parseHevcSps } from '../../src/protocol/hevc.js';
 import { parseVideoTagHeader } from '../../src/protocol/video-tag.js';
+import { hex, throwsCode } from '../helpers/bytes.js';
 
-/** Concatenates annotated hex fields into bytes. */
-const hex = (...fields: string[]): Buffer => Buffer.from(fields.join('').replace(/\s+/g, ''), 'hex');
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 /**
  * HEVCDecoderConfigurationRecords from the ffmpeg in node_modules (x265 2.9):

@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SluiceError, type ErrorCode } from '../../src/core/errors.js';
 import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
 import { TagType } from '../../src/protocol/types.js';
 import { inspectVideo, parseVideoTagHeader, videoDataOffset } from '../../src/protocol/video-tag.js';
+import { hex, throwsCode } from '../helpers/bytes.js';
 
-/** Concatenates annotated hex fields into bytes. */
-const hex = (...fields: string[]): Buffer => Buffer.from(fields.join('').replace(/\s+/g, ''), 'hex');
 
-function throwsCode(fn: () => unknown, code: ErrorCode, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 const HVC1 = '68766331'; // FourCC 'hvc1'
 const AVC1 = '61766331'; // FourCC 'avc1'

@@ -4,7 +4,6 @@
  * publishing side of the session (media into the stream's ring).
  */
 import { SluiceError, wrapError } from '../core/errors.js';
-import { ByteReader } from '../core/bytes.js';
 import * as control from '../protocol/control.js';
 import {
   connectResult,
@@ -17,6 +16,7 @@ import {
   type Command,
 } from '../protocol/commands.js';
 import { MessageType, type MessageHeader } from '../protocol/types.js';
+import { splitAggregate } from '../protocol/aggregate.js';
 import type { LiveStream } from '../media/live-stream.js';
 import type { AmfValue } from '../protocol/amf-types.js';
 import { RtmpPlayer } from './rtmp-player.js';
@@ -211,24 +211,13 @@ export class CommandHandler {
     }
   }
 
-  /** Aggregate message (RTMP spec 7.1.6): FLV-tag-shaped sub-messages, timestamps relative to the first. */
+  /** Aggregate message: each contained audio/video/data tag as if sent alone. */
   onAggregate(h: MessageHeader, payload: Uint8Array): void {
-    const p = this.publishing;
-    if (!p) throw new SluiceError('ERR_PROTOCOL', 'aggregate message from a session that is not publishing');
-    const r = new ByteReader(payload, 0, payload.length, 'ERR_PROTOCOL');
-    let base: number | undefined;
-    while (r.remaining > 0) {
-      const type = r.u8('aggregate sub-message type');
-      const size = r.u24be('aggregate sub-message size');
-      const ts = r.u24be('aggregate timestamp') | (r.u8('aggregate timestamp ext') << 24);
-      r.skip(3, 'aggregate stream id');
-      const body = r.bytes(size, 'aggregate sub-message body');
-      r.skip(4, 'aggregate back pointer');
-      base ??= ts >>> 0;
-      const sub: MessageHeader = { ...h, type, length: size, timestamp: (h.timestamp + (ts >>> 0) - base) >>> 0 };
-      if (type === MessageType.Audio || type === MessageType.Video) this.onMedia(sub, body);
-      else if (type === MessageType.DataAmf0) this.onData(sub, body);
-    }
+    if (!this.publishing) throw new SluiceError('ERR_PROTOCOL', 'aggregate message from a session that is not publishing');
+    splitAggregate(h, payload, (sub, body) => {
+      if (sub.type === MessageType.Audio || sub.type === MessageType.Video) this.onMedia(sub, body);
+      else if (sub.type === MessageType.DataAmf0) this.onData(sub, body);
+    });
   }
 
   private stopPublishing(): void {

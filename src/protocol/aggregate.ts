@@ -1,0 +1,24 @@
+/**
+ * Aggregate messages (RTMP spec 7.1.6, type 22): a body of FLV-tag-shaped
+ * sub-messages, each `type u8 | size u24 | ts u24 | ts-ext u8 | stream id
+ * u24 | body | back pointer u32`. Sub-message timestamps are made relative
+ * to the first one and added to the aggregate's own timestamp.
+ */
+import { ByteReader } from '../core/bytes.js';
+import type { MessageHeader } from './types.js';
+
+/** Calls `each` with every sub-message (its body is a view into `payload`). */
+export function splitAggregate(h: MessageHeader, payload: Uint8Array, each: (sub: MessageHeader, body: Uint8Array) => void): void {
+  const r = new ByteReader(payload, 0, payload.length, 'ERR_PROTOCOL');
+  let base: number | undefined;
+  while (r.remaining > 0) {
+    const type = r.u8('aggregate sub-message type');
+    const size = r.u24be('aggregate sub-message size');
+    const ts = (r.u24be('aggregate timestamp') | (r.u8('aggregate timestamp ext') << 24)) >>> 0;
+    r.skip(3, 'aggregate stream id');
+    const body = r.bytes(size, 'aggregate sub-message body');
+    r.skip(4, 'aggregate back pointer');
+    base ??= ts;
+    each({ ...h, type, length: size, timestamp: (h.timestamp + ts - base) >>> 0 }, body);
+  }
+}

@@ -13,7 +13,7 @@ import { inspectAudio } from '../protocol/audio-tag.js';
 import { EgressCache } from './egress-cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
-import type { EgressForm, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, SubscriberEvents } from './types.js';
+import type { EgressForm, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
 export interface StreamInfo {
   videoCodec?: VideoCodec;
@@ -22,7 +22,7 @@ export interface StreamInfo {
   metadata?: Record<string, unknown>;
 }
 
-export class LiveStream {
+export class LiveStream implements StreamView {
   ring: TagRing | null = null;
   private sab: SharedArrayBuffer | null = null;
   readonly sticky: StickyTags = { version: 0 };
@@ -152,6 +152,8 @@ export class LiveStream {
     this.sticky.metadata = { timestamp: ts, body };
     this.sticky.version++;
     this.info.metadata = fields;
+    // Players joining before the first video tag must still wait for a keyframe.
+    if (fields.videocodecid !== undefined || fields.width !== undefined) this.hasVideo = true;
     this.ring!.append(TagType.Script, ts, TagFlag.Metadata, body);
     this.scheduleFlush();
   }
@@ -188,8 +190,8 @@ export class LiveStream {
     return sub;
   }
 
-  removeSubscriber(sub: Subscriber): void {
-    this.subscribers.delete(sub);
+  removeSubscriber(sub: unknown): void {
+    this.subscribers.delete(sub as Subscriber);
   }
 
   /** The shared egress cache of a form (there is a ring once a publisher came). */

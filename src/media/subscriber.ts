@@ -7,33 +7,40 @@
  *
  * Slow-player policy (after SRS's GOP-aware shrink): when the cursor lags
  * the live edge by more than queueMaxBytes or queueMaxMs, it jumps to the
- * latest keyframe; sticky tags (metadata, sequence headers) are re-sent if
- * they changed in what was skipped. A socket that accepts nothing for
- * stallTimeoutMs is evicted.
+ * latest keyframe. Sticky tags (metadata, sequence headers) go out at the
+ * start and after a jump that skipped a change of them, stamped no earlier
+ * than the tag they precede so timestamps never go back; changes while the
+ * player keeps up arrive in-band through the ring. A socket that accepts
+ * nothing for stallTimeoutMs is evicted.
  */
 import { newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
 import type { EgressCache } from './egress-cache.js';
-import type { LiveStream } from './live-stream.js';
-import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from './types.js';
+import type { EgressForm, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
 let nextId = 1;
 
 export class Subscriber {
   readonly id = nextId++;
   cursor = 0;
-  /** No video key seen yet: skip until one (a decoder cannot start elsewhere). */
-  private waitKey = true;
-  private stickyVersion = -1;
   private started = false;
+  /** No video keyframe sent yet: skip media until one (a decoder cannot start elsewhere). */
+  private waitKey = true;
+  /** Video was switched back on (receiveVideo): resume it at a keyframe. */
+  private videoNeedsKey = false;
+  /** Sticky version the player holds. */
+  private stickyVersion = -1;
+  /** Sticky tags to send before the next media; stamp = timestamp to give them, -1 = their own. */
+  private stickyStamp: number | undefined;
+  private rewind = false;
   closed = false;
   paused = false;
   receiveAudio = true;
-  receiveVideo = true;
+  private video = true;
   tagsSent = 0;
   bytesSent = 0;
   tagsDropped = 0;
-  /** First media tag handed to the transport (time to first frame). */
+  /** When the first tag was handed to the transport (time to first frame). */
   firstTagAt = 0;
   private lastProgress = Date.now();
   private readonly rec: RecordView = newRecordView();
@@ -41,7 +48,7 @@ export class Subscriber {
   private cache: EgressCache | null = null;
 
   constructor(
-    readonly stream: LiveStream,
+    readonly stream: StreamView,
     readonly form: EgressForm,
     readonly transport: PlayerTransport,
     readonly events: SubscriberEvents,
@@ -49,19 +56,13 @@ export class Subscriber {
     readonly createdAt = Date.now(),
   ) {}
 
-  /** Positions the cursor for a new player: the GOP cache from its keyframe. */
-  private startAt(): void {
-    const ring = this.stream.ring!;
-    const key = ring.keySeq();
-    if (key !== undefined) {
-      this.cursor = key;
-      this.waitKey = false;
-    } else {
-      this.cursor = ring.head();
-      // Audio-only streams have no keyframes to wait for.
-      this.waitKey = this.stream.hasVideo;
-    }
-    this.started = true;
+  get receiveVideo(): boolean {
+    return this.video;
+  }
+
+  set receiveVideo(on: boolean) {
+    if (on && !this.video) this.videoNeedsKey = true;
+    this.video = on;
   }
 
   /** Sends whatever is due. Called once per event-loop turn by the stream, and on drain. */
@@ -69,7 +70,7 @@ export class Subscriber {
     if (this.closed || this.paused) return;
     const stream = this.stream;
     const ring = stream.ring;
-    if (!ring || !stream.live && !this.started) return;
+    if (!ring || (!stream.live && !this.started)) return;
     const t = this.transport;
     const hw = this.policy.writeHighWaterBytes;
     const now = Date.now();
@@ -80,26 +81,27 @@ export class Subscriber {
       return;
     }
     this.lastProgress = now;
-    if (!this.started) this.startAt();
     const cache = (this.cache ??= stream.cacheFor(this.form));
-    if (seqBefore(this.cursor, ring.tail())) this.resync('lapped by the ring');
+    if (!this.started) this.start();
+    if (this.rewind) this.rewindIfBehind();
+    if (seqBefore(this.cursor, ring.tail())) this.resync();
     const head = ring.head();
+    this.shrinkIfLagging(head);
     const batch = this.batch;
     let bytes = t.writableLength;
-    if (this.stickyVersion !== stream.sticky.version) bytes += this.queueSticky(batch);
-    this.shrinkIfLagging(head);
+    if (this.stickyStamp !== undefined) bytes += this.queueSticky(batch);
     const rec = this.rec;
     while (seqBefore(this.cursor, head) && bytes < hw) {
       if (!ring.read(this.cursor, rec)) {
-        this.resync('lapped by the ring');
-        if (!seqBefore(this.cursor, head)) break;
+        this.resync();
+        if (this.stickyStamp !== undefined) bytes += this.queueSticky(batch);
         continue;
       }
       this.cursor = (this.cursor + 1) | 0;
       if (this.skip(rec)) continue;
       const buf = cache.get(rec);
       if (!buf) {
-        this.resync('lapped during copy');
+        this.resync();
         continue;
       }
       if (rec.flags & (TagFlag.SequenceHeader | TagFlag.Metadata)) this.stickyVersion = stream.sticky.version;
@@ -115,20 +117,49 @@ export class Subscriber {
     }
   }
 
+  /** A new player: sticky tags, then the GOP cache from its keyframe. */
+  private start(): void {
+    const ring = this.stream.ring!;
+    const key = ring.keySeq();
+    this.cursor = key ?? ring.head();
+    // Audio-only streams have no keyframes to wait for.
+    this.waitKey = key === undefined && this.stream.hasVideo;
+    this.stickyStamp = -1;
+    this.started = true;
+  }
+
   private skip(rec: RecordView): boolean {
+    const f = rec.flags;
     if (rec.type === TagType.Video) {
-      if (this.waitKey) {
-        if (!(rec.flags & TagFlag.Key) || rec.flags & TagFlag.SequenceHeader) return !(rec.flags & TagFlag.SequenceHeader);
+      if (!this.video) return true;
+      if (this.waitKey || this.videoNeedsKey) {
+        if (f & TagFlag.SequenceHeader) return false;
+        if (!(f & TagFlag.Key)) return true;
         this.waitKey = false;
+        this.videoNeedsKey = false;
       }
-      return !this.receiveVideo;
+      return false;
     }
     if (rec.type === TagType.Audio) {
       // Audio before the first video key would start ahead of the picture.
-      if (this.waitKey && !(rec.flags & TagFlag.SequenceHeader)) return true;
+      if (this.waitKey && !(f & TagFlag.SequenceHeader)) return true;
       return !this.receiveAudio;
     }
     return false;
+  }
+
+  /** Moves the cursor forward to `to`, counting what was skipped. */
+  private jumpTo(to: number, isKey: boolean): void {
+    const ring = this.stream.ring!;
+    const skipped = Math.max(0, seqDistance(this.cursor, to));
+    this.tagsDropped += skipped;
+    this.stream.counters.tagsDropped += skipped;
+    this.cursor = to;
+    this.waitKey = !isKey && this.stream.hasVideo;
+    if (this.stickyVersion !== this.stream.sticky.version) {
+      // Stamp the re-sent sticky tags at the target so timestamps stay monotonic.
+      this.stickyStamp = ring.read(to, this.rec) ? this.rec.timestamp : this.stream.latestTimestamp();
+    }
   }
 
   /** GOP-aware drop: jump to the latest keyframe when too far behind. */
@@ -139,32 +170,28 @@ export class Subscriber {
     const lagMs = this.stream.latestTimestamp() - this.rec.timestamp;
     if (lagBytes <= this.policy.queueMaxBytes && lagMs <= this.policy.queueMaxMs) return;
     const key = ring.keySeq();
-    if (key === undefined || !seqBefore(this.cursor, key)) return;
-    const skipped = seqDistance(this.cursor, key);
-    this.tagsDropped += skipped;
-    this.stream.counters.tagsDropped += skipped;
-    this.cursor = key;
-    this.waitKey = false;
-    if (this.stickyVersion !== this.stream.sticky.version) this.stickyVersion = -1;
+    if (key !== undefined && seqBefore(this.cursor, key)) this.jumpTo(key, true);
   }
 
-  /** The cursor fell off the ring's tail: restart at the latest keyframe. */
-  private resync(_why: string): void {
+  /** The cursor fell off the ring's tail: restart at the latest keyframe (or the live edge). */
+  private resync(): void {
     const ring = this.stream.ring!;
     const key = ring.keySeq();
-    const to = key ?? ring.head();
-    const skipped = Math.max(0, seqDistance(this.cursor, to));
-    this.tagsDropped += skipped;
-    this.stream.counters.tagsDropped += skipped;
     this.stream.counters.resyncs++;
-    this.cursor = to;
-    this.waitKey = key === undefined && this.stream.hasVideo;
-    this.stickyVersion = -1;
+    this.jumpTo(key ?? ring.head(), key !== undefined);
   }
 
-  /** Metadata and sequence headers the player has not got, first. */
+  private rewindIfBehind(): void {
+    this.rewind = false;
+    const key = this.stream.ring!.keySeq();
+    if (key !== undefined && seqBefore(this.cursor, key)) this.jumpTo(key, true);
+  }
+
+  /** Metadata and sequence headers the player lacks, before media. */
   private queueSticky(batch: Buffer[]): number {
     const s = this.stream.sticky;
+    const stamp = this.stickyStamp!;
+    this.stickyStamp = undefined;
     let n = 0;
     for (const [type, tag] of [
       [TagType.Script, s.metadata],
@@ -172,7 +199,7 @@ export class Subscriber {
       [TagType.Audio, s.audioHeader],
     ] as const) {
       if (!tag) continue;
-      const b = this.form.buildSticky(type, tag.timestamp, tag.body);
+      const b = this.form.buildSticky(type, stamp < 0 ? tag.timestamp : Math.max(stamp, tag.timestamp), tag.body);
       batch.push(b);
       n += b.length;
     }
@@ -180,10 +207,9 @@ export class Subscriber {
     return n;
   }
 
-  /** After pause/unpause or a seek on live: continue from the latest keyframe. */
+  /** After unpause or a seek on live: continue at the latest keyframe if it is ahead. */
   rewindToLive(): void {
-    this.started = false;
-    this.stickyVersion = -1;
+    this.rewind = true;
   }
 
   close(): void {

@@ -3,6 +3,7 @@
  * egress form is, and the events a subscriber receives from its stream.
  */
 import type { RecordView, TagRing } from '../core/tag-ring.js';
+import type { EgressCache } from './egress-cache.js';
 import type { ErrorCode } from '../core/errors.js';
 
 /**
@@ -60,4 +61,21 @@ export interface MediaCounters {
   tagsDropped: number;
   playersEvicted: number;
   resyncs: number;
+}
+
+/**
+ * What a subscriber needs of its stream, whether the stream is published
+ * on this thread or read from another thread's ring.
+ */
+export interface StreamView {
+  readonly key: string;
+  readonly ring: TagRing | null;
+  readonly sticky: StickyTags;
+  /** The stream carries (or its metadata announces) video: players wait for a keyframe. */
+  readonly hasVideo: boolean;
+  readonly live: boolean;
+  readonly counters: MediaCounters;
+  latestTimestamp(): number;
+  cacheFor(form: EgressForm): EgressCache;
+  removeSubscriber(sub: unknown): void;
 }

@@ -4,8 +4,27 @@
  * u24 | body | back pointer u32`. Sub-message timestamps are made relative
  * to the first one and added to the aggregate's own timestamp.
  */
-import { ByteReader } from '../core/bytes.js';
+import { ByteReader, ByteWriter } from '../core/bytes.js';
 import type { MessageHeader } from './types.js';
+
+/** One FLV tag of an aggregate message: its timestamp is absolute, as in the FLV file. */
+export interface AggregateTag {
+  type: number;
+  timestamp: number;
+  payload: Uint8Array;
+}
+
+/** The body of an aggregate message of `tags`, back to back; stream ids are written as 0. */
+export function buildAggregate(tags: readonly AggregateTag[]): Buffer {
+  const w = new ByteWriter(tags.reduce((n, t) => n + 15 + t.payload.length, 0));
+  for (const t of tags) {
+    const ts = t.timestamp >>> 0;
+    w.u8(t.type).u24be(t.payload.length).u24be(ts & 0xffffff).u8(ts >>> 24).u24be(0);
+    // The back pointer is the tag's size: an 11-byte header plus its body.
+    w.bytes(t.payload).u32be(11 + t.payload.length);
+  }
+  return w.toBuffer();
+}
 
 /** Calls `each` with every sub-message (its body is a view into `payload`). */
 export function splitAggregate(h: MessageHeader, payload: Uint8Array, each: (sub: MessageHeader, body: Uint8Array) => void): void {

@@ -1,0 +1,25 @@
+/** rtmp:// URLs as clients of ours (the RTMP client, the edge puller) dial them. */
+import { SluiceError } from '../core/errors.js';
+
+/** Where an rtmp:// URL points: the whole path is the application name. */
+export interface RtmpUrl {
+  host: string;
+  port: number;
+  app: string;
+  tcUrl: string;
+}
+
+/** "rtmp://host[:port]/app[/inst]" -> host, port (default 1935), app "app[/inst]", tcUrl. */
+export function parseRtmpUrl(url: string): RtmpUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new SluiceError('ERR_CONFIG', `rtmp url ${JSON.stringify(url)}: not a URL`, { cause: err });
+  }
+  if (u.protocol !== 'rtmp:') throw new SluiceError('ERR_CONFIG', `rtmp url ${url}: scheme ${u.protocol} is not rtmp:`);
+  const app = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
+  if (!u.hostname || !app) throw new SluiceError('ERR_CONFIG', `rtmp url ${url}: needs a host and an application path`);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return { host, port: u.port ? Number(u.port) : 1935, app, tcUrl: `rtmp://${u.host}/${app}` };
+}

@@ -8,6 +8,7 @@ import { describeError } from './core/errors.js';
 import { configFromEnv, readConfigFile, resolveConfig, setPath } from './server/config.js';
 import { createLogger } from './server/log.js';
 import { packageVersion, startServer } from './server/server.js';
+import { startCluster } from './server/cluster.js';
 
 const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
 
@@ -18,6 +19,8 @@ Usage:
 Options:
   -c, --config FILE          YAML or JSON config file (also SLUICE_CONFIG)
   -p, --port N               RTMP port (rtmp.port, default 1935)
+  -w, --workers N            worker threads (cluster.workers, default: CPU count; 0 = one thread)
+      --admin-port N         health endpoints port (admin.port, default 8081)
       --host ADDR            RTMP listen address (rtmp.host, default 0.0.0.0)
       --log-level LEVEL      trace|debug|info|warn|error|silent (log.level)
   -s, --set KEY=VALUE        any config key, e.g. --set media.republishGraceMs=10000
@@ -35,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean', short: 'v' },
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
+      workers: { type: 'string', short: 'w' },
+      'admin-port': { type: 'string' },
       host: { type: 'string' },
       'log-level': { type: 'string' },
       set: { type: 'string', short: 's', multiple: true },
@@ -55,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const flags: Record<string, unknown> = {};
   if (values.port !== undefined) setPath(flags, 'rtmp.port', values.port);
+  if (values.workers !== undefined) setPath(flags, 'cluster.workers', values.workers);
+  if (values['admin-port'] !== undefined) setPath(flags, 'admin.port', values['admin-port']);
   if (values.host !== undefined) flags.rtmp = { ...(flags.rtmp as object), host: values.host };
   if (values['log-level'] !== undefined) flags.log = { level: values['log-level'] };
   for (const kv of values.set ?? []) {
@@ -65,14 +72,21 @@ async function main(argv: string[]): Promise<number> {
   const file = values.config ?? process.env.SLUICE_CONFIG;
   const config = resolveConfig(file ? readConfigFile(file) : {}, configFromEnv(process.env), flags);
   const log = createLogger(config.log.level);
-  const server = await startServer(config, log);
+  const server = config.cluster.workers === 0 ? await startServer(config, log) : await startCluster(config, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    server.close().then(() => process.exit(0));
-    setTimeout(() => process.exit(0), 5000).unref();
+    log.info({ signal, graceMs: config.cluster.shutdownGraceMs }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ reason: describeError(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+    // Past the grace period (plus slack for the workers' own deadline) stop regardless.
+    setTimeout(() => process.exit(0), config.cluster.shutdownGraceMs + 3000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,9 +1,9 @@
 /**
  * A single-writer, many-reader log of FLV tags in one SharedArrayBuffer.
  *
- * Layout (all offsets in bytes from the start of the slab):
+ * Layout (offsets in bytes from the ring's base in its slab):
  *
- *   0                64                      64 + indexCap*24          slab end
+ *   0                64                      64 + indexCap*24          ring end
  *   +----------------+-----------------------+-------------------------+
  *   | control Int32s | index: indexCap slots | data: FLV tags, in order |
  *   +----------------+-----------------------+-------------------------+
@@ -111,39 +111,50 @@ export class TagRing {
   private resOffset = -1;
   private resBody = 0;
 
-  private constructor(readonly sab: SharedArrayBuffer) {
-    this.ctl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+  private constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly base: number,
+  ) {
+    this.ctl = new Int32Array(sab, base, CONTROL_BYTES / 4);
     this.indexCap = this.ctl[C_INDEX_CAP]!;
-    this.index = new Int32Array(sab, CONTROL_BYTES, this.indexCap * SLOT_WORDS);
+    if (this.indexCap === 0) throw new SluiceError('ERR_INTERNAL', 'ring: slab region was never formatted');
+    this.index = new Int32Array(sab, base + CONTROL_BYTES, this.indexCap * SLOT_WORDS);
     this.dataCap = this.ctl[C_DATA_CAP]!;
-    this.data = new Uint8Array(sab, this.ctl[C_DATA_OFF]!, this.dataCap);
+    this.data = new Uint8Array(sab, base + this.ctl[C_DATA_OFF]!, this.dataCap);
     this.maxBody = Math.floor(this.dataCap / 4) - FLV_HEADER - FLV_TRAILER;
   }
 
-  /** Formats a slab as an empty ring (the writer's side). */
-  static create(sab: SharedArrayBuffer): TagRing {
-    const ctl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+  /**
+   * Formats `length` bytes of a slab from `base` (8-aligned) as an empty
+   * ring. Done once per stream, before any reader or writer attaches.
+   */
+  static create(sab: SharedArrayBuffer, base = 0, length = sab.byteLength - base): TagRing {
+    const ctl = new Int32Array(sab, base, CONTROL_BYTES / 4);
     const epoch = ctl[C_EPOCH]! + 1;
     ctl.fill(0);
-    const indexCap = indexCapacityFor(sab.byteLength);
+    const indexCap = indexCapacityFor(length);
     const dataOff = CONTROL_BYTES + indexCap * SLOT_WORDS * 4;
-    if (sab.byteLength - dataOff < 4096) {
-      throw new SluiceError('ERR_CONFIG', `ring slab of ${sab.byteLength} bytes leaves no data area`);
+    if (length - dataOff < 4096) {
+      throw new SluiceError('ERR_CONFIG', `ring of ${length} bytes leaves no data area`);
     }
     ctl[C_INDEX_CAP] = indexCap;
     ctl[C_DATA_OFF] = dataOff;
-    ctl[C_DATA_CAP] = sab.byteLength - dataOff;
+    ctl[C_DATA_CAP] = length - dataOff;
     ctl[C_EPOCH] = epoch;
-    const ring = new TagRing(sab);
+    const ring = new TagRing(sab, base);
     ring.index.fill(0);
     // Slot seqs must not look valid for seq 0: mark every slot empty.
     for (let i = 0; i < indexCap; i++) ring.index[i * SLOT_WORDS + S_SEQ] = -1 - i;
     return ring;
   }
 
-  /** Attaches to a ring formatted elsewhere (a reader on any thread). */
-  static attach(sab: SharedArrayBuffer): TagRing {
-    return new TagRing(sab);
+  /**
+   * Attaches to a ring formatted elsewhere: a reader on any thread, or a
+   * writer taking over a ring whose previous writer is gone (its control
+   * words hold all the writer's state; only one writer at a time).
+   */
+  static attach(sab: SharedArrayBuffer, base = 0): TagRing {
+    return new TagRing(sab, base);
   }
 
   // ---- reader side -------------------------------------------------------

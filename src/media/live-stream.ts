@@ -1,11 +1,12 @@
 /**
- * A live stream: its ring (in a pooled SharedArrayBuffer slab), sticky
- * tags for new players, ingest timestamp policy, and local subscribers.
- * Ingest writes each audio/video body once, straight into the ring; the
+ * One worker's view of a live stream, over its slab (stream-slab.ts).
+ * On the stream's home worker it is also the writer: ingest writes each
+ * audio/video body once, straight into the ring. Elsewhere it is a reader
+ * woken by "head" notes from the home worker. Either way its local
  * subscribers are pumped once per event-loop turn, not per tag.
  */
-import { TagFlag, TagRing } from '../core/tag-ring.js';
-import type { SlabPool } from '../core/slab-pool.js';
+import type { MessagePort } from 'node:worker_threads';
+import { TagFlag, type TagRing } from '../core/tag-ring.js';
 import { SluiceError } from '../core/errors.js';
 import { TagType, type AudioCodec, type VideoCodec } from '../protocol/types.js';
 import { inspectVideo } from '../protocol/video-tag.js';
@@ -13,6 +14,7 @@ import { inspectAudio } from '../protocol/audio-tag.js';
 import { EgressCache } from './egress-cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
+import { StickySlot, StreamSlab } from './stream-slab.js';
 import type { EgressForm, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
 export interface StreamInfo {
@@ -23,16 +25,14 @@ export interface StreamInfo {
 }
 
 export class LiveStream implements StreamView {
-  ring: TagRing | null = null;
-  private sab: SharedArrayBuffer | null = null;
-  readonly sticky: StickyTags = { version: 0 };
+  readonly slab: StreamSlab;
   readonly subscribers = new Set<Subscriber>();
   private readonly caches = new Map<string, EgressCache>();
-  private readonly timestamps: TimestampPolicy;
-  /** Owner id of the current publisher, or undefined while idle. */
+  /** The stream has a publisher (here or on another worker). */
+  live = false;
+  /** Owner id of the local publisher while this worker is the stream's home. */
   publisher: number | undefined;
-  hasVideo = false;
-  hasAudio = false;
+  private timestamps: TimestampPolicy | null = null;
   readonly info: StreamInfo = {};
   readonly counters: MediaCounters = { tagsIn: 0, bytesIn: 0, tagsDropped: 0, playersEvicted: 0, resyncs: 0 };
   readonly createdAt = Date.now();
@@ -40,48 +40,101 @@ export class LiveStream implements StreamView {
   /** Destination of the open ring reservation (an in-progress RTMP message). */
   private ringDest: Uint8Array | null = null;
   private flushScheduled = false;
+  /** Home side: ports of other workers reading this stream, and the head last told. */
+  private readonly outPorts = new Map<MessagePort, number>();
+  /** Reader side: the port the home worker's notes arrive on. */
+  private inPort: MessagePort | null = null;
   closed = false;
-  /** Timer of the republish grace period or the wait for a first publisher. */
-  timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly app: string,
     readonly name: string,
-    private readonly pool: SlabPool,
-    maxTimestampJumpMs: number,
+    /** Directory entry id: distinguishes this stream from a later one of the same name. */
+    readonly entryId: number,
+    sab: SharedArrayBuffer,
+    private readonly maxTimestampJumpMs: number,
   ) {
-    this.timestamps = new TimestampPolicy(maxTimestampJumpMs);
+    this.slab = new StreamSlab(sab);
   }
 
   get key(): string {
     return `${this.app}/${this.name}`;
   }
 
-  get live(): boolean {
+  get ring(): TagRing {
+    return this.slab.ring;
+  }
+
+  get sticky(): StickyTags {
+    return this.slab.sticky();
+  }
+
+  get hasVideo(): boolean {
+    return this.slab.hasVideo;
+  }
+
+  get isHome(): boolean {
     return this.publisher !== undefined;
   }
 
-  /** A publisher takes the stream (first publish or a republish within grace). */
+  latestTimestamp(): number {
+    return this.slab.latestTimestamp() ?? 0;
+  }
+
+  // ---- publisher lifecycle -------------------------------------------------------
+
+  /** A local publisher takes the stream: first publish, or a republish here or after another worker. */
   startPublishing(owner: number): void {
     if (this.publisher !== undefined) throw new SluiceError('ERR_STREAM', `${this.key}: already publishing`);
-    if (!this.ring) {
-      this.sab = this.pool.acquire();
-      this.ring = TagRing.create(this.sab);
-    }
+    this.setRemote(null);
     this.publisher = owner;
     this.publishedAt = Date.now();
-    this.timestamps.newPublisher();
-    for (const s of this.subscribers) s.events.onPublish();
+    // Continue after whatever players of this ring have already seen.
+    this.timestamps = new TimestampPolicy(this.maxTimestampJumpMs, this.slab.latestTimestamp());
+    this.markLive(true);
   }
 
   stopPublishing(owner: number): void {
     if (this.publisher !== owner) return;
     this.abandonMedia();
     this.publisher = undefined;
-    for (const s of this.subscribers) s.events.onUnpublish();
+    this.timestamps = null;
+    for (const p of this.outPorts.keys()) p.close();
+    this.outPorts.clear();
+    this.markLive(false);
   }
 
-  // ---- ingest ---------------------------------------------------------------
+  /** The publisher (here or elsewhere) came or went: tell local players once per change. */
+  markLive(live: boolean): void {
+    if (this.live === live) return;
+    this.live = live;
+    for (const s of this.subscribers) {
+      if (live) s.events.onPublish();
+      else s.events.onUnpublish();
+    }
+    if (live) this.scheduleFlush();
+  }
+
+  // ---- cross-worker notes --------------------------------------------------------
+
+  /** Home side: another worker reads this stream; tell it the head once per turn. */
+  addReader(port: MessagePort): void {
+    this.outPorts.set(port, -1);
+    port.on('close', () => this.outPorts.delete(port));
+    this.scheduleFlush();
+  }
+
+  /** Reader side: follow the home worker's notes on `port` (null: none). */
+  setRemote(port: MessagePort | null): void {
+    if (this.inPort) this.inPort.close();
+    this.inPort = port;
+    if (port) {
+      port.on('message', () => this.scheduleFlush());
+      this.scheduleFlush();
+    }
+  }
+
+  // ---- ingest (home worker only) -------------------------------------------------
 
   /**
    * Where an incoming audio/video body of `length` bytes goes: straight into
@@ -89,13 +142,11 @@ export class LiveStream implements StreamView {
    * (interleaved chunk streams), a staging buffer copied in at commit.
    */
   beginMedia(length: number): Uint8Array {
-    const ring = this.ring!;
-    if (this.ringDest !== null || length > ring.maxBody) {
-      if (length > ring.maxBody) {
-        throw new SluiceError('ERR_MESSAGE_TOO_LARGE', `${this.key}: media message ${length} bytes exceeds ring limit ${ring.maxBody}`);
-      }
-      return Buffer.allocUnsafe(length);
+    const ring = this.ring;
+    if (length > ring.maxBody) {
+      throw new SluiceError('ERR_MESSAGE_TOO_LARGE', `${this.key}: media message ${length} bytes exceeds ring limit ${ring.maxBody}`);
     }
+    if (this.ringDest !== null) return Buffer.allocUnsafe(length);
     const at = ring.reserve(length);
     this.ringDest = ring.data.subarray(at, at + length);
     return this.ringDest;
@@ -103,20 +154,20 @@ export class LiveStream implements StreamView {
 
   abandonMedia(dest?: Uint8Array): void {
     if (this.ringDest !== null && (dest === undefined || dest === this.ringDest)) {
-      this.ring!.cancel();
+      this.ring.cancel();
       this.ringDest = null;
     }
   }
 
   /** A whole audio/video message: classify, correct its timestamp, publish it. */
   commitMedia(type: number, timestamp: number, body: Uint8Array): void {
-    const ring = this.ring!;
+    const slab = this.slab;
     let flags = 0;
     let track: number = Track.Data;
     if (body.length > 0 && type === TagType.Video) {
       track = Track.Video;
       const v = inspectVideo(body);
-      this.hasVideo = true;
+      if (!slab.hasVideo) slab.markTrack(true);
       this.info.videoCodec = v.codec;
       if (v.key) flags |= TagFlag.Key;
       if (v.sequenceEnd) flags |= TagFlag.SequenceEnd;
@@ -124,22 +175,19 @@ export class LiveStream implements StreamView {
     } else if (body.length > 0 && type === TagType.Audio) {
       track = Track.Audio;
       const a = inspectAudio(body);
-      this.hasAudio = true;
+      if (!slab.hasAudio) slab.markTrack(false);
       this.info.audioCodec = a.codec;
       if (a.sequenceHeader) flags |= TagFlag.SequenceHeader;
     }
-    const ts = this.timestamps.correct(track, timestamp);
+    const ts = this.correct(track, timestamp);
     if (flags & TagFlag.SequenceHeader) {
-      const copy = { timestamp: ts, body: Buffer.from(body) };
-      if (type === TagType.Video) this.sticky.videoHeader = copy;
-      else this.sticky.audioHeader = copy;
-      this.sticky.version++;
+      slab.writeSticky(type === TagType.Video ? StickySlot.VideoHeader : StickySlot.AudioHeader, ts, body);
     }
     if (body === this.ringDest) {
       this.ringDest = null;
-      ring.commit(type, ts, flags);
+      this.ring.commit(type, ts, flags);
     } else {
-      ring.append(type, ts, flags, body);
+      this.ring.append(type, ts, flags, body);
     }
     this.counters.tagsIn++;
     this.counters.bytesIn += body.length;
@@ -147,46 +195,56 @@ export class LiveStream implements StreamView {
   }
 
   /** onMetaData (already unwrapped from @setDataFrame): sticky and in-band. */
-  commitMetadata(timestamp: number, body: Buffer, fields: Record<string, unknown>): void {
-    const ts = this.timestamps.correct(Track.Data, timestamp);
-    this.sticky.metadata = { timestamp: ts, body };
-    this.sticky.version++;
+  commitMetadata(timestamp: number, body: Uint8Array, fields: Record<string, unknown>): void {
+    const ts = this.correct(Track.Data, timestamp);
+    this.slab.writeSticky(StickySlot.Metadata, ts, body);
     this.info.metadata = fields;
     // Players joining before the first video tag must still wait for a keyframe.
-    if (fields.videocodecid !== undefined || fields.width !== undefined) this.hasVideo = true;
-    this.ring!.append(TagType.Script, ts, TagFlag.Metadata, body);
+    if ((fields.videocodecid !== undefined || fields.width !== undefined) && !this.slab.hasVideo) this.slab.markTrack(true);
+    this.ring.append(TagType.Script, ts, TagFlag.Metadata, body);
     this.scheduleFlush();
   }
 
   /** Other data messages (onCuePoint, onTextData...) pass through in-band. */
   commitData(timestamp: number, body: Uint8Array): void {
-    const ts = this.timestamps.correct(Track.Data, timestamp);
-    this.ring!.append(TagType.Script, ts, 0, body);
+    this.ring.append(TagType.Script, this.correct(Track.Data, timestamp), 0, body);
     this.scheduleFlush();
   }
 
-  latestTimestamp(): number {
-    return this.timestamps.latest();
+  private correct(track: number, timestamp: number): number {
+    if (!this.timestamps) throw new SluiceError('ERR_PROTOCOL', `${this.key}: media without a publisher`);
+    const ts = this.timestamps.correct(track, timestamp);
+    this.slab.setLatestTimestamp(this.timestamps.latest());
+    return ts;
   }
 
-  // ---- fan-out --------------------------------------------------------------
+  // ---- fan-out -------------------------------------------------------------------
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
+    if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
     setImmediate(this.flush);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.closed) return;
     for (const s of this.subscribers) s.pump();
+    if (this.outPorts.size > 0) {
+      const head = this.ring.head();
+      for (const [port, told] of this.outPorts) {
+        if (told === head) continue;
+        this.outPorts.set(port, head);
+        port.postMessage(head);
+      }
+    }
   };
 
   addSubscriber(form: EgressForm, transport: PlayerTransport, events: SubscriberEvents, policy: PlayerPolicy): Subscriber {
     if (this.closed) throw new SluiceError('ERR_STREAM', `${this.key}: stream closed`);
     const sub = new Subscriber(this, form, transport, events, policy);
     this.subscribers.add(sub);
-    if (this.ring) this.scheduleFlush();
+    this.scheduleFlush();
     return sub;
   }
 
@@ -194,21 +252,20 @@ export class LiveStream implements StreamView {
     this.subscribers.delete(sub as Subscriber);
   }
 
-  /** The shared egress cache of a form (there is a ring once a publisher came). */
+  /** The shared egress cache of a form. */
   cacheFor(form: EgressForm): EgressCache {
     let c = this.caches.get(form.id);
     if (!c) {
-      c = new EgressCache(form, this.ring!);
+      c = new EgressCache(form, this.ring);
       this.caches.set(form.id, c);
     }
     return c;
   }
 
-  /** Ends the stream: subscribers told once, the slab back to the pool. Idempotent. */
+  /** Ends this view: subscribers told once, ports closed. Idempotent. The slab belongs to the directory. */
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     this.abandonMedia();
     for (const s of [...this.subscribers]) {
       s.events.onStreamEnd(reason);
@@ -216,9 +273,8 @@ export class LiveStream implements StreamView {
     }
     this.subscribers.clear();
     this.caches.clear();
-    if (this.ring) this.ring.close();
-    if (this.sab) this.pool.release(this.sab);
-    this.ring = null;
-    this.sab = null;
+    this.setRemote(null);
+    for (const p of this.outPorts.keys()) p.close();
+    this.outPorts.clear();
   }
 }

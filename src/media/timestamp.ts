@@ -17,7 +17,17 @@ export class TimestampPolicy {
   private readonly lastOut = [-1, -1, -1];
   private fresh = true;
 
-  constructor(private readonly maxJumpMs: number) {}
+  /**
+   * `resumeAfter`: the latest timestamp players of this stream have already
+   * seen (a ring taken over from an earlier publisher, possibly on another
+   * thread); the first tag is placed just after it.
+   */
+  constructor(
+    private readonly maxJumpMs: number,
+    resumeAfter?: number,
+  ) {
+    if (resumeAfter !== undefined) this.maxOut = resumeAfter;
+  }
 
   /** A publisher (re)starts: its first tag is placed after what players saw. */
   newPublisher(): void {

@@ -5,6 +5,7 @@
  * with its default (docs/configuration.md lists them).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { SluiceError } from '../core/errors.js';
@@ -14,6 +15,25 @@ const MiB = 1024 * 1024;
 
 export const configSchema = z
   .object({
+    cluster: z
+      .object({
+        /** Worker threads serving connections; 0 runs everything in one thread. */
+        workers: int(0, 256).default(availableParallelism()),
+        /** On SIGTERM/SIGINT, sessions get this long to close before workers are stopped. */
+        shutdownGraceMs: int(0).default(10000),
+        /** Test-only: lets the primary make a worker throw (crash drills). */
+        crashHook: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    admin: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        /** Health endpoints (/healthz, /readyz) on the primary; 0 = any free port. */
+        port: int(0, 65535).default(8081),
+      })
+      .strict()
+      .default({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({}),
     rtmp: z
       .object({

@@ -4,7 +4,7 @@
  */
 import type { SluiceConfig } from './config.js';
 import type { Logger } from './log.js';
-import type { StreamRegistry } from '../media/stream-registry.js';
+import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { ErrorCode } from '../core/errors.js';
 
 export interface ServerCounters {
@@ -44,12 +44,15 @@ export interface SessionInfo {
   since: number;
   bytesIn: number;
   bytesOut: number;
+  worker: number;
 }
 
 export interface ServerContext {
   config: SluiceConfig;
   log: Logger;
-  registry: StreamRegistry;
+  /** This worker's view of the stream directory. */
+  hub: WorkerHub;
+  workerId: number;
   counters: ServerCounters;
   sessions: Map<number, { info(): SessionInfo; close(reason: string): void }>;
   version: string;

@@ -41,6 +41,8 @@ export class CommandHandler {
   publishing: { stream: LiveStream; streamId: number } | null = null;
   playing: RtmpPlayer | null = null;
   private nextStreamId = 1;
+  /** A publish/play is waiting for the directory. */
+  private pending = false;
 
   constructor(private readonly s: RtmpSession) {}
 
@@ -131,40 +133,75 @@ export class CommandHandler {
   private publish(h: MessageHeader, cmd: Command): void {
     const s = this.s;
     const name = cleanName(cmd.args[0], 'publish name');
-    if (this.publishing || this.playing) throw new SluiceError('ERR_COMMAND', 'publish: session already publishing or playing');
+    if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'publish: session already publishing or playing');
     const key = `${this.app}/${name}`;
-    let stream: LiveStream;
-    try {
-      stream = s.ctx.registry.publish(this.app!, name, s.id);
-    } catch (err) {
-      if (err instanceof SluiceError && err.code === 'ERR_STREAM') {
+    this.ask(
+      () => s.ctx.hub.publish(this.app!, name, s.id),
+      (stream) => {
+        this.publishing = { stream, streamId: h.streamId };
+        s.ctx.counters.publishesTotal++;
+        s.send(onStatus(h.streamId, 'status', 'NetStream.Publish.Start', `${key} is now published.`, name));
+        s.log.info({ streamKey: key, type: cmd.args[1] }, 'publishing');
+      },
+      (stream) => s.ctx.hub.unpublish(stream, s.id),
+      (err) => {
+        if (!(err instanceof SluiceError && err.code === 'ERR_STREAM')) return false;
         s.send(onStatus(h.streamId, 'error', 'NetStream.Publish.BadName', `NetStream.Publish.BadName: ${key} is already being published.`, name));
-        s.log.warn({ streamKey: key, code: 'ERR_STREAM', reason: 'name already live' }, 'publish refused');
+        s.log.warn({ streamKey: key, code: 'ERR_STREAM', reason: err.message }, 'publish refused');
         // The client has been told; end only this connection, after the status is flushed.
         setImmediate(() => s.close('publish refused: BadName'));
-        return;
-      }
-      throw err;
-    }
-    this.publishing = { stream, streamId: h.streamId };
-    s.ctx.counters.publishesTotal++;
-    s.send(onStatus(h.streamId, 'status', 'NetStream.Publish.Start', `${key} is now published.`, name));
-    s.log.info({ streamKey: key, type: cmd.args[1] }, 'publishing');
+        return true;
+      },
+    );
   }
 
   private play(streamId: number, rawName: AmfValue, reset: boolean): void {
     const s = this.s;
     const name = cleanName(rawName, 'play name');
-    if (this.publishing || this.playing) throw new SluiceError('ERR_COMMAND', 'play: session already publishing or playing');
-    const stream = s.ctx.registry.play(this.app!, name);
-    if (!stream) {
-      s.send(onStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${this.app}/${name} not found.`, name));
-      return;
-    }
-    s.stopIdleTimer();
-    s.ctx.counters.playsTotal++;
-    this.playing = new RtmpPlayer(s, stream, streamId, reset);
-    s.log.info({ streamKey: stream.key, live: stream.live }, 'playing');
+    if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'play: session already publishing or playing');
+    this.ask(
+      () => s.ctx.hub.play(this.app!, name),
+      (stream) => {
+        if (!stream) {
+          s.send(onStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${this.app}/${name} not found.`, name));
+          return;
+        }
+        s.stopIdleTimer();
+        s.ctx.counters.playsTotal++;
+        this.playing = new RtmpPlayer(s, stream, streamId, reset);
+        s.log.info({ streamKey: stream.key, live: stream.live }, 'playing');
+      },
+      (stream) => stream && s.ctx.hub.subscriberLeft(stream),
+    );
+  }
+
+  /**
+   * Runs a directory request with the session held (nothing else is
+   * dispatched meanwhile), then applies its result, unless the session
+   * ended in between, in which case `undo` gives back what was granted.
+   */
+  private ask<T>(request: () => Promise<T>, apply: (v: T) => void, undo: (v: T) => void, refused?: (err: unknown) => boolean): void {
+    const s = this.s;
+    this.pending = true;
+    s.hold();
+    request().then(
+      (v) => {
+        this.pending = false;
+        if (s.closed) return undo(v);
+        try {
+          apply(v);
+        } catch (err) {
+          return s.fail(err);
+        }
+        s.unhold();
+      },
+      (err) => {
+        this.pending = false;
+        if (s.closed) return;
+        if (refused?.(err)) return;
+        s.fail(err);
+      },
+    );
   }
 
   private pause(streamId: number, pause: boolean): void {
@@ -224,7 +261,7 @@ export class CommandHandler {
     const p = this.publishing;
     if (!p) return;
     this.publishing = null;
-    this.s.ctx.registry.unpublish(p.stream, this.s.id);
+    this.s.ctx.hub.unpublish(p.stream, this.s.id);
     this.s.log.info({ streamKey: p.stream.key }, 'unpublished');
   }
 

@@ -75,6 +75,6 @@ export class RtmpPlayer implements SubscriberEvents {
     if (this.sub.closed) return;
     this.session.socket.off('drain', this.onDrain);
     this.sub.close();
-    this.session.ctx.registry.subscriberLeft(this.stream);
+    this.session.ctx.hub.subscriberLeft(this.stream);
   }
 }

@@ -37,6 +37,8 @@ export class RtmpSession {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set once playing: a player may legitimately stay silent for ever. */
   private idleExempt = false;
+  /** Messages that arrived while a directory request was in flight (socket paused). */
+  private held: { h: MessageHeader; payload: Uint8Array }[] | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -126,7 +128,8 @@ export class RtmpSession {
     },
     message: (h: MessageHeader, payload: Uint8Array): void => {
       this.touch();
-      this.dispatch(h, payload);
+      if (this.held) this.held.push({ h, payload });
+      else this.dispatch(h, payload);
     },
     abandon: (_h: MessageHeader, dest: Uint8Array): void => {
       this.commands.publishing?.stream.abandonMedia(dest);
@@ -187,6 +190,35 @@ export class RtmpSession {
     }
   }
 
+  /**
+   * Stops dispatching while the directory decides on a publish or play:
+   * the socket is paused, and what was already read waits in order.
+   */
+  hold(): void {
+    this.held ??= [];
+    this.socket.pause();
+  }
+
+  /** Replays held messages in order, then reads on. */
+  unhold(): void {
+    const q = this.held;
+    if (!q || this.phase === 'closed') return;
+    this.held = null;
+    try {
+      while (q.length > 0 && !this.held) {
+        const m = q.shift()!;
+        this.dispatch(m.h, m.payload);
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // A replayed command may have held the session again: keep the rest for then.
+    const again = this.held as typeof q | null;
+    if (again) again.unshift(...q);
+    else this.socket.resume();
+  }
+
   send(m: OutMessage | control.ControlMessage): void {
     if (this.phase === 'closed' || this.socket.destroyed) return;
     this.socket.write(this.writer.encode(m.header, m.payload));
@@ -212,6 +244,7 @@ export class RtmpSession {
       since: this.since,
       bytesIn: this.socket.bytesRead,
       bytesOut: this.socket.bytesWritten,
+      worker: this.ctx.workerId,
     };
   }
 

@@ -1,21 +1,23 @@
 /**
- * The RTMP server of one process: listens, bounds connections, and owns
- * the stream registry and slab pool its sessions share.
+ * A single-process server: one thread runs the RTMP listener, the stream
+ * directory and its slab pool (what each worker and the primary do in a
+ * cluster, see cluster.ts). Used by tests and by `--workers 0`.
  */
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { SlabPool } from '../core/slab-pool.js';
-import { StreamRegistry } from '../media/stream-registry.js';
+import { localCluster } from '../cluster/local-link.js';
+import type { StreamDirectory } from '../cluster/directory.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { newCounters, type ServerContext } from './context.js';
-import { RtmpSession } from './rtmp-session.js';
+import { closeSessions, listenRtmp } from './rtmp-listener.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
   readonly config: SluiceConfig;
   readonly ctx: ServerContext;
   readonly pool: SlabPool;
+  readonly directory: StreamDirectory;
   close(): Promise<void>;
 }
 
@@ -28,50 +30,36 @@ export function packageVersion(): string {
   }
 }
 
+/** The slab pool every stream ring comes from. */
+export function slabPoolFor(config: SluiceConfig): SlabPool {
+  return new SlabPool(config.media.ringBytes, config.media.maxStreams);
+}
+
+export function newContext(config: SluiceConfig, log: Logger, hub: ServerContext['hub'], workerId: number): ServerContext {
+  return { config, log, hub, workerId, counters: newCounters(), sessions: new Map(), version: packageVersion() };
+}
+
 export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningServer> {
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
-  const pool = new SlabPool(config.media.ringBytes, config.media.maxStreams);
-  const ctx: ServerContext = {
-    config,
-    log: logger,
-    registry: new StreamRegistry(pool, config.media),
-    counters: newCounters(),
-    sessions: new Map(),
-    version: packageVersion(),
-  };
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    ctx.counters.connectionsTotal++;
-    if (ctx.sessions.size >= config.rtmp.maxConnections) {
-      ctx.counters.connectionsRefused++;
-      logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `rtmp.maxConnections ${config.rtmp.maxConnections} reached` }, 'connection refused');
-      socket.destroy();
-      return;
-    }
-    const session = new RtmpSession(socket, ctx);
-    ctx.sessions.set(session.id, session);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.rtmp.port, config.rtmp.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as net.AddressInfo;
-  logger.info({ host: config.rtmp.host, port: addr.port }, 'rtmp listening');
+  const pool = slabPoolFor(config);
+  const { directory, hub } = localCluster(pool, config.media, config.media.maxTimestampJumpMs);
+  const ctx = newContext(config, logger, hub, 0);
+  const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
   let closing: Promise<void> | undefined;
   return {
-    rtmpPort: addr.port,
+    rtmpPort: listener.port,
     config,
     ctx,
     pool,
+    directory,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        ctx.registry.closeAll('server shutting down');
-        for (const s of [...ctx.sessions.values()]) s.close('server shutting down');
-      });
+      closing ??= (async () => {
+        const stopped = listener.stop();
+        closeSessions(ctx, 'server shutting down');
+        directory.closeAll('server shutting down');
+        await stopped;
+      })();
       return closing;
     },
   };

@@ -323,7 +323,7 @@ async function withServer(cfg: ConfigInput, fn: (h: Harness) => Promise<void>): 
   }
 }
 
-const streamOf = (srv: RunningServer, name: string) => srv.ctx.registry.get('live', name);
+const streamOf = (srv: RunningServer, name: string) => srv.ctx.hub.get('live', name);
 
 // ---- cases --------------------------------------------------------------------
 

@@ -1,0 +1,191 @@
+/**
+ * The stream directory: the single authority on which worker is home to
+ * which stream. It runs in the primary (or in-process with one worker) and
+ * owns the stream slabs, so a stream's ring outlives the worker that
+ * published it: a publisher returning within the grace period, on any
+ * worker, resumes the same ring and every player keeps its place.
+ *
+ * Rules: a live name refuses a second publisher; a publisher that leaves
+ * (or whose worker dies) leaves its players attached for the grace period;
+ * a player may wait for a publisher; a slab goes back to the pool only when
+ * every worker that held it has let go of it.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { SlabPool } from '../core/slab-pool.js';
+import { StreamSlab } from '../media/stream-slab.js';
+import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js';
+
+export interface DirectoryOptions {
+  maxStreams: number;
+  republishGraceMs: number;
+  playWaitMs: number;
+}
+
+interface Entry {
+  id: number;
+  key: string;
+  sab: SharedArrayBuffer;
+  state: 'waiting' | 'live' | 'grace';
+  home: number | undefined;
+  /** Workers holding the slab (home and readers). */
+  holders: Set<number>;
+  timer: NodeJS.Timeout | undefined;
+  since: number;
+}
+
+export interface DirectoryStats {
+  streams: number;
+  live: number;
+  /** Ended streams whose slab some worker still holds. */
+  releasing: number;
+}
+
+export class StreamDirectory {
+  private readonly entries = new Map<string, Entry>();
+  /** Ended entries waiting for holders to let go, by id. */
+  private readonly ending = new Map<number, Entry>();
+  private nextId = 1;
+
+  constructor(
+    private readonly pool: SlabPool,
+    private readonly opts: DirectoryOptions,
+    /** Delivers an event to one worker. */
+    private readonly send: (worker: number, e: DirectoryEvent) => void,
+  ) {}
+
+  private create(key: string, state: Entry['state']): Entry {
+    const sab = this.pool.acquire();
+    StreamSlab.format(sab);
+    const e: Entry = { id: this.nextId++, key, sab, state, home: undefined, holders: new Set(), timer: undefined, since: Date.now() };
+    this.entries.set(key, e);
+    return e;
+  }
+
+  publish(key: string, worker: number): PublishGrant {
+    let e = this.entries.get(key);
+    if (e?.state === 'live') return { ok: false, reason: `${key} is already being published` };
+    if (!e) {
+      if (this.entries.size >= this.opts.maxStreams) return { ok: false, reason: `too many streams (media.maxStreams = ${this.opts.maxStreams})` };
+      e = this.create(key, 'live');
+    }
+    clearTimeout(e.timer);
+    e.timer = undefined;
+    e.state = 'live';
+    e.home = worker;
+    e.holders.add(worker);
+    for (const w of e.holders) if (w !== worker) this.send(w, { t: 'streamUp', id: e.id, key, port: this.channelToHome(e) });
+    return { ok: true, id: e.id, sab: e.sab };
+  }
+
+  /** A fresh channel whose other end the home worker gets: it posts head notes on it. */
+  private channelToHome(e: Entry): MessagePort {
+    const ch = new MessageChannel();
+    this.send(e.home!, { t: 'attachReader', id: e.id, key: e.key, port: ch.port1 });
+    return ch.port2;
+  }
+
+  unpublish(id: number, worker: number): void {
+    const e = this.byId(id);
+    if (!e || e.home !== worker || e.state !== 'live') return;
+    this.goIdle(e, worker);
+  }
+
+  /** The publisher is gone: readers keep the ring through the grace period. */
+  private goIdle(e: Entry, oldHome: number): void {
+    e.state = 'grace';
+    e.home = undefined;
+    for (const w of e.holders) if (w !== oldHome) this.send(w, { t: 'streamDown', id: e.id, key: e.key });
+    if (this.opts.republishGraceMs === 0) return this.end(e, 'publisher left');
+    e.timer = setTimeout(() => this.end(e, 'publisher did not return'), this.opts.republishGraceMs);
+    this.endIfUnused(e);
+  }
+
+  subscribe(key: string, worker: number): SubscribeGrant | undefined {
+    let e = this.entries.get(key);
+    if (!e) {
+      if (this.opts.playWaitMs === 0 || this.entries.size >= this.opts.maxStreams) return undefined;
+      e = this.create(key, 'waiting');
+      const waiting = e;
+      e.timer = setTimeout(() => this.end(waiting, 'stream not found'), this.opts.playWaitMs);
+    }
+    e.holders.add(worker);
+    const grant: SubscribeGrant = { id: e.id, sab: e.sab, live: e.state === 'live' };
+    if (e.state === 'live' && e.home !== worker) grant.port = this.channelToHome(e);
+    return grant;
+  }
+
+  /** A worker lets go of a slab: it has no players left there, or it acknowledges an end. */
+  release(id: number, worker: number): void {
+    const ended = this.ending.get(id);
+    if (ended) {
+      ended.holders.delete(worker);
+      if (ended.holders.size === 0) this.free(ended);
+      return;
+    }
+    const e = this.byId(id);
+    if (!e || e.home === worker) return;
+    e.holders.delete(worker);
+    this.endIfUnused(e);
+  }
+
+  /** A worker died: its publishers go idle, its holds are dropped. */
+  workerGone(worker: number): void {
+    for (const e of [...this.entries.values()]) {
+      if (e.home === worker) this.goIdle(e, worker);
+      if (this.entries.get(e.key) === e) {
+        e.holders.delete(worker);
+        this.endIfUnused(e);
+      }
+    }
+    for (const e of [...this.ending.values()]) this.release(e.id, worker);
+  }
+
+  /** A stream nobody publishes and nobody reads has no reason to wait. */
+  private endIfUnused(e: Entry): void {
+    if (e.state !== 'live' && e.holders.size === 0) this.end(e, 'no players left');
+  }
+
+  end(e: Entry, reason: string): void {
+    if (this.entries.get(e.key) !== e) return;
+    clearTimeout(e.timer);
+    this.entries.delete(e.key);
+    if (e.holders.size === 0) return this.free(e);
+    this.ending.set(e.id, e);
+    for (const w of e.holders) this.send(w, { t: 'streamEnd', id: e.id, key: e.key, reason });
+  }
+
+  private free(e: Entry): void {
+    this.ending.delete(e.id);
+    this.pool.release(e.sab);
+  }
+
+  private byId(id: number): Entry | undefined {
+    for (const e of this.entries.values()) if (e.id === id) return e;
+    return undefined;
+  }
+
+  /** Home worker of a live stream. */
+  homeOf(key: string): number | undefined {
+    return this.entries.get(key)?.home;
+  }
+
+  list(): { key: string; state: string; home: number | undefined; readers: number[]; since: number }[] {
+    return [...this.entries.values()].map((e) => ({
+      key: e.key,
+      state: e.state,
+      home: e.home,
+      readers: [...e.holders].filter((w) => w !== e.home),
+      since: e.since,
+    }));
+  }
+
+  stats(): DirectoryStats {
+    let live = 0;
+    for (const e of this.entries.values()) if (e.state === 'live') live++;
+    return { streams: this.entries.size, live, releasing: this.ending.size };
+  }
+
+  closeAll(reason: string): void {
+    for (const e of [...this.entries.values()]) this.end(e, reason);
+  }
+}

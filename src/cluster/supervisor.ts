@@ -1,0 +1,180 @@
+/**
+ * The primary's workers: spawns them, gives each its own SO_REUSEPORT
+ * listening fd (the kernel then spreads connections; the primary itself
+ * never accepts), routes their directory requests, replaces a worker that
+ * dies, and drains them on shutdown.
+ */
+import { Worker, type TransferListItem } from 'node:worker_threads';
+import { createReuseportFd } from 'node-unix-socket';
+import { unpack } from 'msgpackr';
+import { describeError } from '../core/errors.js';
+import type { StreamDirectory } from './directory.js';
+import type { DirectoryEvent, PrimaryMessage, WorkerMessage } from './messages.js';
+
+export interface SupervisorOptions {
+  script: URL;
+  count: number;
+  host: string;
+  /** Requested port; 0 = the first worker's bound port is used for all. */
+  port: number;
+  /** Passed to every worker as workerData.config. */
+  config: unknown;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  id: number;
+  listening: boolean;
+  drained: boolean;
+}
+
+export class Supervisor {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private port = 0;
+  private stopping = false;
+  private nextSnap = 1;
+  private readonly snaps = new Map<number, (data: unknown) => void>();
+  restarts = 0;
+  /** Set by the owner: directory decisions go back to workers through it. */
+  directory!: StreamDirectory;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  /** Starts all workers; resolves with the RTMP port once every one listens. */
+  async start(): Promise<number> {
+    this.port = this.opts.port;
+    // The first worker binds first, so a requested port 0 becomes one real port for all.
+    await this.spawn(0);
+    const rest = [];
+    for (let i = 1; i < this.opts.count; i++) rest.push(this.spawn(i));
+    await Promise.all(rest);
+    return this.port;
+  }
+
+  private spawn(index: number): Promise<void> {
+    const id = this.nextId++;
+    const fd = createReuseportFd(this.port, this.opts.host);
+    const worker = new Worker(this.opts.script, { workerData: { id, fd, config: this.opts.config } });
+    const slot: Slot = { index, worker, id, listening: false, drained: false };
+    this.slots[index] = slot;
+    let crash: unknown;
+    const listening = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.t === 'listening') {
+          if (this.port === 0) this.port = m.port;
+          slot.listening = true;
+          resolve();
+          return;
+        }
+        this.onMessage(slot, m);
+      });
+      worker.on('error', (err) => {
+        crash = err;
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        slot.listening = false;
+        reject(new Error(`worker ${id} exited with code ${code} before listening`));
+        this.onExit(slot, code, crash);
+      });
+    });
+    return listening;
+  }
+
+  private onExit(slot: Slot, code: number, crash: unknown): void {
+    this.directory.workerGone(slot.id);
+    if (this.stopping) return;
+    this.restarts++;
+    this.opts.log.error(
+      { worker: slot.id, exitCode: code, code: 'ERR_INTERNAL', reason: crash === undefined ? `exited with code ${code}` : describeError(crash) },
+      'worker died; replacing it',
+    );
+    if (this.slots[slot.index] !== slot) return;
+    this.spawn(slot.index).catch((err) => this.opts.log.error({ reason: describeError(err) }, 'worker replacement failed'));
+  }
+
+  private onMessage(slot: Slot, m: WorkerMessage): void {
+    const d = this.directory;
+    switch (m.t) {
+      case 'publish':
+        return this.post(slot.id, { t: 'reply', req: m.req, result: d.publish(m.key, slot.id) });
+      case 'subscribe': {
+        const result = d.subscribe(m.key, slot.id);
+        return this.post(slot.id, { t: 'reply', req: m.req, result }, result?.port ? [result.port] : []);
+      }
+      case 'unpublish':
+        return d.unpublish(m.id, slot.id);
+      case 'release':
+        return d.release(m.id, slot.id);
+      case 'snapshot':
+        this.snaps.get(m.req)?.(unpack(m.data));
+        return;
+      case 'drained':
+        slot.drained = true;
+        return;
+    }
+  }
+
+  /** Sends to the worker with this id (dropped if it is gone). */
+  post(id: number, m: PrimaryMessage, transfer: TransferListItem[] = []): void {
+    const slot = this.slots.find((s) => s?.id === id);
+    if (!slot) {
+      for (const t of transfer) (t as { close?: () => void }).close?.();
+      return;
+    }
+    slot.worker.postMessage(m, transfer);
+  }
+
+  /** Delivers a directory event to a worker, moving its port along. */
+  deliver(id: number, e: DirectoryEvent): void {
+    const port = 'port' in e ? e.port : undefined;
+    this.post(id, e, port ? [port] : []);
+  }
+
+  ready(): boolean {
+    return !this.stopping && this.slots.length === this.opts.count && this.slots.every((s) => s.listening);
+  }
+
+  workerIds(): number[] {
+    return this.slots.map((s) => s.id);
+  }
+
+  /** Every worker's snapshot (sessions, counters, streams), msgpackr-decoded. */
+  async snapshots<T>(timeoutMs = 2000): Promise<T[]> {
+    const asks = this.slots.map(
+      (slot) =>
+        new Promise<T | undefined>((resolve) => {
+          const req = this.nextSnap++;
+          const timer = setTimeout(() => {
+            this.snaps.delete(req);
+            resolve(undefined);
+          }, timeoutMs);
+          this.snaps.set(req, (data) => {
+            clearTimeout(timer);
+            this.snaps.delete(req);
+            resolve(data as T);
+          });
+          slot.worker.postMessage({ t: 'snapshot', req } satisfies PrimaryMessage);
+        }),
+    );
+    return (await Promise.all(asks)).filter((x): x is Awaited<T> => x !== undefined) as T[];
+  }
+
+  /** Test drill: the worker throws from its event loop, as a bug would. */
+  crash(id: number, message: string): void {
+    this.post(id, { t: 'crash', message });
+  }
+
+  /** Graceful stop: workers stop listening and close their sessions; stragglers are terminated at the deadline. */
+  async drain(reason: string, graceMs: number): Promise<void> {
+    this.stopping = true;
+    const exits = this.slots.map((s) => new Promise<void>((resolve) => s.worker.once('exit', () => resolve())));
+    for (const s of this.slots) s.worker.postMessage({ t: 'drain', reason } satisfies PrimaryMessage);
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([Promise.all(exits), deadline]);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

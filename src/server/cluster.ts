@@ -1,0 +1,76 @@
+/**
+ * The primary thread of a cluster: the stream directory with its slab
+ * pool, the supervisor of the worker threads, and the admin endpoints. It
+ * runs nothing on the data path: media flows worker to worker through
+ * shared slabs.
+ */
+import { SlabPool } from '../core/slab-pool.js';
+import { StreamDirectory } from '../cluster/directory.js';
+import { Supervisor } from '../cluster/supervisor.js';
+import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { startAdmin, type AdminServer } from './admin.js';
+import { slabPoolFor } from './server.js';
+import type { WorkerSnapshot } from './snapshot.js';
+
+export interface RunningCluster {
+  readonly rtmpPort: number;
+  readonly adminPort: number;
+  readonly config: SluiceConfig;
+  readonly pool: SlabPool;
+  readonly directory: StreamDirectory;
+  readonly supervisor: Supervisor;
+  /** Every worker's sessions, counters and streams. */
+  snapshots(): Promise<WorkerSnapshot[]>;
+  ready(): boolean;
+  /** Graceful stop: not ready, stop listening, close sessions, workers exit. */
+  close(reason?: string): Promise<void>;
+}
+
+export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningCluster> {
+  const config = resolveConfig(input);
+  const logger = log ?? createLogger(config.log.level);
+  const pool = slabPoolFor(config);
+  const supervisor = new Supervisor({
+    script: new URL('./worker-main.js', import.meta.url),
+    count: Math.max(1, config.cluster.workers),
+    host: config.rtmp.host,
+    port: config.rtmp.port,
+    config,
+    log: logger,
+  });
+  const directory = new StreamDirectory(pool, config.media, (w, e) => supervisor.deliver(w, e));
+  supervisor.directory = directory;
+  const rtmpPort = await supervisor.start();
+  let draining = false;
+  const ready = () => !draining && supervisor.ready();
+  let admin: AdminServer;
+  try {
+    admin = await startAdmin(config.admin.host, config.admin.port, ready);
+  } catch (err) {
+    await supervisor.drain('admin port unavailable', 0);
+    throw err;
+  }
+  logger.info({ rtmpPort, adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  let closing: Promise<void> | undefined;
+  return {
+    rtmpPort,
+    adminPort: admin.port,
+    config,
+    pool,
+    directory,
+    supervisor,
+    snapshots: () => supervisor.snapshots<WorkerSnapshot>(),
+    ready,
+    close(reason = 'server shutting down') {
+      closing ??= (async () => {
+        draining = true;
+        await supervisor.drain(reason, config.cluster.shutdownGraceMs);
+        directory.closeAll(reason);
+        await admin.close();
+        logger.info({}, 'cluster stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Entry point of a worker thread: an RTMP listener on the SO_REUSEPORT fd
+ * the primary made for it, sessions, and a WorkerHub linked to the
+ * primary's stream directory.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pack } from 'msgpackr';
+import { ParentLink } from '../cluster/parent-link.js';
+import { WorkerHub } from '../cluster/worker-hub.js';
+import type { PrimaryMessage } from '../cluster/messages.js';
+import type { SluiceConfig } from './config.js';
+import { createLogger } from './log.js';
+import { closeSessions, listenRtmp } from './rtmp-listener.js';
+import { newContext } from './server.js';
+import { workerSnapshot } from './snapshot.js';
+
+const { id, fd, config } = workerData as { id: number; fd: number; config: SluiceConfig };
+const port = parentPort!;
+const log = createLogger(config.log.level).child({ worker: id });
+const link = new ParentLink(port);
+const hub = new WorkerHub(id, link, config.media.maxTimestampJumpMs);
+const ctx = newContext(config, log, hub, id);
+const listener = await listenRtmp(ctx, { fd });
+
+port.on('message', (m: PrimaryMessage) => {
+  if (link.onReply(m)) return;
+  switch (m.t) {
+    case 'streamUp':
+    case 'streamDown':
+    case 'streamEnd':
+    case 'attachReader':
+      hub.onEvent(m);
+      return;
+    case 'snapshot':
+      link.post({ t: 'snapshot', req: m.req, data: pack(workerSnapshot(ctx)) });
+      return;
+    case 'drain':
+      void drain(m.reason);
+      return;
+    case 'crash':
+      if (config.cluster.crashHook) {
+        setImmediate(() => {
+          throw new Error(m.message);
+        });
+      }
+      return;
+  }
+});
+
+/** Stop accepting, close every session properly, then let the thread end. */
+async function drain(reason: string): Promise<void> {
+  const stopped = listener.stop();
+  closeSessions(ctx, reason);
+  // Sessions end their sockets (players got Play.Stop); wait for them to go.
+  const until = Date.now() + config.cluster.shutdownGraceMs;
+  while (ctx.sessions.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await stopped;
+  link.post({ t: 'drained' });
+  port.close();
+}
+
+link.post({ t: 'listening', port: listener.port });

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SlabPool } from '../../src/core/slab-pool.js';
+import { StreamDirectory } from '../../src/cluster/directory.js';
+import type { DirectoryEvent } from '../../src/cluster/messages.js';
+
+function setup(opts: Partial<{ republishGraceMs: number; playWaitMs: number; maxStreams: number }> = {}) {
+  const pool = new SlabPool(512 * 1024, 8);
+  const events: { w: number; e: DirectoryEvent }[] = [];
+  const dir = new StreamDirectory(pool, { maxStreams: 8, republishGraceMs: 50, playWaitMs: 50, ...opts }, (w, e) => {
+    events.push({ w, e });
+    if ('port' in e && e.port) e.port.close();
+  });
+  return { pool, dir, events, kinds: () => events.map(({ w, e }) => `${w}:${e.t}`) };
+}
+
+test('one publisher per name; the directory is the authority across workers', () => {
+  const { dir } = setup();
+  const a = dir.publish('live/x', 1);
+  const b = dir.publish('live/x', 2);
+  assert.ok(a.ok);
+  assert.deepEqual(b, { ok: false, reason: 'live/x is already being published' });
+  assert.equal(dir.homeOf('live/x'), 1);
+});
+
+test('a reader on another worker gets the slab and a port to the home worker', () => {
+  const { dir, kinds } = setup();
+  const p = dir.publish('live/x', 1);
+  const g = dir.subscribe('live/x', 2)!;
+  assert.ok(p.ok && g.sab === p.sab, 'same slab');
+  assert.equal(g.live, true);
+  assert.ok(g.port, 'reader gets a port');
+  g.port!.close();
+  assert.deepEqual(kinds(), ['1:attachReader']);
+});
+
+test('publisher leaves: readers told, grace, republish on another worker resumes the same slab', async () => {
+  const { dir, kinds, events } = setup();
+  const p = dir.publish('live/x', 1);
+  dir.subscribe('live/x', 2)!.port!.close();
+  dir.unpublish(p.ok ? p.id : 0, 1);
+  const q = dir.publish('live/x', 3);
+  assert.ok(p.ok && q.ok && q.sab === p.sab && q.id === p.id, 'same entry and slab');
+  assert.deepEqual(kinds(), ['1:attachReader', '2:streamDown', '3:attachReader', '1:streamUp', '3:attachReader', '2:streamUp']);
+  assert.equal(events.at(-1)!.e.t, 'streamUp');
+});
+
+test('grace expiry ends the stream; the slab is freed when every holder let go', async () => {
+  const { dir, pool, kinds } = setup();
+  const p = dir.publish('live/x', 1);
+  assert.ok(p.ok);
+  dir.subscribe('live/x', 2)!.port!.close();
+  dir.unpublish(p.id, 1);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.ok(kinds().includes('2:streamEnd') && kinds().includes('1:streamEnd'));
+  assert.deepEqual(dir.stats(), { streams: 0, live: 0, releasing: 1 });
+  assert.equal(pool.stats().inUse, 1, 'slab held until acknowledged');
+  dir.release(p.id, 1);
+  dir.release(p.id, 2);
+  assert.deepEqual(dir.stats(), { streams: 0, live: 0, releasing: 0 });
+  assert.equal(pool.stats().inUse, 0);
+});
+
+test('a player may wait for a publisher; nobody comes: stream not found', async () => {
+  const { dir, kinds } = setup();
+  const g = dir.subscribe('live/later', 2)!;
+  assert.equal(g.live, false);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(kinds(), ['2:streamEnd']);
+  assert.equal(dir.subscribe('live/none', 2) === undefined, false, 'waits again (playWaitMs > 0)');
+  const { dir: d0 } = setup({ playWaitMs: 0 });
+  assert.equal(d0.subscribe('live/none', 2), undefined);
+});
+
+test('a waiting reader is linked when the publisher arrives', () => {
+  const { dir, kinds } = setup();
+  dir.subscribe('live/x', 2);
+  dir.publish('live/x', 1);
+  assert.deepEqual(kinds(), ['1:attachReader', '2:streamUp']);
+});
+
+test('a dead worker: its streams go to grace, its holds are dropped', () => {
+  const { dir, kinds, pool } = setup();
+  const a = dir.publish('live/a', 1);
+  const b = dir.publish('live/b', 2);
+  dir.subscribe('live/a', 2)!.port!.close();
+  dir.subscribe('live/b', 1)!.port!.close();
+  dir.workerGone(1);
+  assert.ok(a.ok && b.ok);
+  assert.ok(kinds().includes('2:streamDown'), 'reader of a told');
+  assert.equal(dir.homeOf('live/b'), 2, 'b unaffected');
+  assert.equal(dir.list().find((e) => e.key === 'live/a')!.state, 'grace');
+  assert.deepEqual(dir.list().find((e) => e.key === 'live/b')!.readers, [], 'dead reader dropped');
+  assert.equal(pool.stats().inUse, 2);
+});
+
+test('200 publish/unpublish cycles leave the pool and directory where they started', () => {
+  const { dir, pool } = setup({ republishGraceMs: 0 });
+  const before = pool.stats();
+  for (let i = 0; i < 200; i++) {
+    const w = 1 + (i % 2);
+    const p = dir.publish(`live/s${i % 3}`, w);
+    assert.ok(p.ok);
+    if (i % 4 === 0) {
+      const r = 3 - w;
+      dir.subscribe(`live/s${i % 3}`, r)!.port!.close();
+      dir.unpublish(p.id, w);
+      dir.release(p.id, w);
+      dir.release(p.id, r);
+    } else {
+      dir.unpublish(p.id, w);
+      dir.release(p.id, w);
+    }
+  }
+  assert.deepEqual(dir.stats(), { streams: 0, live: 0, releasing: 0 });
+  assert.equal(pool.stats().inUse, 0);
+  assert.ok(pool.stats().total <= before.total + 2, `pool grew to ${pool.stats().total}`);
+});

@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StreamSlab } from '../../src/media/stream-slab.js';
+import { LiveStream } from '../../src/media/live-stream.js';
+import type { EgressForm, PlayerTransport, SubscriberEvents } from '../../src/media/types.js';
+import type { TagRing, RecordView } from '../../src/core/tag-ring.js';
+
+/** Egress form for tests: type byte + timestamp + body, so the test can read back what was sent. */
+const form: EgressForm = {
+  id: 'test',
+  build: (ring: TagRing, rec: RecordView) => frame(rec.type, rec.timestamp, ring.body(rec)),
+  buildSticky: (type, ts, body) => frame(type, ts, body),
+};
+function frame(type: number, ts: number, body: Uint8Array): Buffer {
+  const b = Buffer.alloc(5 + body.length);
+  b[0] = type;
+  b.writeUInt32BE(ts, 1);
+  b.set(body, 5);
+  return b;
+}
+
+class FakeTransport implements PlayerTransport {
+  writableLength = 0;
+  sent: Buffer[] = [];
+  write(chunks: Buffer[]): void {
+    this.sent.push(...chunks);
+  }
+}
+
+const events = (): SubscriberEvents & { evicted: string[] } => {
+  const evicted: string[] = [];
+  return { evicted, onPublish() {}, onUnpublish() {}, onStreamEnd() {}, onEvict: (_c, r) => evicted.push(r) };
+};
+
+const avcHeader = Buffer.from('1700000000014d401effe1', 'hex');
+const key = (n: number) => Buffer.concat([Buffer.from('1701000000', 'hex'), Buffer.alloc(400, n & 0xff), u32(n)]);
+const inter = (n: number) => Buffer.concat([Buffer.from('2701000000', 'hex'), Buffer.alloc(400, n & 0xff), u32(n)]);
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const turn = () => new Promise((r) => setImmediate(r));
+
+function stream(slabBytes: number): LiveStream {
+  const sab = new SharedArrayBuffer(slabBytes);
+  StreamSlab.format(sab);
+  const s = new LiveStream('live', 'x', 1, sab, 10000);
+  s.startPublishing(1);
+  return s;
+}
+
+/** Publishes frames 0..n-1, keyframe every `gop`. */
+function publish(s: LiveStream, from: number, n: number, gop: number): void {
+  for (let i = from; i < from + n; i++) s.commitMedia(9, i * 40, i % gop === 0 ? key(i) : inter(i));
+}
+
+const frameNo = (b: Buffer) => b.readUInt32BE(b.length - 4);
+
+test('a lapped reader resyncs at a keyframe and never sends a torn or mid-GOP frame', async () => {
+  const s = stream(512 * 1024); // ~250 KB of ring after the sticky area: laps quickly
+  s.commitMedia(9, 0, avcHeader);
+  const t = new FakeTransport();
+  const sub = s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+  publish(s, 0, 10, 10);
+  await turn();
+  const before = t.sent.length;
+  assert.ok(before > 5, 'got the first GOP');
+  // Stall the player while the writer laps the ring many times.
+  sub.paused = true;
+  publish(s, 10, 2000, 10);
+  sub.paused = false;
+  sub.pump();
+  const after = t.sent.slice(before).filter((b) => b[0] === 9 && b.length > 100);
+  assert.ok(after.length > 0, 'resumed');
+  assert.equal(frameNo(after[0]!) % 10, 0, `resumed at frame ${frameNo(after[0]!)}, a keyframe`);
+  for (let i = 1; i < after.length; i++) assert.equal(frameNo(after[i]!), frameNo(after[i - 1]!) + 1, 'contiguous after resync');
+  assert.ok(s.counters.resyncs >= 1, 'counted as a resync');
+  assert.ok(sub.tagsDropped > 1000, `dropped ${sub.tagsDropped}`);
+});
+
+test('a lagging reader drops forward to the latest keyframe (GOP-aware), sequence header kept', async () => {
+  const s = stream(4 * 1024 * 1024);
+  s.commitMedia(9, 0, avcHeader);
+  const t = new FakeTransport();
+  const sub = s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 20_000, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+  publish(s, 0, 5, 25);
+  await turn();
+  sub.paused = true;
+  publish(s, 5, 200, 25); // ~80 KB behind: over queueMaxBytes
+  sub.paused = false;
+  const before = t.sent.length;
+  sub.pump();
+  const frames = t.sent.slice(before).filter((b) => b[0] === 9 && b.length > 100).map(frameNo);
+  assert.equal(frames[0], 200, 'jumped to the latest keyframe (200)');
+  assert.deepEqual(frames, [200, 201, 202, 203, 204]);
+  assert.equal(sub.tagsDropped, 195);
+});
+
+test('a stalled socket is evicted after stallTimeoutMs, memory bounded by the high-water mark', async () => {
+  const s = stream(4 * 1024 * 1024);
+  const t = new FakeTransport();
+  const ev = events();
+  s.addSubscriber(form, t, ev, { writeHighWaterBytes: 2000, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 50 });
+  publish(s, 0, 3, 25);
+  await turn();
+  const sentBytes = t.sent.reduce((n, b) => n + b.length, 0);
+  assert.ok(sentBytes < 2000 + 500, `at most high-water + one frame handed over (${sentBytes})`);
+  t.writableLength = 5000; // the socket stops draining
+  await new Promise((r) => setTimeout(r, 80));
+  publish(s, 3, 1, 25);
+  await turn();
+  assert.equal(ev.evicted.length, 1, 'evicted once');
+});

@@ -85,8 +85,11 @@ async function main(argv: string[]): Promise<number> {
         process.exit(1);
       },
     );
-    // Past the grace period (plus slack for the workers' own deadline) stop regardless.
-    setTimeout(() => process.exit(0), config.cluster.shutdownGraceMs + 3000).unref();
+    // Past the grace period (plus slack for the workers' own deadline) stop regardless, as a failure.
+    setTimeout(() => {
+      log.error({ code: 'ERR_TIMEOUT', reason: 'shutdown did not finish within the grace period' }, 'forced exit');
+      process.exit(1);
+    }, config.cluster.drainDelayMs + config.cluster.shutdownGraceMs + 3000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

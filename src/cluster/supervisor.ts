@@ -7,9 +7,25 @@
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import { createReuseportFd } from 'node-unix-socket';
 import { unpack } from 'msgpackr';
-import { describeError } from '../core/errors.js';
+import net from 'node:net';
+import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
 import type { DirectoryEvent, PrimaryMessage, WorkerMessage } from './messages.js';
+
+/**
+ * SO_REUSEPORT lets a second sluice (same user) bind the same port and the
+ * kernel would split connections between the two: a plain bind first makes
+ * that operator mistake fail loudly instead.
+ */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new SluiceError('ERR_CONFIG', `rtmp port ${host}:${port} is in use (${err.code})`, { cause: err })),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
 
 export interface SupervisorOptions {
   script: URL;
@@ -46,6 +62,7 @@ export class Supervisor {
   /** Starts all workers; resolves with the RTMP port once every one listens. */
   async start(): Promise<number> {
     this.port = this.opts.port;
+    if (this.port !== 0) await assertPortFree(this.opts.host, this.port);
     // The first worker binds first, so a requested port 0 becomes one real port for all.
     await this.spawn(0);
     const rest = [];

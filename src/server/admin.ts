@@ -32,6 +32,11 @@ export async function startAdmin(host: string, port: number, ready: () => boolea
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A half-sent request must not hold shutdown up.
+        server.closeAllConnections();
+      }),
   };
 }

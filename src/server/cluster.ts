@@ -65,6 +65,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     close(reason = 'server shutting down') {
       closing ??= (async () => {
         draining = true;
+        if (config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
         await supervisor.drain(reason, config.cluster.shutdownGraceMs);
         directory.closeAll(reason);
         await admin.close();

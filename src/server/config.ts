@@ -21,6 +21,8 @@ export const configSchema = z
         workers: int(0, 256).default(availableParallelism()),
         /** On SIGTERM/SIGINT, sessions get this long to close before workers are stopped. */
         shutdownGraceMs: int(0).default(10000),
+        /** On SIGTERM/SIGINT, /readyz reads 503 this long while still serving, so load balancers stop sending first. */
+        drainDelayMs: int(0).default(0),
         /** Test-only: lets the primary make a worker throw (crash drills). */
         crashHook: z.boolean().default(false),
       })

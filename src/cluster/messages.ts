@@ -33,9 +33,10 @@ export type WorkerMessage =
   | { t: 'subscribe'; req: number; key: string }
   | { t: 'unpublish'; id: number; key: string }
   | { t: 'release'; id: number; key: string }
-  | { t: 'listening'; port: number }
+  | { t: 'listening'; port: number; httpPort: number | undefined }
   | { t: 'snapshot'; req: number; data: Uint8Array }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  | { t: 'crashed'; reason: string };
 
 /** Primary → worker. */
 export type PrimaryMessage =

@@ -27,12 +27,25 @@ function assertPortFree(host: string, port: number): Promise<void> {
   });
 }
 
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 export interface SupervisorOptions {
   script: URL;
   count: number;
   host: string;
   /** Requested port; 0 = the first worker's bound port is used for all. */
   port: number;
+  /** Requested HTTP port (every worker's uWS app binds it with SO_REUSEPORT); undefined = no HTTP. */
+  httpPort: number | undefined;
   /** Passed to every worker as workerData.config. */
   config: unknown;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
@@ -44,16 +57,22 @@ interface Slot {
   id: number;
   listening: boolean;
   drained: boolean;
+  /** Cause reported by the worker before it ended itself. */
+  crash?: string;
 }
 
 export class Supervisor {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private port = 0;
+  private httpPort: number | undefined;
   private stopping = false;
+  private started = false;
   private nextSnap = 1;
   private readonly snaps = new Map<number, (data: unknown) => void>();
   restarts = 0;
+  /** Directory events held while a publish is granted (see onMessage). */
+  private deferred: [number, DirectoryEvent][] | undefined;
   /** Set by the owner: directory decisions go back to workers through it. */
   directory!: StreamDirectory;
 
@@ -62,19 +81,28 @@ export class Supervisor {
   /** Starts all workers; resolves with the RTMP port once every one listens. */
   async start(): Promise<number> {
     this.port = this.opts.port;
+    this.httpPort = this.opts.httpPort;
     if (this.port !== 0) await assertPortFree(this.opts.host, this.port);
+    // uWS shares a fixed port between threads (SO_REUSEPORT) but not one it got for port 0.
+    if (this.httpPort === 0) this.httpPort = await freePort(this.opts.host);
     // The first worker binds first, so a requested port 0 becomes one real port for all.
     await this.spawn(0);
     const rest = [];
     for (let i = 1; i < this.opts.count; i++) rest.push(this.spawn(i));
     await Promise.all(rest);
+    this.started = true;
     return this.port;
+  }
+
+  /** The HTTP port every worker serves (resolved after start). */
+  getHttpPort(): number | undefined {
+    return this.httpPort;
   }
 
   private spawn(index: number): Promise<void> {
     const id = this.nextId++;
     const fd = createReuseportFd(this.port, this.opts.host);
-    const worker = new Worker(this.opts.script, { workerData: { id, fd, config: this.opts.config } });
+    const worker = new Worker(this.opts.script, { workerData: { id, fd, httpPort: this.httpPort, config: this.opts.config } });
     const slot: Slot = { index, worker, id, listening: false, drained: false };
     this.slots[index] = slot;
     let crash: unknown;
@@ -82,6 +110,7 @@ export class Supervisor {
       worker.on('message', (m: WorkerMessage) => {
         if (m.t === 'listening') {
           if (this.port === 0) this.port = m.port;
+          if (this.httpPort === 0) this.httpPort = m.httpPort;
           slot.listening = true;
           resolve();
           return;
@@ -93,17 +122,23 @@ export class Supervisor {
         reject(err);
       });
       worker.on('exit', (code) => {
+        const everListened = slot.listening;
         slot.listening = false;
-        reject(new Error(`worker ${id} exited with code ${code} before listening`));
-        this.onExit(slot, code, crash);
+        reject(new Error(`worker ${id} exited with code ${code} before listening`, { cause: crash ?? slot.crash }));
+        this.onExit(slot, code, crash ?? slot.crash, everListened);
       });
     });
     return listening;
   }
 
-  private onExit(slot: Slot, code: number, crash: unknown): void {
+  private onExit(slot: Slot, code: number, crash: unknown, everListened: boolean): void {
     this.directory.workerGone(slot.id);
     if (this.stopping) return;
+    if (!this.started && !everListened) {
+      // A worker that cannot even start (port taken, bad config) would fail again: start() reports it.
+      this.opts.log.error({ worker: slot.id, exitCode: code, reason: crash === undefined ? `exited with code ${code}` : describeError(crash) }, 'worker failed to start');
+      return;
+    }
     this.restarts++;
     this.opts.log.error(
       { worker: slot.id, exitCode: code, code: 'ERR_INTERNAL', reason: crash === undefined ? `exited with code ${code}` : describeError(crash) },
@@ -116,8 +151,20 @@ export class Supervisor {
   private onMessage(slot: Slot, m: WorkerMessage): void {
     const d = this.directory;
     switch (m.t) {
-      case 'publish':
-        return this.post(slot.id, { t: 'reply', req: m.req, result: d.publish(m.key, slot.id) });
+      case 'publish': {
+        // The grant goes out before the events the publish causes: the new home has no view to attach readers to until it has it.
+        const later: [number, DirectoryEvent][] = [];
+        this.deferred = later;
+        let result;
+        try {
+          result = d.publish(m.key, slot.id);
+        } finally {
+          this.deferred = undefined;
+        }
+        this.post(slot.id, { t: 'reply', req: m.req, result });
+        for (const [w, e] of later) this.deliver(w, e);
+        return;
+      }
       case 'subscribe': {
         const result = d.subscribe(m.key, slot.id);
         return this.post(slot.id, { t: 'reply', req: m.req, result }, result?.port ? [result.port] : []);
@@ -131,6 +178,9 @@ export class Supervisor {
         return;
       case 'drained':
         slot.drained = true;
+        return;
+      case 'crashed':
+        slot.crash = m.reason;
         return;
     }
   }
@@ -147,6 +197,10 @@ export class Supervisor {
 
   /** Delivers a directory event to a worker, moving its port along. */
   deliver(id: number, e: DirectoryEvent): void {
+    if (this.deferred) {
+      this.deferred.push([id, e]);
+      return;
+    }
     const port = 'port' in e ? e.port : undefined;
     this.post(id, e, port ? [port] : []);
   }

@@ -3,18 +3,20 @@
  *
  * Layout (offsets in bytes from the ring's base in its slab):
  *
- *   0                64                      64 + indexCap*24          ring end
+ *   0                64                      64 + indexCap*32          ring end
  *   +----------------+-----------------------+-------------------------+
  *   | control Int32s | index: indexCap slots | data: FLV tags, in order |
  *   +----------------+-----------------------+-------------------------+
  *
- *   control (Int32 words)                 index slot (6 Int32 words)
+ *   control (Int32 words)                 index slot (8 Int32 words)
  *   0 WRITE_SEQ  next seq to commit        0 SEQ   seq stored in this slot
  *   1 TAIL_SEQ   oldest intact seq         1 OFF   tag offset in data
  *   2 KEY_SEQ    latest video keyframe     2 LEN   11 + body + 4 bytes
  *   3 KEY_VALID  1 when KEY_SEQ is set     3 INFO  tag type | flags << 8
  *   4 WRITE_POS  next data offset          4 TS    tag timestamp (ms)
  *   5 CUM_BYTES  bytes committed, mod 2^32 5 CUM   CUM_BYTES after this tag
+ *                                          6 ARR   wall-clock ms of commit, low 31 bits
+ *                                          7 (reserved)
  *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH
  *
  * Each data record is a complete FLV tag (11-byte header, body, 4-byte
@@ -50,7 +52,8 @@ export const S_LEN = 2;
 export const S_INFO = 3;
 export const S_TS = 4;
 export const S_CUM = 5;
-const SLOT_WORDS = 6;
+export const S_ARRIVAL = 6;
+const SLOT_WORDS = 8;
 
 /** Record flags (INFO bits 8..15). */
 export const TagFlag = {
@@ -85,13 +88,25 @@ export interface RecordView {
   timestamp: number;
   /** CUM_BYTES after this record (mod 2^32). */
   cumBytes: number;
+  /** Wall-clock ms of commit, low 31 bits (see arrivalAge). */
+  arrival: number;
 }
 
 export function newRecordView(): RecordView {
-  return { seq: 0, offset: 0, length: 0, type: 0, flags: 0, timestamp: 0, cumBytes: 0 };
+  return { seq: 0, offset: 0, length: 0, type: 0, flags: 0, timestamp: 0, cumBytes: 0, arrival: 0 };
 }
 
-/** Index capacity chosen for a slab: one slot per ~512 data bytes, power of two. */
+/** Low 31 bits of the wall clock: comparable across threads, wraps every ~24 days. */
+export function wallMs31(now = Date.now()): number {
+  return now & 0x7fffffff;
+}
+
+/** Milliseconds since a record's commit (ingest-to-egress delay). */
+export function arrivalAge(arrival: number, now = Date.now()): number {
+  return (wallMs31(now) - arrival) & 0x7fffffff;
+}
+
+/** Index capacity chosen for a slab: one slot per ~512 data bytes, power of two (32 bytes a slot). */
 function indexCapacityFor(slabBytes: number): number {
   let cap = 64;
   while (cap * 2 <= slabBytes / 512) cap *= 2;
@@ -193,6 +208,7 @@ export class TagRing {
     out.flags = (info >>> 8) & 0xff;
     out.timestamp = ix[base + S_TS]! >>> 0;
     out.cumBytes = ix[base + S_CUM]! >>> 0;
+    out.arrival = ix[base + S_ARRIVAL]!;
     // The slot may have been rewritten while we read it: check again.
     return !seqBefore(seq, this.tail()) && ix[base + S_SEQ] === seq;
   }
@@ -290,6 +306,7 @@ export class TagRing {
     ix[base + S_INFO] = (type & 0xff) | ((flags & 0xff) << 8);
     ix[base + S_TS] = timestamp | 0;
     ix[base + S_CUM] = cum;
+    ix[base + S_ARRIVAL] = wallMs31();
     ctl[C_WRITE_POS] = off + total;
     ctl[C_CUM_BYTES] = cum;
     if (type === 9 && flags & TagFlag.Key && !(flags & TagFlag.SequenceHeader)) {

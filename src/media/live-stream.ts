@@ -15,7 +15,7 @@ import { EgressCache } from './egress-cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
 import { StickySlot, StreamSlab } from './stream-slab.js';
-import type { EgressForm, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
+import type { EgressForm, LatencyRecorder, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
 export interface StreamInfo {
   videoCodec?: VideoCodec;
@@ -107,6 +107,8 @@ export class LiveStream implements StreamView {
   /** The publisher (here or elsewhere) came or went: tell local players once per change. */
   markLive(live: boolean): void {
     if (this.live === live) return;
+    // Going down: what the ring already holds goes out before StreamEOF/UnpublishNotify (a reader worker gets no more notes).
+    if (!live) for (const s of this.subscribers) s.pump();
     this.live = live;
     for (const s of this.subscribers) {
       if (live) s.events.onPublish();
@@ -240,9 +242,9 @@ export class LiveStream implements StreamView {
     }
   };
 
-  addSubscriber(form: EgressForm, transport: PlayerTransport, events: SubscriberEvents, policy: PlayerPolicy): Subscriber {
+  addSubscriber(form: EgressForm, transport: PlayerTransport, events: SubscriberEvents, policy: PlayerPolicy, latency?: LatencyRecorder): Subscriber {
     if (this.closed) throw new SluiceError('ERR_STREAM', `${this.key}: stream closed`);
-    const sub = new Subscriber(this, form, transport, events, policy);
+    const sub = new Subscriber(this, form, transport, events, policy, latency);
     this.subscribers.add(sub);
     this.scheduleFlush();
     return sub;

@@ -13,10 +13,10 @@
  * player keeps up arrive in-band through the ring. A socket that accepts
  * nothing for stallTimeoutMs is evicted.
  */
-import { newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
+import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
 import type { EgressCache } from './egress-cache.js';
-import type { EgressForm, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
+import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
 let nextId = 1;
 
@@ -53,6 +53,7 @@ export class Subscriber {
     readonly transport: PlayerTransport,
     readonly events: SubscriberEvents,
     private readonly policy: PlayerPolicy,
+    private readonly latency?: LatencyRecorder,
     readonly createdAt = Date.now(),
   ) {}
 
@@ -107,11 +108,15 @@ export class Subscriber {
       if (rec.flags & (TagFlag.SequenceHeader | TagFlag.Metadata)) this.stickyVersion = stream.sticky.version;
       batch.push(buf);
       bytes += buf.length;
+      this.latency?.ingestToEgress(arrivalAge(rec.arrival, now));
       this.tagsSent++;
       this.bytesSent += buf.length;
     }
     if (batch.length > 0) {
-      if (this.firstTagAt === 0) this.firstTagAt = now;
+      if (this.firstTagAt === 0) {
+        this.firstTagAt = now;
+        this.latency?.firstFrame(now - this.createdAt);
+      }
       t.write(batch);
       batch.length = 0;
     }
@@ -124,7 +129,8 @@ export class Subscriber {
     this.cursor = key ?? ring.head();
     // Audio-only streams have no keyframes to wait for.
     this.waitKey = key === undefined && this.stream.hasVideo;
-    this.stickyStamp = -1;
+    // Sticky tags go out stamped at the keyframe they precede, so a late joiner's first tags share one timestamp.
+    this.stickyStamp = key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : -1;
     this.started = true;
   }
 

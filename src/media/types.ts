@@ -48,6 +48,14 @@ export interface StickyTags {
   audioHeader?: { timestamp: number; body: Buffer };
 }
 
+/** Where a worker's latency histograms get their samples. */
+export interface LatencyRecorder {
+  /** A tag handed to a player's socket this long after it was ingested. */
+  ingestToEgress(ms: number): void;
+  /** A player's first tag, this long after it asked to play. */
+  firstFrame(ms: number): void;
+}
+
 export interface PlayerPolicy {
   writeHighWaterBytes: number;
   queueMaxBytes: number;

@@ -16,6 +16,8 @@ import type { WorkerSnapshot } from './snapshot.js';
 export interface RunningCluster {
   readonly rtmpPort: number;
   readonly adminPort: number;
+  /** HTTP-FLV / WS-FLV port of every worker (undefined when http.enabled is false). */
+  readonly httpPort: number | undefined;
   readonly config: SluiceConfig;
   readonly pool: SlabPool;
   readonly directory: StreamDirectory;
@@ -36,12 +38,19 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     count: Math.max(1, config.cluster.workers),
     host: config.rtmp.host,
     port: config.rtmp.port,
+    httpPort: config.http.enabled ? config.http.port : undefined,
     config,
     log: logger,
   });
   const directory = new StreamDirectory(pool, config.media, (w, e) => supervisor.deliver(w, e));
   supervisor.directory = directory;
-  const rtmpPort = await supervisor.start();
+  let rtmpPort: number;
+  try {
+    rtmpPort = await supervisor.start();
+  } catch (err) {
+    await supervisor.drain('start failed', 1000);
+    throw err;
+  }
   let draining = false;
   const ready = () => !draining && supervisor.ready();
   let admin: AdminServer;
@@ -51,11 +60,12 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     await supervisor.drain('admin port unavailable', 0);
     throw err;
   }
-  logger.info({ rtmpPort, adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  logger.info({ rtmpPort, httpPort: supervisor.getHttpPort(), adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
   let closing: Promise<void> | undefined;
   return {
     rtmpPort,
     adminPort: admin.port,
+    httpPort: supervisor.getHttpPort(),
     config,
     pool,
     directory,

@@ -57,6 +57,19 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    http: z
+      .object({
+        /** HTTP-FLV and WebSocket-FLV playback on every worker (uWebSockets.js). */
+        enabled: z.boolean().default(true),
+        host: z.string().default('0.0.0.0'),
+        port: int(0, 65535).default(8080),
+        /** Access-Control-Allow-Origin on playback responses and preflights. */
+        corsOrigin: z.string().default('*'),
+        /** WebSocket idle timeout in seconds (pings are sent automatically before it). */
+        wsIdleTimeoutS: int(8, 960).default(120),
+      })
+      .strict()
+      .default({}),
     amf: z
       .object({
         maxDepth: int(1, 1000).default(32),

@@ -6,6 +6,7 @@ import type { SluiceConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { FlvPlayer } from './http-flv-player.js';
 
 export interface ServerCounters {
   connectionsTotal: number;
@@ -55,5 +56,7 @@ export interface ServerContext {
   workerId: number;
   counters: ServerCounters;
   sessions: Map<number, { info(): SessionInfo; close(reason: string): void }>;
+  /** HTTP-FLV and WS-FLV players of this worker. */
+  flvPlayers: Set<FlvPlayer>;
   version: string;
 }

@@ -11,9 +11,11 @@ import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js'
 import { createLogger, type Logger } from './log.js';
 import { newCounters, type ServerContext } from './context.js';
 import { closeSessions, listenRtmp } from './rtmp-listener.js';
+import { closeFlvPlayers, listenHttp } from './http-flv.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
+  readonly httpPort: number | undefined;
   readonly config: SluiceConfig;
   readonly ctx: ServerContext;
   readonly pool: SlabPool;
@@ -36,7 +38,7 @@ export function slabPoolFor(config: SluiceConfig): SlabPool {
 }
 
 export function newContext(config: SluiceConfig, log: Logger, hub: ServerContext['hub'], workerId: number): ServerContext {
-  return { config, log, hub, workerId, counters: newCounters(), sessions: new Map(), version: packageVersion() };
+  return { config, log, hub, workerId, counters: newCounters(), sessions: new Map(), flvPlayers: new Set(), version: packageVersion() };
 }
 
 export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningServer> {
@@ -46,9 +48,11 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const { directory, hub } = localCluster(pool, config.media, config.media.maxTimestampJumpMs);
   const ctx = newContext(config, logger, hub, 0);
   const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
+  const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;
   let closing: Promise<void> | undefined;
   return {
     rtmpPort: listener.port,
+    httpPort: http?.port,
     config,
     ctx,
     pool,
@@ -56,6 +60,8 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
     close() {
       closing ??= (async () => {
         const stopped = listener.stop();
+        http?.stop();
+        closeFlvPlayers(ctx, 'server shutting down');
         closeSessions(ctx, 'server shutting down');
         directory.closeAll('server shutting down');
         await stopped;

@@ -11,16 +11,28 @@ import type { PrimaryMessage } from '../cluster/messages.js';
 import type { SluiceConfig } from './config.js';
 import { createLogger } from './log.js';
 import { closeSessions, listenRtmp } from './rtmp-listener.js';
+import { closeFlvPlayers, listenHttp } from './http-flv.js';
+import type { WorkerMessage } from '../cluster/messages.js';
 import { newContext } from './server.js';
 import { workerSnapshot } from './snapshot.js';
 
-const { id, fd, config } = workerData as { id: number; fd: number; config: SluiceConfig };
+const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
 const port = parentPort!;
 const log = createLogger(config.log.level).child({ worker: id });
 const link = new ParentLink(port);
 const hub = new WorkerHub(id, link, config.media.maxTimestampJumpMs);
 const ctx = newContext(config, log, hub, id);
 const listener = await listenRtmp(ctx, { fd });
+const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
+
+// A uWS listen socket still open when the thread ends aborts the whole process:
+// on a crash, close it first, tell the primary why, then end this thread only.
+process.on('uncaughtException', (err) => {
+  http?.stop();
+  log.fatal({ code: 'ERR_INTERNAL', reason: err.stack ?? String(err) }, 'worker crashed');
+  port.postMessage({ t: 'crashed', reason: err.stack ?? String(err) } satisfies WorkerMessage);
+  process.exit(1);
+});
 
 port.on('message', (m: PrimaryMessage) => {
   if (link.onReply(m)) return;
@@ -50,6 +62,8 @@ port.on('message', (m: PrimaryMessage) => {
 /** Stop accepting, close every session properly, then let the thread end. */
 async function drain(reason: string): Promise<void> {
   const stopped = listener.stop();
+  http?.stop();
+  closeFlvPlayers(ctx, reason);
   closeSessions(ctx, reason);
   // Sessions end their sockets (players got Play.Stop); wait for them to go.
   const until = Date.now() + config.cluster.shutdownGraceMs;
@@ -59,4 +73,4 @@ async function drain(reason: string): Promise<void> {
   port.close();
 }
 
-link.post({ t: 'listening', port: listener.port });
+link.post({ t: 'listening', port: listener.port, httpPort: http?.port });

@@ -41,7 +41,7 @@ before(async () => {
   clip = await makeClip({ seconds: 5, fps: FPS, gop: GOP, width: 320, height: 240 });
   ref = await framemd5(clip.file);
   srv = await withTimeout(
-    startServer({ rtmp: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }),
+    startServer({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }),
     5000,
     'startServer',
   );

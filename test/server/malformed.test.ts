@@ -68,6 +68,7 @@ before(async () => {
   clip = await makeClip({ seconds: 20, fps: FPS, gop: GOP, width: 320, height: 240 });
   srv = await withTimeout(
     startServer({
+      http: { host: '127.0.0.1', port: 0 },
       rtmp: {
         host: '127.0.0.1',
         port: 0,

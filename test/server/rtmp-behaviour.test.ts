@@ -285,7 +285,7 @@ interface Harness {
 
 async function withServer(cfg: ConfigInput, fn: (h: Harness) => Promise<void>): Promise<void> {
   const srv = await withTimeout(
-    startServer({ ...cfg, rtmp: { host: '127.0.0.1', port: 0, ...cfg.rtmp }, log: { level: 'silent' } }),
+    startServer({ ...cfg, rtmp: { host: '127.0.0.1', port: 0, ...cfg.rtmp }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }),
     5000,
     'startServer',
   );

@@ -121,6 +121,8 @@ async function startCli(): Promise<Cli> {
       '--host', '127.0.0.1',
       '--set', `cluster.shutdownGraceMs=${GRACE_MS}`,
       '--set', 'admin.host=127.0.0.1',
+      '--set', 'http.host=127.0.0.1',
+      '--set', 'http.port=0',
     ]);
     try {
       const started = await cli.waitLog((l) => l.msg === 'cluster started', 8000, 'cluster started');

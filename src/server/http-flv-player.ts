@@ -1,0 +1,210 @@
+/**
+ * HTTP-FLV and WS-FLV players: subscriber transports over uWebSockets.js
+ * responses and sockets. Both send the FLV header first (flags from the
+ * tracks the stream really has), then tags with per-player timestamps
+ * (flv-egress.ts). Backpressure: an HTTP response whose write() reports
+ * backpressure counts as full until onWritable; a WebSocket reports its
+ * buffered bytes. The subscriber's slow-player policy does the rest.
+ */
+import type { HttpResponse, WebSocket } from 'uWebSockets.js';
+import { SluiceError, type ErrorCode } from '../core/errors.js';
+import { flvFileHeader } from '../protocol/flv-tag.js';
+import type { LiveStream } from '../media/live-stream.js';
+import type { Subscriber } from '../media/subscriber.js';
+import type { PlayerTransport, SubscriberEvents } from '../media/types.js';
+import type { ServerContext } from './context.js';
+import { FlvRebaser, flvForm } from './flv-egress.js';
+
+let nextId = 1;
+
+export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents {
+  readonly id = nextId++;
+  readonly since = Date.now();
+  sub!: Subscriber;
+  protected started = false;
+  protected done = false;
+  private readonly rebaser = new FlvRebaser();
+  bytesOut = 0;
+
+  constructor(
+    protected readonly ctx: ServerContext,
+    readonly stream: LiveStream,
+    readonly peer: string,
+    readonly protocol: 'http-flv' | 'ws-flv',
+  ) {}
+
+  attach(): void {
+    this.sub = this.stream.addSubscriber(flvForm, this, this, this.ctx.config.player);
+    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, live: this.stream.live }, 'playing');
+  }
+
+  abstract get writableLength(): number;
+  protected abstract cork(fn: () => void): void;
+  /** Sends one chunk; false when the transport now holds backpressure. */
+  protected abstract send(chunk: Buffer): boolean;
+  protected abstract onFirstWrite(): void;
+  /** Ends the response/socket; `error` set for a forced close. */
+  protected abstract finish(status: 'ok' | 'not-found' | 'error', why: string): void;
+
+  write(chunks: Buffer[]): void {
+    if (this.done) return;
+    this.cork(() => {
+      if (!this.started) {
+        this.started = true;
+        this.onFirstWrite();
+        this.emit(flvFileHeader({ audio: this.stream.slab.hasAudio, video: this.stream.hasVideo }));
+      }
+      for (const c of chunks) this.rebaser.each(c, this.emitChunk);
+    });
+  }
+
+  private readonly emitChunk = (b: Buffer): void => this.emit(b);
+
+  private emit(b: Buffer): void {
+    this.bytesOut += b.length;
+    this.send(b);
+  }
+
+  onUnpublish(): void {
+    // FLV has no status messages: the player keeps waiting through the grace period.
+  }
+
+  onPublish(): void {}
+
+  onStreamEnd(reason: string): void {
+    if (this.done) return;
+    this.finish(reason === 'stream not found' && !this.started ? 'not-found' : 'ok', reason);
+    this.detach();
+  }
+
+  onEvict(code: ErrorCode, reason: string): void {
+    this.ctx.counters.playersEvicted++;
+    this.stream.counters.playersEvicted++;
+    this.fail(new SluiceError(code, `slow player: ${reason}`));
+  }
+
+  fail(err: SluiceError): void {
+    if (this.done) return;
+    const c = this.ctx.counters;
+    c.sessionErrors[err.code] = (c.sessionErrors[err.code] ?? 0) + 1;
+    this.ctx.log.warn({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, code: err.code, reason: err.message }, 'session ended by error');
+    this.finish('error', err.message);
+    this.detach();
+  }
+
+  /** The peer went away or the player ended: leave the stream once. */
+  detach(): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.counters.bytesOut += this.bytesOut;
+    this.sub.close();
+    this.ctx.hub.subscriberLeft(this.stream);
+    this.ctx.flvPlayers.delete(this);
+  }
+}
+
+export interface CorsHeaders {
+  origin: string;
+}
+
+export class HttpFlvPlayer extends FlvPlayer {
+  private congested = false;
+
+  constructor(
+    ctx: ServerContext,
+    stream: LiveStream,
+    peer: string,
+    private readonly res: HttpResponse,
+    private readonly cors: string,
+  ) {
+    super(ctx, stream, peer, 'http-flv');
+  }
+
+  get writableLength(): number {
+    // uWS tells only "backpressure or not": treat it as full until onWritable.
+    return this.congested ? Number.MAX_SAFE_INTEGER : 0;
+  }
+
+  protected cork(fn: () => void): void {
+    this.res.cork(fn);
+  }
+
+  protected onFirstWrite(): void {
+    this.res.writeStatus('200 OK');
+    this.res.writeHeader('Content-Type', 'video/x-flv');
+    this.res.writeHeader('Cache-Control', 'no-cache');
+    this.res.writeHeader('Access-Control-Allow-Origin', this.cors);
+  }
+
+  protected send(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    if (!this.congested) {
+      this.congested = true;
+      this.res.onWritable(() => {
+        this.congested = false;
+        this.sub.pump();
+        return true;
+      });
+    }
+    return false;
+  }
+
+  protected finish(status: 'ok' | 'not-found' | 'error', why: string): void {
+    this.res.cork(() => {
+      if (status === 'not-found') {
+        this.res.writeStatus('404 Not Found').writeHeader('Access-Control-Allow-Origin', this.cors).end(`${why}\n`);
+      } else if (status === 'error' || !this.started) {
+        if (status === 'ok' && !this.started) this.res.writeStatus('404 Not Found').end(`${why}\n`);
+        else this.res.close();
+      } else {
+        this.res.end();
+      }
+    });
+  }
+
+  /** onAborted: the client went away. */
+  aborted(): void {
+    this.done || this.detach();
+  }
+}
+
+export class WsFlvPlayer extends FlvPlayer {
+  closed = false;
+
+  constructor(
+    ctx: ServerContext,
+    stream: LiveStream,
+    peer: string,
+    private readonly ws: WebSocket<unknown>,
+  ) {
+    super(ctx, stream, peer, 'ws-flv');
+  }
+
+  get writableLength(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  protected cork(fn: () => void): void {
+    if (!this.closed) this.ws.cork(fn);
+  }
+
+  protected onFirstWrite(): void {}
+
+  protected send(chunk: Buffer): boolean {
+    return !this.closed && this.ws.send(chunk, true) === 1;
+  }
+
+  protected finish(status: 'ok' | 'not-found' | 'error', why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    // 4404: application-defined close code for "stream not found".
+    if (status === 'error') this.ws.end(1008, why.slice(0, 120));
+    else this.ws.end(status === 'not-found' ? 4404 : 1000, why.slice(0, 120));
+  }
+
+  /** The socket closed (either side). */
+  socketClosed(): void {
+    this.closed = true;
+    this.detach();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Shared pieces of the server benchmarks: launching a server under test
+ * (sluice, node-media-server, nginx-rtmp) as a child process, measuring
+ * its CPU and RSS from /proc over its whole process tree, and driving one
+ * stream fanned out to many RTMP players from this process.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import * as hdr from 'hdr-histogram-js';
+import { RtmpClient } from '../../src/server/rtmp-client.js';
+import { buildAvcSequenceHeader } from '../../src/protocol/avc.js';
+
+const USER_HZ = 100;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function treePids(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
+  return out;
+}
+
+/** utime + stime of a process tree (all threads), seconds. */
+export function cpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of treePids(root)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / USER_HZ;
+}
+
+/** Resident set size of a process tree, MB. */
+export function rssMb(root: number): number {
+  let kb = 0;
+  for (const pid of treePids(root)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+export async function waitTcp(port: number, ms = 10000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+export interface ServerUnderTest {
+  name: string;
+  proc: ChildProcess;
+  rtmpUrl: string;
+  stop(): Promise<void>;
+}
+
+function stopper(proc: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    await Promise.race([new Promise((r) => proc.once('exit', r)), sleep(5000)]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  };
+}
+
+export async function launchSluice(workers: number): Promise<ServerUnderTest> {
+  const [port, admin, http] = [await freePort(), await freePort(), await freePort()];
+  const proc = spawn(
+    process.execPath,
+    ['dist/src/cli.js', 'serve', '--workers', String(workers), '--port', String(port), '--admin-port', String(admin), '--host', '127.0.0.1', '--log-level', 'warn', '--set', 'admin.host=127.0.0.1', '--set', `http.port=${http}`, '--set', 'http.host=127.0.0.1'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  await waitTcp(port);
+  return { name: workers === 0 ? 'sluice (1 thread)' : `sluice (${workers} workers)`, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
+}
+
+export async function launchNodeMediaServer(): Promise<ServerUnderTest> {
+  const [port, http] = [await freePort(), await freePort()];
+  const data = mkdtempSync(join(tmpdir(), 'nms-'));
+  const proc = spawn(process.execPath, ['node_modules/node-media-server/bin/app.js', '--rtmp-port', String(port), '--http-port', String(http), '--data-path', data], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  await waitTcp(port);
+  return { name: 'node-media-server 4.4', proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
+}
+
+/** nginx with libnginx-mod-rtmp (Debian: apt-get install nginx libnginx-mod-rtmp), if installed. */
+export async function launchNginxRtmp(): Promise<ServerUnderTest | undefined> {
+  const mod = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+  if (spawnSync('nginx', ['-v']).error || spawnSync('test', ['-f', mod]).status !== 0) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'nginx-rtmp-'));
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `load_module ${mod};
+worker_processes 1;
+daemon off;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+rtmp { server { listen 127.0.0.1:${port}; chunk_size 4096; application live { live on; } } }
+`,
+  );
+  const proc = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitTcp(port);
+  return { name: 'nginx-rtmp 1.2.2', proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
+}
+
+export interface LoadOptions {
+  players: number;
+  /** Video bitrate of the one published stream, Mbit/s. */
+  mbps: number;
+  seconds: number;
+  fps?: number;
+}
+
+export interface LoadResult {
+  mbitDelivered: number;
+  serverCpuS: number;
+  cpuPerGbit: number;
+  serverCores: number;
+  generatorCores: number;
+  rssMb: number;
+  ttffP50: number;
+  ttffP99: number;
+  playersWithMedia: number;
+}
+
+/**
+ * One stream (synthetic H.264-shaped frames on a wall-clock schedule) to
+ * `players` RTMP players; measures a steady-state window after they joined.
+ */
+export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<LoadResult> {
+  const fps = o.fps ?? 25;
+  const pub = await RtmpClient.connect(server.rtmpUrl, { timeoutMs: 15000 });
+  await pub.publish('bench');
+  const sps = Buffer.from('6764001facd9405005bb011000000300100000030320f1831960', 'hex');
+  const pps = Buffer.from('68ebecb22c', 'hex');
+  pub.sendMedia(9, 0, buildAvcSequenceHeader([sps], [pps]));
+  const frameBytes = Math.round((o.mbps * 1e6) / 8 / fps);
+  let n = 0;
+  const start = Date.now();
+  // Frames go out on the wall-clock schedule: a slow server shows as lag, not as a lower rate.
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - start) * fps) / 1000);
+    for (; n <= due; n++) {
+      const body = Buffer.alloc(frameBytes);
+      body.write(n % (2 * fps) === 0 ? '1701000000' : '2701000000', 'hex');
+      pub.sendMedia(9, Math.round((n * 1000) / fps), body);
+    }
+  }, 10);
+  const ttff = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60000, numberOfSignificantValueDigits: 3 });
+  const players: RtmpClient[] = [];
+  try {
+    for (let i = 0; i < o.players; i += 25) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(25, o.players - i) }, async () => {
+          const t0 = Date.now();
+          const c = await RtmpClient.connect(server.rtmpUrl, { timeoutMs: 15000 });
+          c.once('media', () => ttff.recordValue(Math.max(1, Date.now() - t0)));
+          await c.play('bench');
+          return c;
+        }),
+      );
+      players.push(...batch);
+    }
+    await sleep(2000);
+    const bytes = () => players.reduce((s, p) => s + p.stats.bytesIn, 0);
+    const cpu0 = cpuSeconds(server.proc.pid!);
+    const gen0 = process.cpuUsage();
+    const b0 = bytes();
+    const t0 = Date.now();
+    await sleep(o.seconds * 1000);
+    const secs = (Date.now() - t0) / 1000;
+    const cpu = cpuSeconds(server.proc.pid!) - cpu0;
+    const gen = process.cpuUsage(gen0);
+    const gbit = ((bytes() - b0) * 8) / 1e9;
+    return {
+      mbitDelivered: (gbit * 1000) / secs,
+      serverCpuS: cpu,
+      cpuPerGbit: cpu / gbit,
+      serverCores: cpu / secs,
+      generatorCores: (gen.user + gen.system) / 1e6 / secs,
+      rssMb: rssMb(server.proc.pid!),
+      ttffP50: ttff.getValueAtPercentile(50),
+      ttffP99: ttff.getValueAtPercentile(99),
+      playersWithMedia: players.filter((p) => p.stats.mediaIn > 0).length,
+    };
+  } finally {
+    clearInterval(timer);
+    for (const p of players) p.destroy();
+    pub.destroy();
+  }
+}
+
+export function printTable(title: string, rows: { name: string; r: LoadResult }[]): void {
+  console.log(title);
+  console.log('server                      delivered Mbit/s  CPU-s/Gbit  server cores  gen cores  RSS MB  TTFF p50/p99 ms  players w/ media');
+  for (const { name, r } of rows) {
+    console.log(
+      `${name.padEnd(26)}  ${r.mbitDelivered.toFixed(0).padStart(16)}  ${r.cpuPerGbit.toFixed(3).padStart(10)}  ${r.serverCores.toFixed(2).padStart(12)}  ${r.generatorCores.toFixed(2).padStart(9)}  ${r.rssMb.toFixed(0).padStart(6)}  ${`${r.ttffP50}/${r.ttffP99}`.padStart(15)}  ${String(r.playersWithMedia).padStart(16)}`,
+    );
+  }
+}

@@ -27,6 +27,28 @@ export type DirectoryEvent =
   | { t: 'streamEnd'; id: number; key: string; reason: string }
   | { t: 'attachReader'; id: number; key: string; port: MessagePort };
 
+/** How a client reaches a worker. */
+export type ClientProtocol = 'rtmp' | 'http-flv' | 'ws-flv';
+
+/**
+ * Primary → worker requests of the control plane (admin API, metrics).
+ * Each carries `req` and is answered with `answer {req, result}`.
+ */
+export type WorkerRequest =
+  /** Stats: counters, streams, latency and (unless `clients` is false) every session and player; the answer is msgpackr bytes. */
+  | { t: 'snapshot'; clients?: boolean }
+  /** Close this client (RTMP session or FLV player, by its local id), logging `reason`; answer: found. */
+  | { t: 'kick'; protocol: ClientProtocol; id: number; reason: string }
+  /** Close the session publishing `key` here, logging `reason`; answer: found. */
+  | { t: 'dropPublisher'; key: string; reason: string };
+
+/** What each request is answered with. */
+export interface WorkerAnswers {
+  snapshot: Uint8Array;
+  kick: boolean;
+  dropPublisher: boolean;
+}
+
 /** Worker → primary. Requests carry `req` and get a `reply` with the same number. */
 export type WorkerMessage =
   | { t: 'publish'; req: number; key: string }
@@ -34,7 +56,8 @@ export type WorkerMessage =
   | { t: 'unpublish'; id: number; key: string }
   | { t: 'release'; id: number; key: string }
   | { t: 'listening'; port: number; httpPort: number | undefined }
-  | { t: 'snapshot'; req: number; data: Uint8Array }
+  /** `result` undefined: the request failed on the worker (logged there). */
+  | { t: 'answer'; req: number; result: WorkerAnswers[WorkerRequest['t']] | undefined }
   | { t: 'drained' }
   | { t: 'crashed'; reason: string };
 
@@ -42,6 +65,6 @@ export type WorkerMessage =
 export type PrimaryMessage =
   | { t: 'reply'; req: number; result: PublishGrant | SubscribeGrant | undefined }
   | DirectoryEvent
-  | { t: 'snapshot'; req: number }
+  | (WorkerRequest & { req: number })
   | { t: 'drain'; reason: string }
   | { t: 'crash'; message: string };

@@ -10,7 +10,7 @@ import { unpack } from 'msgpackr';
 import net from 'node:net';
 import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
-import type { DirectoryEvent, PrimaryMessage, WorkerMessage } from './messages.js';
+import type { DirectoryEvent, PrimaryMessage, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
 
 /**
  * SO_REUSEPORT lets a second sluice (same user) bind the same port and the
@@ -68,8 +68,9 @@ export class Supervisor {
   private httpPort: number | undefined;
   private stopping = false;
   private started = false;
-  private nextSnap = 1;
-  private readonly snaps = new Map<number, (data: unknown) => void>();
+  private nextReq = 1;
+  /** Control-plane requests awaiting a worker's answer, by req. */
+  private readonly pending = new Map<number, { worker: number; done: (result: unknown) => void }>();
   restarts = 0;
   /** Directory events held while a publish is granted (see onMessage). */
   private deferred: [number, DirectoryEvent][] | undefined;
@@ -133,6 +134,7 @@ export class Supervisor {
 
   private onExit(slot: Slot, code: number, crash: unknown, everListened: boolean): void {
     this.directory.workerGone(slot.id);
+    for (const p of [...this.pending.values()]) if (p.worker === slot.id) p.done(undefined);
     if (this.stopping) return;
     if (!this.started && !everListened) {
       // A worker that cannot even start (port taken, bad config) would fail again: start() reports it.
@@ -173,8 +175,8 @@ export class Supervisor {
         return d.unpublish(m.id, slot.id);
       case 'release':
         return d.release(m.id, slot.id);
-      case 'snapshot':
-        this.snaps.get(m.req)?.(unpack(m.data));
+      case 'answer':
+        this.pending.get(m.req)?.done(m.result);
         return;
       case 'drained':
         slot.drained = true;
@@ -213,25 +215,35 @@ export class Supervisor {
     return this.slots.map((s) => s.id);
   }
 
-  /** Every worker's snapshot (sessions, counters, streams), msgpackr-decoded. */
-  async snapshots<T>(timeoutMs = 2000): Promise<T[]> {
-    const asks = this.slots.map(
-      (slot) =>
-        new Promise<T | undefined>((resolve) => {
-          const req = this.nextSnap++;
-          const timer = setTimeout(() => {
-            this.snaps.delete(req);
-            resolve(undefined);
-          }, timeoutMs);
-          this.snaps.set(req, (data) => {
-            clearTimeout(timer);
-            this.snaps.delete(req);
-            resolve(data as T);
-          });
-          slot.worker.postMessage({ t: 'snapshot', req } satisfies PrimaryMessage);
-        }),
-    );
-    return (await Promise.all(asks)).filter((x): x is Awaited<T> => x !== undefined) as T[];
+  /**
+   * Asks one worker (control plane): resolves with its answer, or undefined
+   * when there is no such worker, it dies, or it does not answer in time.
+   */
+  request<R extends WorkerRequest>(id: number, m: R, timeoutMs = 2000): Promise<WorkerAnswers[R['t']] | undefined> {
+    const slot = this.slots.find((s) => s?.id === id);
+    if (!slot) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const req = this.nextReq++;
+      const done = (result: unknown): void => {
+        clearTimeout(timer);
+        this.pending.delete(req);
+        resolve(result as WorkerAnswers[R['t']] | undefined);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      this.pending.set(req, { worker: id, done });
+      slot.worker.postMessage({ ...m, req } as PrimaryMessage);
+    });
+  }
+
+  /**
+   * Every worker's snapshot (sessions, counters, streams), msgpackr-decoded;
+   * a worker that does not answer in time is left out. `clients: false`
+   * leaves out the per-connection lists (metrics need only totals).
+   */
+  async snapshots<T>(opts: { clients?: boolean; timeoutMs?: number } = {}): Promise<T[]> {
+    const ask = { t: 'snapshot', clients: opts.clients ?? true } as const;
+    const answers = await Promise.all(this.slots.map((s) => this.request(s.id, ask, opts.timeoutMs)));
+    return answers.filter((a) => a !== undefined).map((a) => unpack(a) as T);
   }
 
   /** Test drill: the worker throws from its event loop, as a bug would. */

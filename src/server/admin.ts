@@ -1,34 +1,137 @@
 /**
- * The primary's control plane: /healthz (the process is alive) and
- * /readyz (every worker serving; false while draining).
+ * The primary's control plane (node:http on admin.port):
+ *
+ *   GET    /healthz                      the process is alive (text)
+ *   GET    /readyz                       every worker serving; 503 while draining (text)
+ *   GET    /metrics                      Prometheus text exposition (metrics.ts)
+ *   GET    /api/v1/streams               every stream the directory knows
+ *   GET    /api/v1/streams/{app}/{name}  one stream
+ *   DELETE /api/v1/streams/{app}/{name}  drop its publisher
+ *   GET    /api/v1/clients?limit=&offset= connections, paged
+ *   GET    /api/v1/clients/{id}          one connection
+ *   DELETE /api/v1/clients/{id}          close it
+ *
+ * HEAD is answered wherever GET is. Errors are JSON:
+ * `{ "error": { "code": "...", "message": "..." } }`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { describeError } from '../core/errors.js';
+import { AdminApi, ApiError } from './admin-api.js';
+import type { ClusterMetrics } from './metrics.js';
 
 export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startAdmin(host: string, port: number, ready: () => boolean): Promise<AdminServer> {
+export interface AdminOptions {
+  host: string;
+  port: number;
+  ready: () => boolean;
+  /** The JSON API; without it only the health endpoints and (if given) /metrics answer. */
+  api?: AdminApi;
+  metrics?: ClusterMetrics;
+  log?: { error(o: object, m: string): void };
+}
+
+interface Reply {
+  status: number;
+  /** Serialized as JSON unless it is a string. */
+  body?: unknown;
+  /** Content type of a string body. */
+  type?: string;
+  /** Methods for a 405's Allow header. */
+  allow?: string;
+}
+
+type Method = 'GET' | 'DELETE';
+type Handler = (query: URLSearchParams) => Reply | Promise<Reply>;
+
+const text = (status: number, body: string): Reply => ({ status, body, type: 'text/plain; charset=utf-8' });
+const json = (body: unknown): Reply => ({ status: 200, body });
+const noContent: Reply = { status: 204 };
+
+function errorReply(status: number, code: string, message: string): Reply {
+  return { status, body: { error: { code, message } } };
+}
+
+/** Path segments after `prefix`, percent-decoded; undefined if the path is not under it. */
+function rest(path: string, prefix: string): string | undefined {
+  if (!path.startsWith(prefix) || path.length === prefix.length) return undefined;
+  try {
+    return path.slice(prefix.length).split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The handlers for a path, by method; undefined = no such resource. */
+function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> | undefined {
+  if (path === '/healthz') return { GET: () => text(200, 'ok\n') };
+  if (path === '/readyz') return { GET: () => (o.ready() ? text(200, 'ready\n') : text(503, 'not ready\n')) };
+  const { metrics, api } = o;
+  if (path === '/metrics' && metrics) return { GET: async () => ({ status: 200, body: await metrics.scrape(), type: metrics.contentType }) };
+  if (!api) return undefined;
+  if (path === '/api/v1/streams') return { GET: async () => json(await api.streams()) };
+  if (path === '/api/v1/clients') return { GET: async (q) => json(await api.clients(q)) };
+  const key = rest(path, '/api/v1/streams/');
+  if (key !== undefined && key.includes('/')) {
+    return {
+      GET: async () => json(await api.stream(key)),
+      DELETE: async () => (await api.dropPublisher(key), noContent),
+    };
+  }
+  const id = rest(path, '/api/v1/clients/');
+  if (id !== undefined && !id.includes('/')) {
+    return {
+      GET: async () => json(await api.client(id)),
+      DELETE: async () => (await api.kick(id), noContent),
+    };
+  }
+  return undefined;
+}
+
+async function handle(req: http.IncomingMessage, o: AdminOptions): Promise<Reply> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const handlers = route(url.pathname, o);
+  if (!handlers) return errorReply(404, 'NOT_FOUND', `no resource ${url.pathname}`);
+  const method = req.method === 'HEAD' ? 'GET' : (req.method as Method);
+  const handler = handlers[method];
+  if (!handler) {
+    const allow = Object.keys(handlers).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+    return { ...errorReply(405, 'METHOD_NOT_ALLOWED', `${req.method} ${url.pathname}: allowed ${allow.join(', ')}`), allow: allow.join(', ') };
+  }
+  try {
+    return await handler(url.searchParams);
+  } catch (err) {
+    if (err instanceof ApiError) return errorReply(err.status, err.code, err.message);
+    o.log?.error({ code: 'ERR_INTERNAL', reason: describeError(err), path: url.pathname }, 'admin request failed');
+    return errorReply(500, 'INTERNAL', 'internal error (logged)');
+  }
+}
+
+function send(res: http.ServerResponse, r: Reply): void {
+  const headers: http.OutgoingHttpHeaders = {};
+  if (r.allow) headers.allow = r.allow;
+  if (r.body === undefined) return void res.writeHead(r.status, headers).end();
+  const isText = typeof r.body === 'string';
+  headers['content-type'] = isText ? r.type : 'application/json; charset=utf-8';
+  res.writeHead(r.status, headers).end(isText ? (r.body as string) : `${JSON.stringify(r.body)}\n`);
+}
+
+export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (path === '/readyz') {
-      const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    }
+    // Nothing is read from request bodies: let them drain.
+    req.resume();
+    handle(req, o).then(
+      (r) => send(res, r),
+      () => res.destroy(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(o.port, o.host, () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -10,6 +10,8 @@ import { Supervisor } from '../cluster/supervisor.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { AdminApi } from './admin-api.js';
+import { ClusterMetrics } from './metrics.js';
 import { slabPoolFor } from './server.js';
 import type { WorkerSnapshot } from './snapshot.js';
 
@@ -22,8 +24,10 @@ export interface RunningCluster {
   readonly pool: SlabPool;
   readonly directory: StreamDirectory;
   readonly supervisor: Supervisor;
-  /** Every worker's sessions, counters and streams. */
-  snapshots(): Promise<WorkerSnapshot[]>;
+  /** The /metrics registry (scrape() collects from fresh worker snapshots). */
+  readonly metrics: ClusterMetrics;
+  /** Every worker's sessions, counters and streams (`clients: false`: without the session and player lists). */
+  snapshots(opts?: { clients?: boolean }): Promise<WorkerSnapshot[]>;
   ready(): boolean;
   /** Graceful stop: not ready, stop listening, close sessions, workers exit. */
   close(reason?: string): Promise<void>;
@@ -53,9 +57,12 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   }
   let draining = false;
   const ready = () => !draining && supervisor.ready();
+  const snapshots = (opts?: { clients?: boolean }) => supervisor.snapshots<WorkerSnapshot>(opts);
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts });
+  const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
   let admin: AdminServer;
   try {
-    admin = await startAdmin(config.admin.host, config.admin.port, ready);
+    admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, api, metrics, log: logger });
   } catch (err) {
     await supervisor.drain('admin port unavailable', 0);
     throw err;
@@ -70,7 +77,8 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     pool,
     directory,
     supervisor,
-    snapshots: () => supervisor.snapshots<WorkerSnapshot>(),
+    metrics,
+    snapshots,
     ready,
     close(reason = 'server shutting down') {
       closing ??= (async () => {

@@ -34,7 +34,8 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents {
   ) {}
 
   attach(): void {
-    this.sub = this.stream.addSubscriber(flvForm, this, this, this.ctx.config.player);
+    this.ctx.counters.flv[this.protocol].connections++;
+    this.sub = this.stream.addSubscriber(flvForm, this, this, this.ctx.config.player, this.ctx.latency);
     this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, live: this.stream.live }, 'playing');
   }
 
@@ -43,8 +44,8 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents {
   /** Sends one chunk; false when the transport now holds backpressure. */
   protected abstract send(chunk: Buffer): boolean;
   protected abstract onFirstWrite(): void;
-  /** Ends the response/socket; `error` set for a forced close. */
-  protected abstract finish(status: 'ok' | 'not-found' | 'error', why: string): void;
+  /** Ends the response/socket; `error` for a forced close, `abort` for one without any goodbye (the thread is ending). */
+  protected abstract finish(status: FinishStatus, why: string): void;
 
   write(chunks: Buffer[]): void {
     if (this.done) return;
@@ -92,16 +93,32 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents {
     this.detach();
   }
 
+  /**
+   * Ends this player on request (admin kick): the connection is cut. With
+   * `abort` the socket closes at once, without a WebSocket close handshake:
+   * a uWS socket still open when a worker thread ends aborts the process.
+   */
+  close(reason: string, abort = false): void {
+    if (this.done) return;
+    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, reason }, 'session closed');
+    this.finish(abort ? 'abort' : 'error', reason);
+    this.detach();
+  }
+
   /** The peer went away or the player ended: leave the stream once. */
   detach(): void {
     if (this.done) return;
     this.done = true;
-    this.ctx.counters.bytesOut += this.bytesOut;
+    const c = this.ctx.counters;
+    c.flv[this.protocol].bytesOut += this.bytesOut;
+    c.tagsDropped += this.sub.tagsDropped;
     this.sub.close();
     this.ctx.hub.subscriberLeft(this.stream);
     this.ctx.flvPlayers.delete(this);
   }
 }
+
+type FinishStatus = 'ok' | 'not-found' | 'error' | 'abort';
 
 export interface CorsHeaders {
   origin: string;
@@ -149,11 +166,11 @@ export class HttpFlvPlayer extends FlvPlayer {
     return false;
   }
 
-  protected finish(status: 'ok' | 'not-found' | 'error', why: string): void {
+  protected finish(status: FinishStatus, why: string): void {
     this.res.cork(() => {
       if (status === 'not-found') {
         this.res.writeStatus('404 Not Found').writeHeader('Access-Control-Allow-Origin', this.cors).end(`${why}\n`);
-      } else if (status === 'error' || !this.started) {
+      } else if (status === 'error' || status === 'abort' || !this.started) {
         if (status === 'ok' && !this.started) this.res.writeStatus('404 Not Found').end(`${why}\n`);
         else this.res.close();
       } else {
@@ -194,9 +211,10 @@ export class WsFlvPlayer extends FlvPlayer {
     return !this.closed && this.ws.send(chunk, true) === 1;
   }
 
-  protected finish(status: 'ok' | 'not-found' | 'error', why: string): void {
+  protected finish(status: FinishStatus, why: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (status === 'abort') return this.ws.close();
     // 4404: application-defined close code for "stream not found".
     if (status === 'error') this.ws.end(1008, why.slice(0, 120));
     else this.ws.end(status === 'not-found' ? 4404 : 1000, why.slice(0, 120));

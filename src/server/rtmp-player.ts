@@ -16,6 +16,7 @@ import type { RtmpSession } from './rtmp-session.js';
 export class RtmpPlayer implements SubscriberEvents {
   readonly sub: Subscriber;
   private ended = false;
+  private dropsCounted = false;
 
   constructor(
     private readonly session: RtmpSession,
@@ -31,7 +32,7 @@ export class RtmpPlayer implements SubscriberEvents {
     s.send(sampleAccess(streamId));
     s.send(onStatus(streamId, 'status', 'NetStream.Data.Start', `Data for ${name}.`, name));
     const cfg = s.ctx.config;
-    this.sub = stream.addSubscriber(rtmpEgressForm(streamId, s.writer.chunkSize), socketTransport(s.socket), this, cfg.player);
+    this.sub = stream.addSubscriber(rtmpEgressForm(streamId, s.writer.chunkSize), socketTransport(s.socket), this, cfg.player, s.ctx.latency);
     s.socket.on('drain', this.onDrain);
   }
 
@@ -52,6 +53,8 @@ export class RtmpPlayer implements SubscriberEvents {
   onStreamEnd(reason: string): void {
     if (this.ended) return;
     this.ended = true;
+    // The stream closes our subscriber right after this: its drops move to the worker's count now.
+    this.countDrops();
     const s = this.session;
     const name = this.stream.name;
     if (reason === 'stream not found') {
@@ -70,8 +73,16 @@ export class RtmpPlayer implements SubscriberEvents {
     this.session.fail(new SluiceError(code, `slow player: ${reason}`));
   }
 
+  /** Once, as the subscriber leaves its stream (see snapshot.ts: open players' drops are read live). */
+  private countDrops(): void {
+    if (this.dropsCounted) return;
+    this.dropsCounted = true;
+    this.session.ctx.counters.tagsDropped += this.sub.tagsDropped;
+  }
+
   /** Detaches from the stream (deleteStream, closeStream, or session end). Idempotent. */
   stop(): void {
+    this.countDrops();
     if (this.sub.closed) return;
     this.session.socket.off('drain', this.onDrain);
     this.sub.close();

@@ -24,6 +24,8 @@ export class RtmpSession {
   readonly peer: string;
   readonly log: Logger;
   readonly since = Date.now();
+  /** Accept time, for the handshake-time histogram (sub-millisecond). */
+  private readonly acceptedAt = performance.now();
   private phase: Phase = 'handshake';
   private readonly handshake = new ServerHandshake();
   readonly reader: ChunkReader;
@@ -95,6 +97,7 @@ export class RtmpSession {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.phase = 'chunks';
+    this.ctx.latency.handshake(performance.now() - this.acceptedAt);
     if (this.handshake.complex) this.ctx.counters.complexHandshakes++;
     this.log.debug({ complex: this.handshake.complex, schema: this.handshake.schema }, 'handshake done');
   }

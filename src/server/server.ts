@@ -12,6 +12,8 @@ import { createLogger, type Logger } from './log.js';
 import { newCounters, type ServerContext } from './context.js';
 import { closeSessions, listenRtmp } from './rtmp-listener.js';
 import { closeFlvPlayers, listenHttp } from './http-flv.js';
+import { HdrLatencyRecorder } from './latency.js';
+import { IngestMeter } from './ingest-meter.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
@@ -38,7 +40,18 @@ export function slabPoolFor(config: SluiceConfig): SlabPool {
 }
 
 export function newContext(config: SluiceConfig, log: Logger, hub: ServerContext['hub'], workerId: number): ServerContext {
-  return { config, log, hub, workerId, counters: newCounters(), sessions: new Map(), flvPlayers: new Set(), version: packageVersion() };
+  return {
+    config,
+    log,
+    hub,
+    workerId,
+    counters: newCounters(),
+    sessions: new Map(),
+    flvPlayers: new Set(),
+    latency: new HdrLatencyRecorder(),
+    ingest: new IngestMeter(hub).start(),
+    version: packageVersion(),
+  };
 }
 
 export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningServer> {
@@ -61,6 +74,7 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
       closing ??= (async () => {
         const stopped = listener.stop();
         http?.stop();
+        ctx.ingest.stop();
         closeFlvPlayers(ctx, 'server shutting down');
         closeSessions(ctx, 'server shutting down');
         directory.closeAll('server shutting down');

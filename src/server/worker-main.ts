@@ -4,7 +4,6 @@
  * primary's stream directory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pack } from 'msgpackr';
 import { ParentLink } from '../cluster/parent-link.js';
 import { WorkerHub } from '../cluster/worker-hub.js';
 import type { PrimaryMessage } from '../cluster/messages.js';
@@ -14,7 +13,8 @@ import { closeSessions, listenRtmp } from './rtmp-listener.js';
 import { closeFlvPlayers, listenHttp } from './http-flv.js';
 import type { WorkerMessage } from '../cluster/messages.js';
 import { newContext } from './server.js';
-import { workerSnapshot } from './snapshot.js';
+import { answerRequest } from './worker-control.js';
+import { describeError } from '../core/errors.js';
 
 const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
 const port = parentPort!;
@@ -29,6 +29,12 @@ const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.h
 // on a crash, close it first, tell the primary why, then end this thread only.
 process.on('uncaughtException', (err) => {
   http?.stop();
+  // Its players' sockets too (the same abort), without waiting for any goodbye.
+  try {
+    for (const p of [...ctx.flvPlayers]) p.close('worker crashed', true);
+  } catch {
+    // The thread is ending anyway; what could be closed was.
+  }
   log.fatal({ code: 'ERR_INTERNAL', reason: err.stack ?? String(err) }, 'worker crashed');
   port.postMessage({ t: 'crashed', reason: err.stack ?? String(err) } satisfies WorkerMessage);
   process.exit(1);
@@ -44,8 +50,18 @@ port.on('message', (m: PrimaryMessage) => {
       hub.onEvent(m);
       return;
     case 'snapshot':
-      link.post({ t: 'snapshot', req: m.req, data: pack(workerSnapshot(ctx)) });
+    case 'kick':
+    case 'dropPublisher': {
+      // An admin request that hits a bug must not take this worker's connections down with it.
+      let result;
+      try {
+        result = answerRequest(ctx, m);
+      } catch (err) {
+        log.error({ code: 'ERR_INTERNAL', reason: describeError(err), request: m.t }, 'control request failed');
+      }
+      link.post({ t: 'answer', req: m.req, result });
       return;
+    }
     case 'drain':
       void drain(m.reason);
       return;
@@ -63,6 +79,7 @@ port.on('message', (m: PrimaryMessage) => {
 async function drain(reason: string): Promise<void> {
   const stopped = listener.stop();
   http?.stop();
+  ctx.ingest.stop();
   closeFlvPlayers(ctx, reason);
   closeSessions(ctx, reason);
   // Sessions end their sockets (players got Play.Stop); wait for them to go.

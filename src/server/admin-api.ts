@@ -1,0 +1,226 @@
+/**
+ * The JSON side of the admin API: streams and clients as the primary sees
+ * them, assembled from the directory (which stream exists, its home) and
+ * fresh worker snapshots (codecs, players, bytes), and the two actions
+ * (kick a client, drop a publisher), carried out by the owning worker.
+ *
+ * Client ids are `{worker}-{protocol}-{localId}`, e.g. `2-rtmp-17`,
+ * `1-http-flv-3`: worker ids are never reused within a process (a
+ * replacement worker gets a new one), so an id names one connection for
+ * the life of the server.
+ */
+import type { ClientProtocol, WorkerAnswers, WorkerRequest } from '../cluster/messages.js';
+import type { StreamDirectory } from '../cluster/directory.js';
+import type { ByProtocol, StreamSnapshot, WorkerSnapshot } from './snapshot.js';
+
+/** An error the API answers with: `{ "error": { "code", "message" } }` and this status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** What the API reads and asks of the cluster. */
+export interface ApiSource {
+  directory: Pick<StreamDirectory, 'list'>;
+  /** `clients: false` leaves out the per-connection lists. */
+  snapshots(opts?: { clients?: boolean }): Promise<WorkerSnapshot[]>;
+  request<R extends WorkerRequest>(worker: number, m: R): Promise<WorkerAnswers[R['t']] | undefined>;
+}
+
+export interface StreamJson {
+  key: string;
+  app: string;
+  name: string;
+  /** live: published; grace: publisher left, players wait for it; waiting: players wait for a first publisher. */
+  state: string;
+  /** Worker that publishes it (null when not live). */
+  home: number | null;
+  video: { codec: string | null; width: number | null; height: number | null; fps: number | null } | null;
+  audio: { codec: string | null } | null;
+  ingest: { bitsPerSecond: number; bytes: number; tags: number };
+  players: ByProtocol<number> & { total: number };
+  /** Workers with a view of the stream (home and readers). */
+  workers: number[];
+  tagsDropped: number;
+  publishedAt: string | null;
+  uptimeSeconds: number | null;
+}
+
+export interface ClientJson {
+  id: string;
+  protocol: ClientProtocol;
+  peer: string;
+  worker: number;
+  role: 'publisher' | 'player' | 'none';
+  stream: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  since: string;
+}
+
+export interface ClientsPage {
+  total: number;
+  offset: number;
+  limit: number;
+  clients: ClientJson[];
+}
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+const PROTOCOL_ORDER: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
+
+export function clientId(worker: number, protocol: ClientProtocol, localId: number): string {
+  return `${worker}-${protocol}-${localId}`;
+}
+
+export function parseClientId(id: string): { worker: number; protocol: ClientProtocol; localId: number } | undefined {
+  const m = /^(\d{1,9})-(rtmp|http-flv|ws-flv)-(\d{1,15})$/.exec(id);
+  return m ? { worker: Number(m[1]), protocol: m[2] as ClientProtocol, localId: Number(m[3]) } : undefined;
+}
+
+function splitKey(key: string): { app: string; name: string } {
+  const i = key.indexOf('/');
+  return { app: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [number, StreamSnapshot][], now: number): StreamJson {
+  const home = views.find(([w, v]) => w === entry.home && v.home)?.[1];
+  // After the publisher left, the last home's view (if a player keeps it) still knows the codecs.
+  const known = home ?? views.map(([, v]) => v).find((v) => v.videoCodec !== undefined || v.audioCodec !== undefined);
+  const players = { rtmp: 0, 'http-flv': 0, 'ws-flv': 0, total: 0 };
+  let tagsDropped = 0;
+  for (const [, v] of views) {
+    for (const p of PROTOCOL_ORDER) players[p] += v.playersByProtocol[p];
+    tagsDropped += v.tagsDropped;
+  }
+  players.total = players.rtmp + players['http-flv'] + players['ws-flv'];
+  const { app, name } = home ?? splitKey(entry.key);
+  const video = known && (known.videoCodec !== undefined || known.width !== undefined)
+    ? { codec: known.videoCodec ?? null, width: known.width ?? null, height: known.height ?? null, fps: known.framerate ?? null }
+    : null;
+  const publishedAt = home && home.publishedAt > 0 ? home.publishedAt : undefined;
+  return {
+    key: entry.key,
+    app,
+    name,
+    state: entry.state,
+    home: entry.home ?? null,
+    video,
+    audio: known?.audioCodec !== undefined ? { codec: known.audioCodec } : null,
+    ingest: { bitsPerSecond: Math.round(home?.bitsPerSecond ?? 0), bytes: home?.bytesIn ?? 0, tags: home?.tagsIn ?? 0 },
+    players,
+    workers: views.map(([w]) => w).sort((a, b) => a - b),
+    tagsDropped,
+    publishedAt: publishedAt === undefined ? null : new Date(publishedAt).toISOString(),
+    uptimeSeconds: publishedAt === undefined ? null : Math.max(0, Math.round((now - publishedAt) / 1000)),
+  };
+}
+
+function clientsOf(snaps: WorkerSnapshot[]): ClientJson[] {
+  const out: ClientJson[] = [];
+  for (const w of [...snaps].sort((a, b) => a.worker - b.worker)) {
+    for (const s of [...w.sessions].sort((a, b) => a.id - b.id)) {
+      out.push({
+        id: clientId(w.worker, 'rtmp', s.id),
+        protocol: 'rtmp',
+        peer: s.peer,
+        worker: w.worker,
+        role: s.role,
+        stream: s.streamKey ?? null,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        since: new Date(s.since).toISOString(),
+      });
+    }
+    const flv = [...w.flvPlayers].sort((a, b) => PROTOCOL_ORDER.indexOf(a.protocol) - PROTOCOL_ORDER.indexOf(b.protocol) || a.id - b.id);
+    for (const p of flv) {
+      out.push({
+        id: clientId(w.worker, p.protocol, p.id),
+        protocol: p.protocol,
+        peer: p.peer,
+        worker: w.worker,
+        role: 'player',
+        stream: p.streamKey,
+        bytesIn: 0,
+        bytesOut: p.bytesOut,
+        since: new Date(p.since).toISOString(),
+      });
+    }
+  }
+  return out;
+}
+
+/** A non-negative integer query parameter, or its default; anything else is a 400. */
+function intParam(q: URLSearchParams, name: string, dflt: number, max: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return dflt;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) {
+    throw new ApiError(400, 'BAD_REQUEST', `${name} must be an integer from 0 to ${max}, got ${JSON.stringify(raw.slice(0, 32))}`);
+  }
+  return Number(raw);
+}
+
+const notFoundStream = (key: string): ApiError => new ApiError(404, 'STREAM_NOT_FOUND', `no stream ${key}`);
+const notFoundClient = (id: string): ApiError => new ApiError(404, 'CLIENT_NOT_FOUND', `no client ${id}`);
+
+export class AdminApi {
+  constructor(private readonly src: ApiSource) {}
+
+  async streams(): Promise<{ streams: StreamJson[] }> {
+    const snaps = await this.src.snapshots({ clients: false });
+    const now = Date.now();
+    const streams = this.src.directory
+      .list()
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((e) => streamJson(e, viewsOf(snaps, e.key), now));
+    return { streams };
+  }
+
+  async stream(key: string): Promise<StreamJson> {
+    const entry = this.src.directory.list().find((e) => e.key === key);
+    if (!entry) throw notFoundStream(key);
+    return streamJson(entry, viewsOf(await this.src.snapshots({ clients: false }), key), Date.now());
+  }
+
+  async clients(query: URLSearchParams): Promise<ClientsPage> {
+    const limit = intParam(query, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const offset = intParam(query, 'offset', 0, 1e9);
+    const all = clientsOf(await this.src.snapshots());
+    return { total: all.length, offset, limit, clients: all.slice(offset, offset + limit) };
+  }
+
+  async client(id: string): Promise<ClientJson> {
+    const found = parseClientId(id) && clientsOf(await this.src.snapshots()).find((c) => c.id === id);
+    if (!found) throw notFoundClient(id);
+    return found;
+  }
+
+  /** Closes a client on its worker. */
+  async kick(id: string): Promise<void> {
+    const at = parseClientId(id);
+    const reason = 'closed by admin request';
+    const done = at && (await this.src.request(at.worker, { t: 'kick', protocol: at.protocol, id: at.localId, reason }));
+    if (!done) throw notFoundClient(id);
+  }
+
+  /** Closes the session publishing `key` (its players get UnpublishNotify and wait out the grace period). */
+  async dropPublisher(key: string): Promise<void> {
+    const entry = this.src.directory.list().find((e) => e.key === key);
+    if (!entry) throw notFoundStream(key);
+    if (entry.home === undefined) throw new ApiError(409, 'STREAM_NOT_LIVE', `${key} has no publisher (${entry.state})`);
+    const done = await this.src.request(entry.home, { t: 'dropPublisher', key, reason: 'publisher dropped by admin request' });
+    if (!done) throw new ApiError(409, 'STREAM_NOT_LIVE', `${key}: its publisher is already gone`);
+  }
+}
+
+function viewsOf(snaps: WorkerSnapshot[], key: string): [number, StreamSnapshot][] {
+  const out: [number, StreamSnapshot][] = [];
+  for (const w of snaps) for (const v of w.streams) if (v.key === key) out.push([w.worker, v]);
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * Latency histograms (HdrHistogram): each worker records into its own, the
+ * primary merges them exactly (bucket counts add) for /metrics.
+ *
+ * Values are kept in microseconds with 3 significant digits, so a
+ * sub-millisecond handshake still shows. Quantiles cover a sliding window:
+ * two histograms, `current` and `previous`, turned over when a snapshot
+ * finds `current` older than WINDOW_MS, so they describe the last one to
+ * two minutes (a snapshot per scrape; a long gap between scrapes widens the
+ * window to the gap). Count and sum run since the worker started, as
+ * Prometheus summaries want.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import type { LatencyRecorder } from '../media/types.js';
+
+export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake'] as const;
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+
+/** Quantile window: a snapshot reports between one and two of these. */
+export const WINDOW_MS = 60_000;
+
+/** One latency metric as a worker sends it (inside the msgpackr snapshot). */
+export interface LatencyWire {
+  /** Samples since the worker started. */
+  count: number;
+  /** Their sum, in microseconds. */
+  sumUs: number;
+  /** The window's non-empty histograms, HdrHistogram V2 compressed base64 (interoperable with other HdrHistogram ports). */
+  window: string[];
+}
+
+export type LatencySnapshot = Record<LatencyMetric, LatencyWire>;
+
+/**
+ * 64-bit counts: a per-tag metric on a busy worker would overflow 32-bit
+ * buckets within a day if nobody scraped (no window turn-over).
+ */
+function newHistogram(): Histogram {
+  return hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+class Track {
+  count = 0;
+  sumUs = 0;
+  current = newHistogram();
+  previous = newHistogram();
+
+  record(ms: number): void {
+    // A clock step can make an age negative: count it as zero rather than lose it.
+    const us = ms > 0 ? Math.round(ms * 1000) : 0;
+    this.current.recordValue(us);
+    this.count++;
+    this.sumUs += us;
+  }
+
+  turn(): void {
+    const old = this.previous;
+    this.previous = this.current;
+    old.reset();
+    this.current = old;
+  }
+
+  wire(): LatencyWire {
+    const window = [this.previous, this.current].filter((h) => h.totalCount > 0).map((h) => hdr.encodeIntoCompressedBase64(h));
+    return { count: this.count, sumUs: this.sumUs, window };
+  }
+}
+
+/** A worker's recorder: players feed it (LatencyRecorder), sessions add handshake times. */
+export class HdrLatencyRecorder implements LatencyRecorder {
+  private readonly tracks: Record<LatencyMetric, Track> = { ingestToEgress: new Track(), firstFrame: new Track(), handshake: new Track() };
+  private turnedAt = Date.now();
+
+  ingestToEgress(ms: number): void {
+    this.tracks.ingestToEgress.record(ms);
+  }
+
+  firstFrame(ms: number): void {
+    this.tracks.firstFrame.record(ms);
+  }
+
+  /** From socket accept to the end of the RTMP handshake. */
+  handshake(ms: number): void {
+    this.tracks.handshake.record(ms);
+  }
+
+  snapshot(now = Date.now()): LatencySnapshot {
+    if (now - this.turnedAt >= WINDOW_MS) {
+      this.turnedAt = now;
+      for (const m of LATENCY_METRICS) this.tracks[m].turn();
+    }
+    const out = {} as LatencySnapshot;
+    for (const m of LATENCY_METRICS) out[m] = this.tracks[m].wire();
+    return out;
+  }
+}
+
+/** Several workers' figures of one metric, merged. */
+export interface MergedLatency {
+  count: number;
+  sumSeconds: number;
+  /** Value at quantile q (0..1) over the window, in seconds; NaN when the window is empty. */
+  quantile(q: number): number;
+}
+
+export function mergeLatency(parts: readonly LatencyWire[]): MergedLatency {
+  const merged = newHistogram();
+  let count = 0;
+  let sumUs = 0;
+  for (const p of parts) {
+    count += p.count;
+    sumUs += p.sumUs;
+    for (const enc of p.window) merged.add(hdr.decodeFromCompressedBase64(enc, 64));
+  }
+  return {
+    count,
+    sumSeconds: sumUs / 1e6,
+    quantile: (q) => (merged.totalCount === 0 ? NaN : merged.getValueAtPercentile(q * 100) / 1e6),
+  };
+}

@@ -31,7 +31,7 @@ export const configSchema = z
     admin: z
       .object({
         host: z.string().default('0.0.0.0'),
-        /** Health endpoints (/healthz, /readyz) on the primary; 0 = any free port. */
+        /** Control plane on the primary: /healthz, /readyz, /metrics, /api/v1; 0 = any free port. */
         port: int(0, 65535).default(8081),
       })
       .strict()

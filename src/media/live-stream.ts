@@ -201,8 +201,10 @@ export class LiveStream implements StreamView {
     const ts = this.correct(Track.Data, timestamp);
     this.slab.writeSticky(StickySlot.Metadata, ts, body);
     this.info.metadata = fields;
-    // Players joining before the first video tag must still wait for a keyframe.
+    // Tracks announced by the encoder count before their first tag: players joining
+    // early must wait for a keyframe, and FLV headers must announce both tracks.
     if ((fields.videocodecid !== undefined || fields.width !== undefined) && !this.slab.hasVideo) this.slab.markTrack(true);
+    if ((fields.audiocodecid !== undefined || fields.audiosamplerate !== undefined) && !this.slab.hasAudio) this.slab.markTrack(false);
     this.ring.append(TagType.Script, ts, TagFlag.Metadata, body);
     this.scheduleFlush();
   }

@@ -120,7 +120,19 @@ export class Subscriber {
       t.write(batch);
       batch.length = 0;
     }
+    // Stopped at the high-water mark but the transport took it all: no drain
+    // event will come, so finish the backlog on the next turn ourselves.
+    if (seqBefore(this.cursor, head) && t.writableLength < hw && !this.again) {
+      this.again = true;
+      setImmediate(this.pumpAgain);
+    }
   }
+
+  private again = false;
+  private readonly pumpAgain = (): void => {
+    this.again = false;
+    this.pump();
+  };
 
   /** A new player: sticky tags, then the GOP cache from its keyframe. */
   private start(): void {

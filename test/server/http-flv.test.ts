@@ -1,0 +1,530 @@
+/**
+ * HTTP-FLV and WS-FLV playback on one server (src/server/http-flv.ts):
+ * real ffmpeg reading HTTP-FLV, the byte stream as a browser player sees
+ * it, WS-FLV against HTTP-FLV, and the HTTP edges (preflight, HEAD, 404s,
+ * a player waiting for its publisher). The cluster and slow players are in
+ * http-flv-fanout.test.ts.
+ *
+ * Synthetic publishers (RtmpClient) put a counter (u32be) in every frame,
+ * so order, gaps and byte identity can be checked exactly:
+ *
+ *   video  17|27  01  000000  nnnnnnnn  fill...   key|inter, AVCPacketType 1 (NALUs), CTS 0
+ *   audio  af     01          nnnnnnnn  fill...   AAC 44 kHz 16-bit stereo, AACPacketType 1 (raw)
+ *
+ * What a player receives is, after the 13-byte file header:
+ *
+ *   46 4c 56 01 05 00000009 00000000   'FLV' v1, flags audio(04)|video(01), DataOffset 9, PreviousTagSize0
+ *   tag: type u8 | DataSize u24 | Timestamp u24 | TimestampExtended u8 | StreamID u24 | data | PreviousTagSize u32
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { RtmpClient } from '../../src/server/rtmp-client.js';
+import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
+import { decodeAmf0 } from '../../src/protocol/amf0.js';
+import type { AmfValue } from '../../src/protocol/amf-types.js';
+import { assertContiguousRun, assertMonotonic, describeRun, framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { sleep, waitFor, withTimeout } from '../helpers/net.js';
+
+// ---- synthetic media ---------------------------------------------------------
+
+/** FrameType 1 | CodecID 7, AVCPacketType 0, CTS 0, AVCDecoderConfigurationRecord (Baseline 3.0, one SPS, one PPS). */
+const AVC_SEQUENCE_HEADER = Buffer.from([
+  0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1,
+  0x00, 0x09, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe,
+  0x01, 0x00, 0x04, 0x68, 0xcb, 0x83, 0xcb,
+]);
+/** SoundFormat 10 | 44 kHz | 16-bit | stereo, AACPacketType 0, AudioSpecificConfig 0x1210 (LC, 44100, 2 ch). */
+const AAC_SEQUENCE_HEADER = Buffer.from([0xaf, 0x00, 0x12, 0x10]);
+/** "@setDataFrame" as AMF0: marker 02, length 000d, 13 bytes. The server strips exactly these 16. */
+const SET_DATA_FRAME_BYTES = 16;
+
+const AV_META: Record<string, AmfValue> = { width: 320, height: 240, framerate: 25, videocodecid: 7, audiocodecid: 10, encoder: 'sluice-http-flv-test' };
+const VIDEO_ONLY_META: Record<string, AmfValue> = { width: 320, height: 240, framerate: 25, videocodecid: 7, encoder: 'sluice-http-flv-test' };
+
+function videoFrame(n: number, key: boolean, size: number): Buffer {
+  const b = Buffer.alloc(Math.max(size, 9), n & 0xff);
+  b[0] = key ? 0x17 : 0x27;
+  b[1] = 0x01;
+  b[2] = b[3] = b[4] = 0;
+  b.writeUInt32BE(n >>> 0, 5);
+  return b;
+}
+
+function audioFrame(n: number, size: number): Buffer {
+  const b = Buffer.alloc(Math.max(size, 6), (n + 0x80) & 0xff);
+  b[0] = 0xaf;
+  b[1] = 0x01;
+  b.writeUInt32BE(n >>> 0, 2);
+  return b;
+}
+
+interface Tag {
+  type: number;
+  ts: number;
+  data: Buffer;
+}
+
+/** A synthetic encoder: video frame n at n*frameMs, then (unless video-only) audio frame n half a frame later. */
+class Source {
+  i = 0;
+  /** Media tags sent, in order (sequence headers and metadata not included). */
+  readonly frames: Tag[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly c: RtmpClient,
+    readonly o: { gop?: number; frameMs?: number; audio?: boolean } = {},
+  ) {}
+
+  get gop(): number {
+    return this.o.gop ?? 10;
+  }
+
+  get frameMs(): number {
+    return this.o.frameMs ?? 40;
+  }
+
+  /** @setDataFrame onMetaData + sequence headers; returns the onMetaData body players must get (the wrapper sliced off). */
+  headers(meta = this.o.audio === false ? VIDEO_ONLY_META : AV_META): Buffer {
+    const sent = this.c.setDataFrame(meta, 0);
+    this.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
+    if (this.o.audio !== false) this.c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
+    return sent.subarray(SET_DATA_FRAME_BYTES);
+  }
+
+  frame(): void {
+    const n = this.i++;
+    const ts = n * this.frameMs;
+    const v = { type: 9, ts, data: videoFrame(n, n % this.gop === 0, 64) };
+    this.c.sendMedia(9, v.ts, v.data);
+    this.frames.push(v);
+    if (this.o.audio === false) return;
+    const a = { type: 8, ts: ts + Math.floor(this.frameMs / 2), data: audioFrame(n, 16) };
+    this.c.sendMedia(8, a.ts, a.data);
+    this.frames.push(a);
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => this.c.isClosed || this.frame(), this.frameMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** The frame counter of a media tag; -1 for sequence headers and script tags. */
+function counterOf(t: Tag): number {
+  if (t.type === 9 && t.data[1] === 1) return t.data.readUInt32BE(5);
+  if (t.type === 8 && t.data[1] === 1) return t.data.readUInt32BE(2);
+  return -1;
+}
+
+const isKey = (t: Tag): boolean => t.type === 9 && t.data[0]! >> 4 === 1 && t.data[1] === 1;
+
+// ---- players -----------------------------------------------------------------
+
+/** An FLV byte stream as it arrives: the raw bytes and the demuxed tags. */
+class FlvCollector {
+  readonly chunks: Buffer[] = [];
+  readonly tags: Tag[] = [];
+  private readonly demux = new FlvDemuxer();
+
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    for (const t of this.demux.push(b)) this.tags.push({ type: t.type, ts: t.timestamp, data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.length) });
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  /** TypeFlags of the file header (04 audio | 01 video). */
+  get flags(): number | undefined {
+    return this.chunks.length > 0 ? this.bytes()[4] : undefined;
+  }
+
+  has(type: number, n: number): boolean {
+    return this.tags.some((t) => t.type === type && counterOf(t) === n);
+  }
+}
+
+interface HttpFlvClient {
+  req: ClientRequest;
+  /** Resolves with the response head; rejects on a request error. */
+  res: Promise<IncomingMessage>;
+  flv: FlvCollector;
+}
+
+function getFlv(url: string): HttpFlvClient {
+  const flv = new FlvCollector();
+  const req = http.get(url, { agent: false });
+  const res = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once('error', reject);
+    req.once('response', (r) => {
+      r.on('data', (b: Buffer) => flv.push(b));
+      r.on('error', () => undefined);
+      resolve(r);
+    });
+  });
+  res.catch(() => undefined); // a destroyed request rejects; tests that care await it
+  return { req, res, flv };
+}
+
+interface WsFlvClient {
+  ws: WebSocket;
+  flv: FlvCollector;
+  /** Text (non-binary) messages received: WS-FLV must send none. */
+  textMessages: number;
+  opened: Promise<void>;
+}
+
+function wsFlv(url: string): WsFlvClient {
+  const ws = new WebSocket(url);
+  const c: WsFlvClient = {
+    ws,
+    flv: new FlvCollector(),
+    textMessages: 0,
+    opened: new Promise((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    }),
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? c.flv.push(data) : c.textMessages++));
+  ws.on('error', () => undefined);
+  c.opened.catch(() => undefined);
+  return c;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Bytes after the header block. */
+  body: Buffer;
+}
+
+/**
+ * Sends `request` on a fresh socket and collects the answer until the
+ * server closes or nothing more arrives for `idleMs`: what a HEAD response
+ * is really followed by, which node:http would hide.
+ */
+async function rawRequest(port: number, request: string, idleMs = 150): Promise<RawResponse> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  const got: Buffer[] = [];
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        let idle: NodeJS.Timeout | undefined;
+        const rearm = (): void => {
+          clearTimeout(idle);
+          idle = setTimeout(resolve, idleMs);
+        };
+        s.once('connect', () => {
+          s.write(request);
+          rearm();
+        });
+        s.on('data', (b: Buffer) => {
+          got.push(b);
+          rearm();
+        });
+        s.once('close', () => {
+          clearTimeout(idle);
+          resolve();
+        });
+        s.once('error', reject);
+      }),
+      5000,
+      `raw ${request.split('\r\n')[0]}`,
+    );
+  } finally {
+    s.destroy();
+  }
+  const all = Buffer.concat(got);
+  const end = all.indexOf('\r\n\r\n');
+  assert.ok(end > 0, `no complete response head in ${JSON.stringify(all.toString('latin1'))}`);
+  const [statusLine, ...lines] = all.subarray(0, end).toString('latin1').split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines) headers[l.slice(0, l.indexOf(':')).trim().toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine!)?.[1]), headers, body: all.subarray(end + 4) };
+}
+
+// ---- the server --------------------------------------------------------------
+
+const CORS = 'https://player.example';
+let srv: RunningServer;
+const clients: RtmpClient[] = [];
+const procs: FfmpegProcess[] = [];
+const closers: (() => void)[] = [];
+
+before(async () => {
+  srv = await withTimeout(
+    startServer({
+      rtmp: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0, corsOrigin: CORS },
+      log: { level: 'silent' },
+      media: { playWaitMs: 2000, republishGraceMs: 200 },
+    }),
+    5000,
+    'startServer',
+  );
+});
+
+after(async () => {
+  for (const c of closers) c();
+  for (const c of clients) c.destroy();
+  await Promise.all(procs.map((p) => p.kill(1000)));
+  if (srv) await withTimeout(srv.close(), 5000, 'server close');
+});
+
+const flvUrl = (name: string, s = srv): string => `http://127.0.0.1:${s.httpPort}/live/${name}.flv`;
+
+async function publisher(name: string, opts: ConstructorParameters<typeof Source>[1] = {}, s = srv): Promise<Source> {
+  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${s.rtmpPort}/live`, { timeoutMs: 3000 });
+  clients.push(c);
+  await c.publish(name);
+  return new Source(c, opts);
+}
+
+function track<T extends HttpFlvClient | WsFlvClient>(c: T): T {
+  closers.push('ws' in c ? () => c.ws.terminate() : () => c.req.destroy());
+  return c;
+}
+
+/** Per track (audio 8, video 9), timestamps never go back. */
+function assertMonotonicPerTrack(tags: Tag[], what: string): void {
+  for (const type of [8, 9]) {
+    const ts = tags.filter((t) => t.type === type).map((t) => t.ts);
+    for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `${what}: type ${type} timestamp goes back from ${ts[i - 1]} to ${ts[i]} at #${i}`);
+  }
+}
+
+// ---- cases -------------------------------------------------------------------
+
+test('ffmpeg reads HTTP-FLV: a keyframe-first contiguous run of the clip, exactly one video and one audio stream', { timeout: 30000 }, async (t) => {
+  const GOP = 25;
+  const clip = await makeClip({ seconds: 4, fps: 25, gop: GOP, width: 160, height: 120 });
+  const ref = await framemd5(clip.file);
+  const pub = publish(`rtmp://127.0.0.1:${srv.rtmpPort}/live/ff`, clip);
+  procs.push(pub);
+  await waitFor(() => srv.directory.homeOf('live/ff') !== undefined, 5000, 'live/ff published');
+  await sleep(1400); // join in the second GOP (1 s each): the player starts from the cached keyframe #25
+  const player = play(flvUrl('ff'), { seconds: 2 });
+  procs.push(player);
+  const r = await withTimeout(player.done, 15000, 'ffmpeg HTTP-FLV player');
+  assert.equal(r.exit.code, 0, `player exit ${r.exit.code ?? r.exit.signal}:\n${r.stderr.slice(-2000)}`);
+  const run = assertContiguousRun(r, ref, { gop: GOP });
+  assertMonotonic(r);
+  t.diagnostic(`HTTP-FLV player: ${describeRun(run)}`);
+  assert.ok(run.video.length >= 40, `${run.video.length} video packets for 2 s`);
+  assert.ok(run.video.start >= GOP, `started at keyframe #${run.video.start}, not the stream's first`);
+  // No ffprobe in @ffmpeg-installer: ffmpeg's own input listing ("Stream #0:N: Video: ...") counts the streams.
+  const input = r.stderr.slice(r.stderr.indexOf('Input #0'), r.stderr.indexOf('Output #0'));
+  const kinds = [...input.matchAll(/Stream #0:\d+[^:]*: (\w+):/g)].map((m) => m[1]);
+  assert.deepEqual(kinds.sort(), ['Audio', 'Video'], `input streams: ${input}`);
+  await withTimeout(pub.exited, 10000, 'publisher to finish the clip');
+});
+
+test('HTTP-FLV bytes: 200 video/x-flv with CORS; FLV header, plain onMetaData, AVC and AAC sequence headers, a keyframe; timestamps from 0', async () => {
+  const src = await publisher('av', { gop: 10, frameMs: 40 });
+  const metaBody = src.headers();
+  src.start();
+  await waitFor(() => src.i >= 14, 3000, 'publisher into its second GOP');
+  const joinedAt = src.i;
+  const p = track(getFlv(flvUrl('av')));
+  const res = await withTimeout(p.res, 3000, 'response head');
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['content-type'], 'video/x-flv');
+  assert.equal(res.headers['access-control-allow-origin'], CORS);
+  await waitFor(() => p.flv.tags.filter((t) => t.type === 9).length >= 12, 3000, '10 video frames after the headers');
+  src.stop();
+
+  // 'F' 'L' 'V', version 1, TypeFlags 05 (audio | video), DataOffset 9, PreviousTagSize0 0.
+  assert.deepEqual(p.flv.bytes().subarray(0, 13), Buffer.from('464c5601050000000900000000', 'hex'));
+  const [meta, vseq, aseq, key, ...rest] = p.flv.tags;
+  assert.equal(meta!.type, 18, 'first tag is a script tag');
+  assert.equal(decodeAmf0(meta!.data)[0], 'onMetaData', 'named onMetaData, no @setDataFrame wrapper');
+  assert.ok(meta!.data.equals(metaBody), 'onMetaData body is the encoder\'s, byte for byte');
+  assert.equal(meta!.data.indexOf('@setDataFrame'), -1);
+  assert.deepEqual([vseq!.type, aseq!.type], [9, 8]);
+  assert.ok(vseq!.data.equals(AVC_SEQUENCE_HEADER), 'AVC sequence header');
+  assert.ok(aseq!.data.equals(AAC_SEQUENCE_HEADER), 'AAC sequence header');
+  assert.ok(isKey(key!), 'a video keyframe comes right after the sequence headers');
+  const k = counterOf(key!);
+  assert.equal(k % src.gop, 0);
+  assert.ok(k > 0 && k <= joinedAt, `started at the cached keyframe #${k} (joined at frame ${joinedAt})`);
+  assert.deepEqual([meta, vseq, aseq, key].map((x) => x!.ts), [0, 0, 0, 0], 'the player\'s timestamps start at 0');
+  // Then the source's frames from that keyframe on, each stamped relative to it.
+  const from = src.frames.findIndex((f) => f.type === 9 && counterOf(f) === k);
+  const want = src.frames.slice(from + 1, from + 1 + rest.length);
+  assert.equal(rest.length, want.length);
+  for (const [i, g] of rest.entries()) {
+    const w = want[i]!;
+    assert.ok(g.type === w.type && g.data.equals(w.data) && g.ts === w.ts - k * src.frameMs, `tag ${i + 4}: got type ${g.type} ts ${g.ts} #${counterOf(g)}, want type ${w.type} ts ${w.ts - k * src.frameMs} #${counterOf(w)}`);
+  }
+  assertMonotonicPerTrack(p.flv.tags, 'av');
+  p.req.destroy();
+});
+
+test('HTTP-FLV of a video-only stream: header flags video only, no audio tags', async () => {
+  const src = await publisher('vo', { gop: 5, frameMs: 40, audio: false });
+  src.headers();
+  for (let i = 0; i < 7; i++) src.frame();
+  const p = track(getFlv(flvUrl('vo')));
+  assert.equal((await withTimeout(p.res, 3000, 'response head')).statusCode, 200);
+  src.start();
+  await waitFor(() => p.flv.tags.filter(isKey).length >= 2, 3000, 'two keyframes');
+  src.stop();
+  assert.equal(p.flv.flags, 0x01, 'TypeFlags: video (01) only');
+  assert.deepEqual(p.flv.tags.slice(0, 3).map((t) => t.type), [18, 9, 9]);
+  assert.ok(p.flv.tags[1]!.data.equals(AVC_SEQUENCE_HEADER) && isKey(p.flv.tags[2]!));
+  assert.equal(p.flv.tags.filter((t) => t.type === 8).length, 0);
+  assertMonotonicPerTrack(p.flv.tags, 'vo');
+  p.req.destroy();
+});
+
+test(
+  'a player waiting for its publisher gets audio in the FLV header flags when onMetaData announces audio before the first audio tag',
+  { timeout: 20000 },
+  async () => {
+  const p = track(getFlv(flvUrl('early')));
+  const src = await publisher('early', { gop: 10, frameMs: 40 });
+  await waitFor(() => srv.ctx.flvPlayers.size > 0 && [...srv.ctx.flvPlayers].some((x) => x.stream.key === 'live/early'), 2000, 'player attached');
+  // onMetaData (audiocodecid 10) and the video side first; the AAC sequence header a moment later.
+  src.c.setDataFrame(AV_META, 0);
+  src.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
+  src.c.sendMedia(9, 0, videoFrame(0, true, 64));
+  await waitFor(() => p.flv.tags.length >= 3, 3000, 'first tags');
+  src.c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
+  src.i = 1;
+  for (let i = 0; i < 5; i++) src.frame();
+  await waitFor(() => p.flv.has(8, 5), 3000, 'audio frame 5');
+  assert.equal(p.flv.flags, 0x05, `TypeFlags ${p.flv.flags?.toString(16)}: the stream has audio and video (flv.js/mpegts.js set up tracks from these flags)`);
+  p.req.destroy();
+  },
+);
+
+test('WS-FLV and HTTP-FLV players joining at the same moment receive byte-identical streams', async () => {
+  // Both wait (media.playWaitMs) for a publisher that has not started yet: the same join point.
+  const h = track(getFlv(flvUrl('same')));
+  const w = track(wsFlv(flvUrl('same').replace('http:', 'ws:')));
+  await withTimeout(w.opened, 3000, 'WebSocket open');
+  await waitFor(() => [...srv.ctx.flvPlayers].filter((x) => x.stream.key === 'live/same').length === 2, 2000, 'both players attached');
+  const src = await publisher('same', { gop: 10, frameMs: 20 });
+  const metaBody = src.headers();
+  for (let i = 0; i < 40; i++) {
+    src.frame();
+    if (i % 8 === 7) await sleep(20); // a few flushes, not one batch
+  }
+  const last = src.i - 1;
+  await waitFor(() => h.flv.has(8, last) && w.flv.has(8, last), 3000, `frame ${last} at both players`);
+  assert.equal((await h.res).statusCode, 200);
+  assert.equal(w.textMessages, 0, 'WS-FLV sends binary frames only');
+  const hb = h.flv.bytes();
+  const wb = w.flv.bytes();
+  assert.equal(wb.length, hb.length, `WS ${wb.length} bytes, HTTP ${hb.length} bytes`);
+  assert.ok(wb.equals(hb), 'the WS stream (binary frames concatenated) is the HTTP-FLV body, byte for byte');
+  assert.equal(w.flv.tags.length, h.flv.tags.length);
+  for (const [i, t] of w.flv.tags.entries()) {
+    const u = h.flv.tags[i]!;
+    assert.ok(t.type === u.type && t.ts === u.ts && t.data.equals(u.data), `tag ${i} differs`);
+  }
+  // And that stream is the publisher's, from its first tag.
+  const want = [
+    { type: 18, ts: 0, data: metaBody },
+    { type: 9, ts: 0, data: AVC_SEQUENCE_HEADER },
+    { type: 8, ts: 0, data: AAC_SEQUENCE_HEADER },
+    ...src.frames,
+  ];
+  assert.equal(h.flv.tags.length, want.length);
+  for (const [i, t] of h.flv.tags.entries()) {
+    assert.ok(t.type === want[i]!.type && t.ts === want[i]!.ts && t.data.equals(want[i]!.data), `tag ${i}: got type ${t.type} ts ${t.ts}, want type ${want[i]!.type} ts ${want[i]!.ts}`);
+  }
+  w.ws.close();
+  h.req.destroy();
+});
+
+test('HTTP edges: preflight, HEAD, 404 for unknown streams and other paths, a GET that waits for its publisher', async () => {
+  const s0 = await withTimeout(
+    startServer({
+      rtmp: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0, corsOrigin: CORS },
+      log: { level: 'silent' },
+      media: { playWaitMs: 0 },
+    }),
+    5000,
+    'startServer (playWaitMs 0)',
+  );
+  closers.push(() => void s0.close());
+  const port = s0.httpPort!;
+
+  const pre = await rawRequest(
+    port,
+    'OPTIONS /live/x.flv HTTP/1.1\r\nHost: t\r\nOrigin: https://page.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n\r\n',
+  );
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers['access-control-allow-origin'], CORS);
+  assert.match(pre.headers['access-control-allow-methods'] ?? '', /\bGET\b/);
+  assert.match(pre.headers['access-control-allow-methods'] ?? '', /\bHEAD\b/);
+  assert.equal(pre.headers['access-control-allow-headers'], 'range', 'the asked-for request headers are allowed');
+  assert.equal(pre.body.length, 0);
+
+  // HEAD of a live stream: 200 and the playback headers, no body, and no player left behind.
+  const src = await publisher('h', { gop: 5 }, s0);
+  src.headers();
+  src.frame();
+  await waitFor(() => s0.directory.homeOf('live/h') !== undefined, 2000, 'live/h live');
+  const head = await rawRequest(port, 'HEAD /live/h.flv HTTP/1.1\r\nHost: t\r\n\r\n');
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-type'], 'video/x-flv');
+  assert.equal(head.headers['access-control-allow-origin'], CORS);
+  assert.equal(head.body.length, 0, `HEAD answered with a body: ${JSON.stringify(head.body.subarray(0, 40).toString('latin1'))}`);
+  assert.equal(s0.ctx.flvPlayers.size, 0);
+
+  const headMissing = await rawRequest(port, 'HEAD /live/none.flv HTTP/1.1\r\nHost: t\r\n\r\n');
+  assert.equal(headMissing.status, 404);
+  assert.equal(headMissing.body.length, 0);
+  const getMissing = await rawRequest(port, 'GET /live/none.flv HTTP/1.1\r\nHost: t\r\n\r\n');
+  assert.equal(getMissing.status, 404);
+  assert.equal(getMissing.headers['access-control-allow-origin'], CORS, 'a browser player can read the 404');
+  assert.ok(getMissing.body.length > 0 && getMissing.body.length < 200, `short body: ${JSON.stringify(getMissing.body.toString())}`);
+  for (const path of ['/live/h.mp4', '/h.flv', '/live/h.flv.txt', '/']) {
+    const r = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    assert.equal(r.status, 404, `GET ${path}`);
+  }
+  const wsMissing = new WebSocket(`ws://127.0.0.1:${port}/live/none.flv`);
+  const wsStatus = await withTimeout(
+    new Promise<number>((resolve) => {
+      wsMissing.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      wsMissing.once('open', () => resolve(101));
+      wsMissing.once('error', () => resolve(-1));
+    }),
+    3000,
+    'WS upgrade of an unknown stream',
+  );
+  wsMissing.terminate();
+  assert.equal(wsStatus, 404, 'WS upgrade of an unknown stream');
+
+  // playWaitMs 2000 (the main server): a GET made 300 ms before the publish gets the stream.
+  const t0 = Date.now();
+  const p = track(getFlv(flvUrl('later')));
+  const answeredAt = p.res.then(() => Date.now());
+  await sleep(300);
+  const late = await publisher('later', { gop: 5 });
+  late.headers();
+  const publishedAt = Date.now();
+  late.start();
+  const res = await withTimeout(p.res, 3000, 'response to the waiting GET');
+  assert.equal(res.statusCode, 200);
+  const at = await answeredAt;
+  assert.ok(at >= publishedAt, `answered ${at - t0} ms after the request, ${at - publishedAt} ms after the publish`);
+  await waitFor(() => p.flv.tags.some(isKey) && p.flv.has(8, 2), 3000, 'media on the waiting GET');
+  late.stop();
+  assert.deepEqual(p.flv.tags.slice(0, 3).map((x) => x.type), [18, 9, 8]);
+  p.req.destroy();
+  await withTimeout(s0.close(), 5000, 'close the playWaitMs 0 server');
+});

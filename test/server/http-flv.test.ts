@@ -28,6 +28,9 @@ import { decodeAmf0 } from '../../src/protocol/amf0.js';
 import type { AmfValue } from '../../src/protocol/amf-types.js';
 import { assertContiguousRun, assertMonotonic, describeRun, framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 // ---- synthetic media ---------------------------------------------------------
 
@@ -303,6 +306,16 @@ function assertMonotonicPerTrack(tags: Tag[], what: string): void {
   }
 }
 
+/** Stream codec types ffprobe (from @ffprobe-installer/linux-x64) finds at `url`. */
+function ffprobeStreams(url: string): Promise<string[]> {
+  const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('@ffprobe-installer/linux-x64/package.json')), 'ffprobe');
+  return new Promise((resolve, reject) => {
+    execFile(bin, ['-v', 'error', '-rw_timeout', '5000000', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', url], { timeout: 10000 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout.split('\n').map((l) => l.trim()).filter(Boolean)),
+    );
+  });
+}
+
 // ---- cases -------------------------------------------------------------------
 
 test('ffmpeg reads HTTP-FLV: a keyframe-first contiguous run of the clip, exactly one video and one audio stream', { timeout: 30000 }, async (t) => {
@@ -322,10 +335,13 @@ test('ffmpeg reads HTTP-FLV: a keyframe-first contiguous run of the clip, exactl
   t.diagnostic(`HTTP-FLV player: ${describeRun(run)}`);
   assert.ok(run.video.length >= 40, `${run.video.length} video packets for 2 s`);
   assert.ok(run.video.start >= GOP, `started at keyframe #${run.video.start}, not the stream's first`);
-  // No ffprobe in @ffmpeg-installer: ffmpeg's own input listing ("Stream #0:N: Video: ...") counts the streams.
+  // ffmpeg's own input listing ("Stream #0:N: Video: ...") counts the streams it saw...
   const input = r.stderr.slice(r.stderr.indexOf('Input #0'), r.stderr.indexOf('Output #0'));
   const kinds = [...input.matchAll(/Stream #0:\d+[^:]*: (\w+):/g)].map((m) => m[1]);
   assert.deepEqual(kinds.sort(), ['Audio', 'Video'], `input streams: ${input}`);
+  // ...and so does ffprobe on a fresh connection: exactly one video and one audio stream, no data stream.
+  const probe = await ffprobeStreams(flvUrl('ff'));
+  assert.deepEqual(probe.sort(), ['audio', 'video'], `ffprobe streams: ${probe.join(',')}`);
   await withTimeout(pub.exited, 10000, 'publisher to finish the clip');
 });
 

@@ -14,13 +14,14 @@ const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
 
 Usage:
   sluice serve [options]     run the server
+  sluice loadtest [options]  load generator (loadtest/README.md; sluice loadtest --help)
   sluice --help | --version
 
 Options:
   -c, --config FILE          YAML or JSON config file (also SLUICE_CONFIG)
   -p, --port N               RTMP port (rtmp.port, default 1935)
   -w, --workers N            worker threads (cluster.workers, default: CPU count; 0 = one thread)
-      --admin-port N         health endpoints port (admin.port, default 8081)
+      --admin-port N         control plane port: health, metrics, API (admin.port, default 8081)
       --host ADDR            RTMP listen address (rtmp.host, default 0.0.0.0)
       --log-level LEVEL      trace|debug|info|warn|error|silent (log.level)
   -s, --set KEY=VALUE        any config key, e.g. --set media.republishGraceMs=10000
@@ -30,6 +31,11 @@ Keys and defaults: docs/configuration.md.
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'loadtest') {
+    // The load generator has its own flags; loaded only when asked for.
+    const loadtest = (await import('../loadtest/cli.js')) as { main(argv: string[]): Promise<number> };
+    return loadtest.main(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,0 +1,75 @@
+// A short load test against sluice in this process: 1 publisher, RTMP and
+// HTTP-FLV players, ~3 s. Checks correctness (counts, no gaps, every player
+// got frames, histograms filled, sockets closed), not speed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../src/server/server.js';
+import { runLoadtest } from '../../loadtest/run.js';
+import { buildSummary, formatSummary } from '../../loadtest/summary.js';
+import { writeOutputs } from '../../loadtest/outputs.js';
+import type { ProgressSnapshot } from '../../loadtest/timeline.js';
+import { waitFor } from '../helpers/net.js';
+
+test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player served', { timeout: 20_000 }, async () => {
+  const server = await startServer({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
+  const out = mkdtempSync(join(tmpdir(), 'sluice-lt-'));
+  try {
+    const progress: ProgressSnapshot[] = [];
+    const r = await runLoadtest(
+      {
+        target: `rtmp://127.0.0.1:${server.rtmpPort}/live`,
+        playProtocols: ['rtmp', 'http-flv'],
+        playUrlTemplate: `http://{host}:${server.httpPort}/{app}/{stream}.flv`,
+        publishers: 1,
+        players: 6,
+        bitrateKbps: 1000,
+        durationS: 3,
+        rampS: 0.5,
+        threads: 2,
+        maxGapRate: 0,
+      },
+      { onProgress: (p) => progress.push(p) },
+    );
+    const t = r.totals;
+    assert.equal(r.playersTarget, 6);
+    assert.equal(t.publishersLive, 1);
+    assert.equal(t.playersConnected, 6, 'every player connected');
+    assert.equal(r.byProtocol.rtmp?.playersConnected, 3);
+    assert.equal(r.byProtocol['http-flv']?.playersConnected, 3);
+    assert.equal(t.playersWithFrames, 6, 'every player got frames');
+    assert.equal(t.playersWithHeaders, 6, 'every player got metadata and sequence headers');
+    assert.equal(t.playersFailed + t.playersDropped, 0, JSON.stringify(r.errors));
+    assert.equal(t.gaps, 0, 'no frame missing');
+    assert.equal(t.reorders, 0);
+    assert.equal(t.foreignFrames, 0);
+    assert.ok(t.framesSent > 0 && t.bytesIn > 0);
+    assert.ok(r.histograms.latency.totalCount > 0, 'video latency recorded');
+    assert.ok(r.histograms['audio-latency'].totalCount > 0, 'audio latency recorded');
+    assert.equal(r.histograms.ttff.totalCount, 6);
+    assert.equal(r.histograms.connect.totalCount, 6);
+    assert.ok(r.histograms['send-lag'].totalCount > 0);
+    assert.ok(progress.length >= 2, 'progress once a second');
+    assert.ok(r.timeline.some((p) => p.playing === 6 && p.mbpsIn > 0));
+
+    const s = buildSummary(r);
+    assert.deepEqual(s.thresholds.map((x) => [x.name, x.ok]), [['max-gap-rate', true]]);
+    assert.match(formatSummary(s), /latency\s+\d+/);
+    writeOutputs(out, r, s);
+    for (const f of ['summary.json', 'report.html', 'latency.hgrm', 'ttff.hgrm', 'connect.hgrm', 'audio-latency.hgrm', 'send-lag.hgrm']) {
+      assert.ok(existsSync(join(out, f)), f);
+    }
+    assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).players.withFrames, 6);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.doesNotMatch(html, /<script|src="http/);
+
+    // Every client closed its socket: the server is left with no session.
+    await waitFor(() => server.ctx.sessions.size === 0 && server.ctx.flvPlayers.size === 0, 3000, 'server sessions closed');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    await server.close();
+  }
+});

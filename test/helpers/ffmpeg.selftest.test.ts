@@ -8,18 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import {
-  assertContiguousRun,
-  assertMonotonic,
-  framemd5,
-  makeClip,
-  packetsOf,
-  parseFramemd5,
-  play,
-  publish,
-  type Framemd5,
-  type Packet,
-} from './ffmpeg.js';
+import { framemd5, makeClip, play, publish, type Player } from './ffmpeg.js';
+import { packetsOf, parseFramemd5, type Framemd5, type Packet } from './framemd5.js';
+import { assertContiguousRun, assertMonotonic } from './packet-run.js';
 import { RawRtmpClient, freePort, waitForListen, withTimeout } from './net.js';
 
 const GOP = 25;
@@ -203,7 +194,12 @@ test('through a real RTMP hop (ffmpeg -listen 1 as the server): contiguous from 
   }
 });
 
-test('raw client: simple handshake + connect against ffmpeg -listen 1', async () => {
+/**
+ * Runs `fn` against ffmpeg listening as an RTMP server (`-listen 1`, a
+ * player of rtmp://127.0.0.1:port/live/x) with a raw client connected to it;
+ * both are gone afterwards.
+ */
+async function withListeningFfmpeg(fn: (c: RawRtmpClient, port: number, server: Player) => Promise<void>): Promise<void> {
   const port = await freePort();
   const server = play(`rtmp://127.0.0.1:${port}/live/x`, {
     seconds: 5,
@@ -214,36 +210,32 @@ test('raw client: simple handshake + connect against ffmpeg -listen 1', async ()
     await waitForListen(port, 5000);
     const c = await RawRtmpClient.connect(port);
     try {
-      await c.handshakeAndConnect(port, 'live');
-      // ffmpeg answers connect with Window Ack Size (type 5) on csid 2 first.
-      const msg = c.received().subarray(1 + 2 * 1536);
-      assert.equal(msg[0]! & 0x3f, 2, 'protocol control on csid 2');
-      assert.ok(!c.isClosed);
+      await fn(c, port, server);
     } finally {
       c.destroy();
     }
   } finally {
     await server.kill();
   }
+}
+
+test('raw client: simple handshake + connect against ffmpeg -listen 1', async () => {
+  await withListeningFfmpeg(async (c, port) => {
+    await c.handshakeAndConnect(port, 'live');
+    // ffmpeg answers connect with Window Ack Size (type 5) on csid 2 first.
+    const msg = c.received().subarray(1 + 2 * 1536);
+    assert.equal(msg[0]! & 0x3f, 2, 'protocol control on csid 2');
+    assert.ok(!c.isClosed);
+  });
 });
 
 test('raw client: sees the peer close on a bad C0', async () => {
-  const port = await freePort();
-  const server = play(`rtmp://127.0.0.1:${port}/live/x`, {
-    seconds: 5,
-    inputArgs: ['-listen', '1', '-timeout', '10'],
-    killAfterMs: 15_000,
-  });
-  try {
-    await waitForListen(port, 5000);
-    const c = await RawRtmpClient.connect(port);
+  await withListeningFfmpeg(async (c, _port, server) => {
     c.write(Buffer.from([0x42]));
     const closed = await c.expectClosedWithin(3000, 'bad C0');
     assert.ok(closed.atMs < 3000);
     const exit = await withTimeout(server.exited, 5000, 'ffmpeg to exit');
     assert.notEqual(exit.code, 0);
     assert.match(server.stderr(), /version mismatch/);
-  } finally {
-    await server.kill();
-  }
+  });
 });

@@ -3,42 +3,15 @@
  * @ffmpeg-installer/linux-x64 (a 2018 static build, libavformat 58.24 /
  * ffmpeg ~4.1; no ffprobe).
  *
- * The check is byte-exact: ffmpeg's `framemd5` muxer prints one line per
- * packet with its size and the MD5 of its payload, so a player that copies
- * what it receives (`-c copy`) can be compared packet by packet with the
- * clip it came from. framemd5 from this build looks like:
- *
- *   #format: frame checksums
- *   #version: 2
- *   #hash: MD5
- *   #extradata 0,                              37, 41b19338d07e2b618579bb6ae0bde376
- *   #extradata 1,                               5, ff45c3a76898cdd565877d2f8752846e
- *   #software: Lavf58.24.100
- *   #tb 0: 1/1000
- *   #media_type 0: video
- *   #codec_id 0: h264
- *   #dimensions 0: 320x240
- *   #sar 0: 1/1
- *   #tb 1: 1/1000
- *   #media_type 1: audio
- *   #codec_id 1: aac
- *   #sample_rate 1: 44100
- *   #channel_layout 1: 4
- *   #channel_layout_name 1: mono
- *   #stream#, dts,        pts, duration,     size, hash
- *   1,          0,          0,       23,      191, f722b627fdf8a325fcab37529bc3c9e7
- *   0,        -57,         23,        0,     3588, 7dda205e3c69a016bf67827030b10321
- *
- * Sequence headers (AVCDecoderConfigurationRecord, AudioSpecificConfig) are
- * not packets: they show up as `#extradata` lines. Timestamps differ between
- * a clip and what a player receives (a late joiner starts elsewhere; the
- * demuxer shifts B-frame dts), so runs are matched on (size, hash) only.
+ * What players received is parsed by framemd5.ts and checked by
+ * packet-run.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Framemd5Parser, parseFramemd5, type Framemd5, type Framemd5Stream, type Packet } from './framemd5.js';
 
 const require = createRequire(import.meta.url);
 
@@ -255,105 +228,8 @@ export function makeClip(params: ClipParams): Promise<Clip> {
 }
 
 // ---------------------------------------------------------------------------
-// framemd5
+// framemd5 of a file
 // ---------------------------------------------------------------------------
-
-export interface Framemd5Stream {
-  index: number;
-  mediaType: string;
-  codecId?: string;
-  timeBase?: string;
-  extradata?: { size: number; hash: string };
-}
-
-export interface Packet {
-  stream: number;
-  dts: number;
-  pts: number;
-  duration: number;
-  size: number;
-  hash: string;
-  /** ms after the player was spawned that its line was read (live players only). */
-  atMs?: number;
-}
-
-export interface Framemd5 {
-  streams: Framemd5Stream[];
-  packets: Packet[];
-}
-
-/** Incremental framemd5 parser: feed text as it arrives, read `result` any time. */
-export class Framemd5Parser {
-  readonly result: Framemd5 = { streams: [], packets: [] };
-  private rest = '';
-
-  constructor(private readonly clock?: () => number) {}
-
-  push(text: string): void {
-    const lines = (this.rest + text).split('\n');
-    this.rest = lines.pop() ?? '';
-    for (const line of lines) this.line(line);
-  }
-
-  end(): Framemd5 {
-    if (this.rest) this.line(this.rest);
-    this.rest = '';
-    return this.result;
-  }
-
-  private stream(index: number): Framemd5Stream {
-    let s = this.result.streams.find((x) => x.index === index);
-    if (!s) {
-      s = { index, mediaType: 'unknown' };
-      this.result.streams.push(s);
-      this.result.streams.sort((a, b) => a.index - b.index);
-    }
-    return s;
-  }
-
-  private line(raw: string): void {
-    const line = raw.trim();
-    if (!line) return;
-    if (line.startsWith('#')) {
-      let m: RegExpMatchArray | null;
-      if ((m = /^#media_type (\d+): (\S+)/.exec(line))) this.stream(Number(m[1])).mediaType = m[2]!;
-      else if ((m = /^#codec_id (\d+): (\S+)/.exec(line))) this.stream(Number(m[1])).codecId = m[2]!;
-      else if ((m = /^#tb (\d+): (\S+)/.exec(line))) this.stream(Number(m[1])).timeBase = m[2]!;
-      else if ((m = /^#extradata (\d+),\s*(\d+),\s*([0-9a-f]{32})/.exec(line)))
-        this.stream(Number(m[1])).extradata = { size: Number(m[2]), hash: m[3]! };
-      return;
-    }
-    const f = line.split(',').map((x) => x.trim());
-    if (f.length !== 6 || !/^[0-9a-f]{32}$/.test(f[5]!)) return; // not a packet line
-    const pkt: Packet = {
-      stream: Number(f[0]),
-      dts: Number(f[1]),
-      pts: Number(f[2]),
-      duration: Number(f[3]),
-      size: Number(f[4]),
-      hash: f[5]!,
-    };
-    if (this.clock) pkt.atMs = this.clock();
-    this.result.packets.push(pkt);
-  }
-}
-
-export function parseFramemd5(text: string): Framemd5 {
-  const p = new Framemd5Parser();
-  p.push(text);
-  return p.end();
-}
-
-/** Index of the stream of `mediaType` ('video' | 'audio'), or undefined. */
-export function streamIndex(f: Framemd5, mediaType: 'video' | 'audio'): number | undefined {
-  return f.streams.find((s) => s.mediaType === mediaType)?.index;
-}
-
-/** Packets of one media type, in order. */
-export function packetsOf(f: Framemd5, mediaType: 'video' | 'audio'): Packet[] {
-  const i = streamIndex(f, mediaType);
-  return i === undefined ? [] : f.packets.filter((p) => p.stream === i);
-}
 
 const md5Cache = new Map<string, Promise<Framemd5>>();
 
@@ -462,101 +338,4 @@ export function play(url: string, opts: PlayOptions): Player {
     streams: parser.result.streams,
     done,
   };
-}
-
-// ---------------------------------------------------------------------------
-// The check
-// ---------------------------------------------------------------------------
-
-export interface RunPosition {
-  /** Index in the reference's packets of that media type where the run starts. */
-  start: number;
-  /** Number of packets received (all matched). */
-  length: number;
-}
-
-export interface ContiguousRun {
-  video: RunPosition;
-  audio: RunPosition;
-}
-
-const key = (p: Packet): string => `${p.size}:${p.hash}`;
-
-function findRun(recv: Packet[], ref: Packet[], what: string, startFilter: (i: number) => boolean): RunPosition {
-  if (recv.length === 0) throw new Error(`${what}: no packets received`);
-  const rk = recv.map(key);
-  const fk = ref.map(key);
-  let best = { start: -1, matched: -1 };
-  for (let s = 0; s < fk.length; s++) {
-    if (fk[s] !== rk[0]) continue;
-    let n = 1;
-    while (n < rk.length && s + n < fk.length && fk[s + n] === rk[n]) n++;
-    if (n === rk.length && startFilter(s)) return { start: s, length: rk.length };
-    if (n > best.matched) best = { start: s, matched: n };
-  }
-  if (best.start < 0) {
-    throw new Error(
-      `${what}: first received packet (size ${recv[0]!.size}, ${recv[0]!.hash}) is not in the reference ` +
-        `(${rk.length} received, ${fk.length} in reference)`,
-    );
-  }
-  if (best.matched === rk.length) {
-    throw new Error(`${what}: received run matches the reference only at #${best.start}, which is not a keyframe`);
-  }
-  const i = best.matched;
-  throw new Error(
-    `${what}: not contiguous: received packets #0..#${i - 1} match reference #${best.start}..#${best.start + i - 1}, ` +
-      `but received #${i} (size ${recv[i]?.size}, ${recv[i]?.hash}) is not reference #${best.start + i}` +
-      (fk[best.start + i] ? ` (size ${ref[best.start + i]!.size})` : ' (past the end of the reference)'),
-  );
-}
-
-/**
- * Per stream (video and audio, both required): the received (size, hash)
- * sequence must appear as one contiguous run inside the reference's; the
- * video run must start on a keyframe (reference index % gop === 0).
- * Returns where each run starts in the reference.
- */
-export function assertContiguousRun(received: Framemd5, reference: Framemd5, opts: { gop: number }): ContiguousRun {
-  for (const f of [received, reference]) {
-    for (const t of ['video', 'audio'] as const) {
-      if (streamIndex(f, t) === undefined) {
-        throw new Error(`${f === received ? 'received' : 'reference'}: no ${t} stream (streams: ${JSON.stringify(f.streams)})`);
-      }
-    }
-  }
-  for (const t of ['video', 'audio'] as const) {
-    // The sequence header (AVCDecoderConfigurationRecord / AudioSpecificConfig) arrives as extradata.
-    const r = received.streams.find((s) => s.mediaType === t)?.extradata;
-    const f = reference.streams.find((s) => s.mediaType === t)?.extradata;
-    if (r && f && (r.size !== f.size || r.hash !== f.hash)) {
-      throw new Error(`${t}: sequence header (extradata ${r.size} bytes ${r.hash}) differs from the reference's (${f.size} bytes ${f.hash})`);
-    }
-  }
-  const video = findRun(packetsOf(received, 'video'), packetsOf(reference, 'video'), 'video', (s) => s % opts.gop === 0);
-  const audio = findRun(packetsOf(received, 'audio'), packetsOf(reference, 'audio'), 'audio', () => true);
-  return { video, audio };
-}
-
-/**
- * Timestamps a player saw must be monotonic: ffmpeg rewrites a
- * non-monotonic DTS before muxing (and says so on stderr), so check both
- * its log and the dts it printed. Video dts strictly increase, audio never
- * go back.
- */
-export function assertMonotonic(r: Framemd5 & { stderr?: string }): void {
-  const m = /.*(non[- ]monoton\w*).*/i.exec(r.stderr ?? '');
-  if (m) throw new Error(`ffmpeg reported non-monotonic timestamps: ${m[0]}`);
-  for (const t of ['video', 'audio'] as const) {
-    const ps = packetsOf(r, t);
-    for (let i = 1; i < ps.length; i++) {
-      const ok = t === 'video' ? ps[i]!.dts > ps[i - 1]!.dts : ps[i]!.dts >= ps[i - 1]!.dts;
-      if (!ok) throw new Error(`${t}: dts goes from ${ps[i - 1]!.dts} to ${ps[i]!.dts} at packet #${i}`);
-    }
-  }
-}
-
-/** For messages: "video 50+75, audio 86+130". */
-export function describeRun(r: ContiguousRun): string {
-  return `video ${r.video.start}+${r.video.length}, audio ${r.audio.start}+${r.audio.length}`;
 }

@@ -1,8 +1,8 @@
 /**
  * The control plane of a two-worker cluster, as an operator uses it: a
  * synthetic RTMP publisher on live/x, players over RTMP, HTTP-FLV and
- * WS-FLV, then /metrics (parsed by a strict exposition-format reader
- * below), the streams and clients API, kicking a client, dropping a
+ * WS-FLV, then /metrics (parsed by the strict exposition-format reader in
+ * test/helpers/prometheus.ts), the streams and clients API, kicking a client, dropping a
  * publisher, unknown ids, and /readyz turning 503 while the cluster closes.
  *
  * The cases share one cluster and run in order: each leaves the traffic
@@ -12,108 +12,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { startCluster, type RunningCluster } from '../../src/server/cluster.js';
-import { RtmpClient } from '../../src/server/rtmp-client.js';
+import type { RunningCluster } from '../../src/server/cluster.js';
+import type { RtmpClient } from '../../src/server/rtmp-client.js';
+import { parseExposition, sum, value, type MetricFamily } from '../helpers/prometheus.js';
+import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
+import { getFlv, wsFlv, type HttpFlvPlayer, type WsFlvPlayer } from '../helpers/flv-players.js';
+import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
-
-// ---- a strict reader of the Prometheus text format (0.0.4) --------------------
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface MetricFamily {
-  type: string;
-  help: string;
-  samples: Sample[];
-}
-
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: -?\d+)?$/;
-const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(,|$)/;
-const SUFFIXES: Record<string, string[]> = { summary: ['', '_sum', '_count'], histogram: ['_bucket', '_sum', '_count'] };
-
-/** A float as Go's strconv.ParseFloat reads it (the format's definition): NaN and Inf in any case (prom-client writes "Nan"). */
-function parseValue(s: string, line: string): number {
-  if (/^nan$/i.test(s)) return NaN;
-  if (/^\+?inf(inity)?$/i.test(s)) return Infinity;
-  if (/^-inf(inity)?$/i.test(s)) return -Infinity;
-  assert.match(s, /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, `bad value in: ${line}`);
-  return Number(s);
-}
-
-function parseLabels(body: string, line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let rest = body;
-  while (rest.length > 0) {
-    const m = LABEL.exec(rest);
-    assert.ok(m, `bad labels in: ${line}`);
-    assert.ok(!(m[1]! in out), `label ${m[1]} twice in: ${line}`);
-    out[m[1]!] = m[2]!.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    rest = rest.slice(m[0].length);
-  }
-  return out;
-}
-
-/** Every family, checked: HELP/TYPE before samples, known types, sample names that belong to their family, no duplicate series. */
-function parseExposition(text: string): Map<string, MetricFamily> {
-  assert.ok(text.endsWith('\n'), 'exposition ends with a newline');
-  const families = new Map<string, MetricFamily>();
-  const seen = new Set<string>();
-  let current: [string, MetricFamily] | undefined;
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '') continue;
-    const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
-    if (meta) {
-      const [, kind, name, arg] = meta as unknown as [string, string, string, string];
-      assert.match(name, NAME, `bad metric name in: ${line}`);
-      let fam = families.get(name);
-      if (!fam) families.set(name, (fam = { type: '', help: '', samples: [] }));
-      assert.equal(fam.samples.length, 0, `${kind} after samples of ${name}`);
-      if (kind === 'TYPE') {
-        assert.ok(['counter', 'gauge', 'summary', 'histogram', 'untyped'].includes(arg), `bad type in: ${line}`);
-        assert.equal(fam.type, '', `TYPE twice for ${name}`);
-        fam.type = arg;
-      } else {
-        fam.help = arg;
-      }
-      current = [name, fam];
-      continue;
-    }
-    assert.ok(!line.startsWith('#'), `unknown comment line: ${line}`);
-    const m = SAMPLE.exec(line);
-    assert.ok(m, `bad sample line: ${line}`);
-    assert.ok(current, `sample before any TYPE: ${line}`);
-    const [famName, fam] = current;
-    const allowed = (SUFFIXES[fam.type] ?? ['']).map((s) => famName + s);
-    assert.ok(allowed.includes(m[1]!), `sample ${m[1]} outside its family ${famName} (${fam.type})`);
-    const labels = parseLabels(m[2] ?? '', line);
-    const series = `${m[1]}${JSON.stringify(Object.entries(labels).sort())}`;
-    assert.ok(!seen.has(series), `series twice: ${line}`);
-    seen.add(series);
-    fam.samples.push({ name: m[1]!, labels, value: parseValue(m[3]!, line) });
-  }
-  for (const [name, f] of families) assert.notEqual(f.type, '', `${name} has no TYPE`);
-  return families;
-}
-
-/** The one sample named `name` whose labels include `labels`. */
-function value(fams: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
-  const all = [...fams.values()].flatMap((f) => f.samples);
-  const hits = all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  assert.equal(hits.length, 1, `${name}${JSON.stringify(labels)}: ${hits.length} samples`);
-  return hits[0]!.value;
-}
-
-/** Sum of the samples named `name` whose labels include `labels`. */
-function sum(fams: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
-  return [...fams.values()]
-    .flatMap((f) => f.samples)
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((a, s) => a + s.value, 0);
-}
 
 // ---- HTTP ----------------------------------------------------------------------
 
@@ -163,22 +68,6 @@ function assertError(r: Res, status: number, code: string): void {
   assert.ok(e.message.length > 0, 'error has a message');
 }
 
-/** An HTTP-FLV player: counts the bytes of its response body. */
-class FlvGet {
-  bytes = 0;
-  ended = false;
-  readonly req: http.ClientRequest;
-
-  constructor(url: string) {
-    this.req = http.get(url, { agent: false }, (res) => {
-      res.on('data', (d: Buffer) => (this.bytes += d.length));
-      res.on('close', () => (this.ended = true));
-    });
-    this.req.on('error', () => (this.ended = true));
-    this.req.on('close', () => (this.ended = true));
-  }
-}
-
 // ---- the cluster and its traffic -------------------------------------------------
 
 interface ClientJson {
@@ -206,43 +95,17 @@ interface StreamJson {
   uptimeSeconds: number | null;
 }
 
-/** AVC sequence header (17 00 000000, then an AVCDecoderConfigurationRecord, Baseline 3.0, one SPS, one PPS). */
-const AVC_SH = Buffer.from('1700000000' + '0142c01effe1' + '00096742c01ed900a047fe' + '01000468cb83cb', 'hex');
-/** AAC sequence header (af 00, AudioSpecificConfig 1210: LC, 44.1 kHz, stereo). */
-const AAC_SH = Buffer.from('af001210', 'hex');
-
 let cluster: RunningCluster;
-let timer: NodeJS.Timeout | undefined;
-const rtmp: RtmpClient[] = [];
+const rtmp = new RtmpClientPool();
 const others: { close(): void }[] = [];
 let pub: RtmpClient;
 let playerA: RtmpClient;
 let playerB: RtmpClient;
 const statusesB: string[] = [];
-let flv: FlvGet;
-let ws: WebSocket;
+let flv: HttpFlvPlayer;
+let ws: WsFlvPlayer;
 
-async function connect(): Promise<RtmpClient> {
-  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${cluster.rtmpPort}/live`, { timeoutMs: 3000 });
-  rtmp.push(c);
-  return c;
-}
-
-/** 25 fps of small frames, a keyframe every 10, audio between them. */
-function startPublishing(c: RtmpClient): void {
-  c.setDataFrame({ width: 320, height: 240, framerate: 25, videocodecid: 7, audiocodecid: 10 });
-  c.sendMedia(9, 0, AVC_SH);
-  c.sendMedia(8, 0, AAC_SH);
-  let n = 0;
-  timer = setInterval(() => {
-    if (c.isClosed) return clearInterval(timer);
-    const frame = Buffer.alloc(400, n);
-    frame.set([n % 10 === 0 ? 0x17 : 0x27, 0x01, 0, 0, 0]);
-    c.sendMedia(9, n * 40, frame);
-    c.sendMedia(8, n * 40 + 20, Buffer.from([0xaf, 0x01, n & 0xff, 0, 0, 0]));
-    n++;
-  }, 40);
-}
+const connect = (): Promise<RtmpClient> => rtmp.connect(rtmpUrl(cluster.rtmpPort));
 
 const clientOf = (list: ClientJson[], c: RtmpClient): ClientJson | undefined => list.find((x) => x.peer === `127.0.0.1:${c.socket.localPort}`);
 
@@ -252,29 +115,27 @@ async function allClients(): Promise<ClientJson[]> {
 
 before(async () => {
   // drainDelayMs: /readyz reads 503 this long before workers stop (the last case polls it).
-  const local = { host: '127.0.0.1', port: 0 };
-  const cfg = { cluster: { workers: 2, drainDelayMs: 400, shutdownGraceMs: 3000, crashHook: true }, rtmp: local, http: local, admin: local, log: { level: 'silent' as const } };
-  cluster = await withTimeout(startCluster(cfg), 10000, 'startCluster');
-  pub = await connect();
-  await pub.publish('x');
-  startPublishing(pub);
+  cluster = await startTestCluster({ cluster: { workers: 2, drainDelayMs: 400, shutdownGraceMs: 3000, crashHook: true } });
+  // 25 fps of small frames, a keyframe every 10, audio between them.
+  const src = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'x', { gop: 10, frameMs: 40, videoBytes: 400, audioBytes: 6 });
+  pub = src.c;
+  src.headers();
+  src.start();
   playerA = await connect();
   playerB = await connect();
   playerB.on('status', (s) => statusesB.push(s.code));
   await Promise.all([playerA.play('x'), playerB.play('x')]);
-  flv = new FlvGet(`http://127.0.0.1:${cluster.httpPort}/live/x.flv`);
-  others.push({ close: () => flv.req.destroy() });
-  ws = new WebSocket(`ws://127.0.0.1:${cluster.httpPort}/live/x.flv`);
-  ws.on('error', () => undefined);
-  others.push({ close: () => ws.terminate() });
-  await waitFor(() => flv.bytes > 0 && ws.readyState === WebSocket.OPEN, 5000, 'FLV players receiving');
+  flv = getFlv(`http://127.0.0.1:${cluster.httpPort}/live/x.flv`);
+  others.push(flv);
+  ws = wsFlv(`ws://127.0.0.1:${cluster.httpPort}/live/x.flv`);
+  others.push(ws);
+  await waitFor(() => flv.flv.byteLength > 0 && ws.ws.readyState === WebSocket.OPEN, 5000, 'FLV players receiving');
 });
 
 after(async () => {
-  clearInterval(timer);
   for (const o of others) o.close();
-  for (const c of rtmp) c.destroy();
-  await cluster?.close();
+  rtmp.closeAll();
+  await closeCluster(cluster);
 });
 
 // ---- cases ---------------------------------------------------------------------

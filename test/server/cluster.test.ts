@@ -19,10 +19,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startCluster, type RunningCluster } from '../../src/server/cluster.js';
-import { RtmpClient } from '../../src/server/rtmp-client.js';
+import type { RunningCluster } from '../../src/server/cluster.js';
+import type { RtmpClient } from '../../src/server/rtmp-client.js';
 import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
 import { makeClip, publish, type Clip, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
+import { connectOnWorker, sessionsByPort } from '../helpers/cluster-placement.js';
+import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
 
 const FPS = 25;
@@ -157,57 +160,39 @@ function assertClipRun(p: Player, ref: Reference, what: string, toEnd: boolean):
 
 let cluster: RunningCluster;
 const procs: FfmpegProcess[] = [];
-const clients: RtmpClient[] = [];
+const rtmp = new RtmpClientPool();
 
 before(async () => {
-  cluster = await withTimeout(
-    startCluster({
-      cluster: { workers: 2, crashHook: true },
-      rtmp: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      media: { republishGraceMs: 500, playWaitMs: 2000 },
-    }),
-    10000,
-    'startCluster',
-  );
+  cluster = await startTestCluster({ cluster: { workers: 2, crashHook: true }, media: { republishGraceMs: 500, playWaitMs: 2000 } });
 });
 
 after(async () => {
-  for (const c of clients) c.destroy();
+  rtmp.closeAll();
   await Promise.all(procs.map((p) => p.kill(1000)));
-  if (cluster) await withTimeout(cluster.close(), 10000, 'cluster close');
+  await closeCluster(cluster);
 });
 
-const appUrl = (): string => `rtmp://127.0.0.1:${cluster.rtmpPort}/live`;
-
-async function connect(): Promise<RtmpClient> {
-  const c = await RtmpClient.connect(appUrl(), { timeoutMs: 3000 });
-  clients.push(c);
-  return c;
-}
-
-/** Worker of each session, by the client's port ("peer" is ip:port as the server sees it). */
-async function sessionsByPort(): Promise<Map<number, { worker: number; role: string; streamKey?: string }>> {
-  const out = new Map<number, { worker: number; role: string; streamKey?: string }>();
-  for (const snap of await cluster.snapshots()) {
-    for (const s of snap.sessions) {
-      out.set(Number(s.peer.slice(s.peer.lastIndexOf(':') + 1)), { worker: snap.worker, role: s.role, ...(s.streamKey ? { streamKey: s.streamKey } : {}) });
-    }
-  }
-  return out;
-}
+const appUrl = (): string => rtmpUrl(cluster.rtmpPort);
+const connect = (): Promise<RtmpClient> => rtmp.connect(appUrl());
 
 async function locate(players: Player[]): Promise<void> {
-  const byPort = await sessionsByPort();
+  const byPort = await sessionsByPort(cluster);
   for (const p of players) p.worker = byPort.get(p.port)?.worker ?? -1;
 }
 
 /** The worker the ffmpeg publisher of `key` landed on (its session's role is publisher). */
 async function publisherWorker(key: string): Promise<number> {
-  for (const s of (await sessionsByPort()).values()) if (s.role === 'publisher' && s.streamKey === key) return s.worker;
+  for (const s of (await sessionsByPort(cluster)).values()) if (s.role === 'publisher' && s.streamKey === key) return s.worker;
   return -1;
+}
+
+/** ffmpeg publishes `clip` as live/`name`; resolves once the directory names the stream's home worker. */
+async function publishClip(name: string, clip: Clip): Promise<{ ff: FfmpegProcess; key: string; home: number }> {
+  const key = `live/${name}`;
+  const ff = publish(`${appUrl()}/${name}`, clip);
+  procs.push(ff);
+  await waitFor(() => cluster.directory.homeOf(key) !== undefined, 5000, `${key} live`);
+  return { ff, key, home: cluster.directory.homeOf(key)! };
 }
 
 // ---- cases --------------------------------------------------------------------
@@ -215,11 +200,7 @@ async function publisherWorker(key: string): Promise<number> {
 test('two workers, one ffmpeg publisher, 24+ players joining over 2.5 s on both workers: each gets the sequence headers then a keyframe-first contiguous run of the clip to its end', { timeout: 30000 }, async () => {
   const clip = await makeClip({ seconds: 6, fps: FPS, gop: FPS, width: 320, height: 240 });
   const ref = readClip(clip);
-  const key = 'live/fan';
-  const ff = publish(`${appUrl()}/fan`, clip);
-  procs.push(ff);
-  await waitFor(() => cluster.directory.homeOf(key) !== undefined, 5000, `${key} live`);
-  const home = cluster.directory.homeOf(key)!;
+  const { ff, key, home } = await publishClip('fan', clip);
   assert.equal(await publisherWorker(key), home, 'the directory names the publisher\'s worker as home');
 
   const players: Player[] = [];
@@ -274,24 +255,16 @@ test('a late player on the non-home worker gets metadata, sequence headers and t
   const GOP = 3 * FPS;
   const clip = await makeClip({ seconds: 6, fps: FPS, gop: GOP, width: 160, height: 120 });
   const ref = readClip(clip);
-  const key = 'live/late';
-  const ff = publish(`${appUrl()}/late`, clip);
-  procs.push(ff);
-  await waitFor(() => cluster.directory.homeOf(key) !== undefined, 5000, `${key} live`);
-  const home = cluster.directory.homeOf(key)!;
+  const { ff, home } = await publishClip('late', clip);
 
   // A watcher from the start tells us where the live edge is.
   const watcher = new Player(await connect());
   await watcher.c.play('late');
   // A client on the other worker, ready to play (connect again until the kernel puts one there).
-  let late: Player | undefined;
-  for (let i = 0; i < 20 && !late; i++) {
-    const p = new Player(await connect());
-    await locate([p]);
-    if (p.worker !== home && p.worker > 0) late = p;
-    else p.c.destroy();
-  }
-  assert.ok(late, 'a connection landed on the non-home worker');
+  const landed = await connectOnWorker(cluster, connect, (w) => w !== home, 20);
+  assert.ok(landed, 'a connection landed on the non-home worker');
+  const late = new Player(landed.c);
+  late.worker = landed.worker;
 
   // Join 0.7 s into the second GOP: its keyframe is cached, the next one is 2.3 s away.
   const secondKey = ref.video[GOP]!;
@@ -299,7 +272,7 @@ test('a late player on the non-home worker gets metadata, sequence headers and t
   const edge = watcher.video.at(-1)!.ts;
   const t0 = Date.now();
   await late.c.play('late');
-  await waitFor(() => late!.video.length > 0, 1500, 'the late player\'s first video frame');
+  await waitFor(() => late.video.length > 0, 1500, 'the late player\'s first video frame');
   const first = late.video[0]!;
   assert.ok(first.at - t0 <= 1000, `first frame ${first.at - t0} ms after play (GOP cache, not the next keyframe)`);
   assert.equal(first.kind, 'key', 'the first video frame is a keyframe');

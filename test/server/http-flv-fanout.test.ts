@@ -4,110 +4,28 @@
  * and are evicted while a healthy one keeps everything (one-server cases
  * are in http-flv.test.ts).
  *
- * Synthetic publishers (RtmpClient) put a counter in every frame:
- *
- *   video  17|27  01  000000  nnnnnnnn  fill...   key|inter, AVCPacketType 1 (NALUs), CTS 0
- *   audio  af     01          nnnnnnnn  fill...   AAC, AACPacketType 1 (raw)
+ * Synthetic publishers put a counter in every frame
+ * (test/helpers/synthetic-media.ts).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { startCluster, type RunningCluster } from '../../src/server/cluster.js';
+import type { RunningServer } from '../../src/server/server.js';
+import type { RunningCluster } from '../../src/server/cluster.js';
 import type { FlvPlayer } from '../../src/server/http-flv-player.js';
-import { RtmpClient } from '../../src/server/rtmp-client.js';
-import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
+import { counterOf } from '../helpers/synthetic-media.js';
+import type { PublisherOptions, SyntheticPublisher } from '../helpers/synthetic-publisher.js';
+import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
+import type { FlvCollector } from '../helpers/flv-collector.js';
+import { getFlv, wsFlv } from '../helpers/flv-players.js';
+import { playersPerWorker } from '../helpers/cluster-placement.js';
+import { assertRunOf } from '../helpers/tag-asserts.js';
+import { closeCluster, closeServer, startTestCluster, startTestServer } from '../helpers/servers.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
 
-// ---- synthetic media ---------------------------------------------------------
-
-/** FrameType 1 | CodecID 7, AVCPacketType 0, CTS 0, AVCDecoderConfigurationRecord (Baseline 3.0, one SPS, one PPS). */
-const AVC_SEQUENCE_HEADER = Buffer.from('1700000000' + '0142c01effe1' + '00096742c01ed900a047fe' + '010004' + '68cb83cb', 'hex');
-/** AAC LC 44.1 kHz stereo: SoundFormat 10 | 44 kHz | 16-bit | stereo, AACPacketType 0, AudioSpecificConfig 1210. */
-const AAC_SEQUENCE_HEADER = Buffer.from('af001210', 'hex');
-
-interface Tag {
-  type: number;
-  ts: number;
-  data: Buffer;
-}
-
-class Source {
-  i = 0;
-  /** Everything sent as players must receive it: onMetaData (unwrapped), sequence headers, frames. */
-  readonly sent: Tag[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly c: RtmpClient,
-    readonly gop: number,
-    readonly frameMs: number,
-    public videoBytes = 64,
-    public audioBytes = 16,
-  ) {}
-
-  headers(): void {
-    const meta = this.c.setDataFrame({ width: 320, height: 240, videocodecid: 7, audiocodecid: 10 }, 0);
-    this.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
-    this.c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
-    // "@setDataFrame" (AMF0 string: 02 000d + 13 bytes) is sliced off for players.
-    this.sent.push({ type: 18, ts: 0, data: meta.subarray(16) }, { type: 9, ts: 0, data: AVC_SEQUENCE_HEADER }, { type: 8, ts: 0, data: AAC_SEQUENCE_HEADER });
-  }
-
-  frame(): void {
-    const n = this.i++;
-    const v = Buffer.alloc(this.videoBytes, n & 0xff);
-    v.set([n % this.gop === 0 ? 0x17 : 0x27, 0x01, 0, 0, 0]);
-    v.writeUInt32BE(n, 5);
-    const a = Buffer.alloc(this.audioBytes, (n + 0x80) & 0xff);
-    a.set([0xaf, 0x01]);
-    a.writeUInt32BE(n, 2);
-    const ts = n * this.frameMs;
-    this.c.sendMedia(9, ts, v);
-    this.c.sendMedia(8, ts + this.frameMs / 2, a);
-    this.sent.push({ type: 9, ts, data: v }, { type: 8, ts: ts + this.frameMs / 2, data: a });
-  }
-
-  start(): void {
-    this.timer ??= setInterval(() => this.c.isClosed || this.frame(), this.frameMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
-function counterOf(t: Tag): number {
-  if (t.type === 9 && t.data[1] === 1) return t.data.readUInt32BE(5);
-  if (t.type === 8 && t.data[1] === 1) return t.data.readUInt32BE(2);
-  return -1;
-}
-
 // ---- players -----------------------------------------------------------------
-
-class FlvCollector {
-  readonly chunks: Buffer[] = [];
-  readonly tags: Tag[] = [];
-  private readonly demux = new FlvDemuxer();
-
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    for (const t of this.demux.push(b)) this.tags.push({ type: t.type, ts: t.timestamp, data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.length) });
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-
-  has(type: number, n: number): boolean {
-    return this.tags.some((t) => t.type === type && counterOf(t) === n);
-  }
-}
 
 interface FlvClient {
   kind: 'http' | 'ws';
@@ -117,105 +35,49 @@ interface FlvClient {
   close(): void;
 }
 
-function getFlv(url: string): FlvClient & { req: ClientRequest; res: Promise<IncomingMessage> } {
-  const flv = new FlvCollector();
-  const req = http.get(url, { agent: false });
-  const res = new Promise<IncomingMessage>((resolve, reject) => {
-    req.once('error', reject);
-    req.once('response', (r) => {
-      r.on('data', (b: Buffer) => flv.push(b));
-      r.on('error', () => undefined);
-      resolve(r);
-    });
-  });
-  res.catch(() => undefined);
-  return { kind: 'http', flv, worker: -1, req, res, close: () => req.destroy() };
-}
-
-async function wsFlv(url: string): Promise<FlvClient> {
-  const flv = new FlvCollector();
-  const ws = new WebSocket(url);
-  ws.on('message', (data: Buffer, isBinary: boolean) => isBinary && flv.push(data));
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }),
-    3000,
-    `WebSocket ${url}`,
-  );
-  ws.on('error', () => undefined);
-  return { kind: 'ws', flv, worker: -1, close: () => ws.terminate() };
+/** An HTTP-FLV or (once open) WS-FLV player of `url` (http://...). */
+async function flvClient(kind: FlvClient['kind'], url: string): Promise<FlvClient> {
+  if (kind === 'http') {
+    const h = getFlv(url);
+    return { kind, flv: h.flv, worker: -1, close: h.close };
+  }
+  const w = wsFlv(url.replace('http:', 'ws:'));
+  await withTimeout(w.opened, 3000, `WebSocket ${url}`);
+  return { kind, flv: w.flv, worker: -1, close: w.close };
 }
 
 const clients: { close(): void }[] = [];
-const rtmpClients: RtmpClient[] = [];
+const rtmp = new RtmpClientPool();
 let cluster: RunningCluster | undefined;
 let srv: RunningServer | undefined;
 
 after(async () => {
   for (const c of clients) c.close();
-  for (const c of rtmpClients) c.destroy();
-  if (cluster) await withTimeout(cluster.close(), 10000, 'cluster close');
-  if (srv) await withTimeout(srv.close(), 5000, 'server close');
+  rtmp.closeAll();
+  await closeCluster(cluster);
+  await closeServer(srv);
 });
 
-async function publisher(rtmpPort: number, name: string, src: (c: RtmpClient) => Source): Promise<Source> {
-  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${rtmpPort}/live`, { timeoutMs: 3000 });
-  rtmpClients.push(c);
-  await c.publish(name);
-  return src(c);
-}
-
-/**
- * Per tag: same type and bytes as `want` from index `from`, timestamps
- * relative to want[from] (each player's timeline starts at 0).
- */
-function assertRunOf(got: Tag[], want: Tag[], from: number, what: string): void {
-  const base = want[from]!.ts;
-  assert.ok(got.length > 0 && from + got.length <= want.length, `${what}: ${got.length} tags from #${from} of ${want.length}`);
-  for (const [i, g] of got.entries()) {
-    const w = want[from + i]!;
-    assert.ok(
-      g.type === w.type && g.ts === w.ts - base && g.data.equals(w.data),
-      `${what}: tag ${i} is type ${g.type} ts ${g.ts} #${counterOf(g)}, want type ${w.type} ts ${w.ts - base} #${counterOf(w)}`,
-    );
-  }
-}
+const publisher = (rtmpPort: number, name: string, opts: PublisherOptions): Promise<SyntheticPublisher> => rtmp.publisher(rtmpUrl(rtmpPort), name, opts);
 
 // ---- cases -------------------------------------------------------------------
 
 test('cluster: HTTP-FLV and WS-FLV players on both workers receive the same tags from their join points', { timeout: 30000 }, async (t) => {
-  cluster = await withTimeout(
-    startCluster({
-      cluster: { workers: 2 },
-      rtmp: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      media: { playWaitMs: 5000, republishGraceMs: 300 },
-    }),
-    10000,
-    'startCluster',
-  );
+  cluster = await startTestCluster({ media: { playWaitMs: 5000, republishGraceMs: 300 } });
   const c = cluster;
   const key = 'live/fan';
   const httpUrl = `http://127.0.0.1:${c.httpPort}/live/fan.flv`;
   const workers = c.supervisor.workerIds();
   assert.equal(workers.length, 2);
 
-  /** Players of `key` per worker, as the workers count them (FLV players subscribe like RTMP ones). */
-  const counts = async (): Promise<Map<number, number>> =>
-    new Map((await c.snapshots()).map((s) => [s.worker, s.streams.find((x) => x.key === key)?.players ?? 0]));
-
   /** Connects one player and finds its worker: the one whose count of players went up. */
   const join = async (kind: 'http' | 'ws'): Promise<FlvClient> => {
-    const before = await counts();
-    const p = kind === 'http' ? getFlv(httpUrl) : await wsFlv(httpUrl.replace('http:', 'ws:'));
+    const before = await playersPerWorker(c, key);
+    const p = await flvClient(kind, httpUrl);
     clients.push(p);
     await waitFor(
       async () => {
-        for (const [w, n] of await counts()) if (n > (before.get(w) ?? 0)) p.worker = w;
+        for (const [w, n] of await playersPerWorker(c, key)) if (n > (before.get(w) ?? 0)) p.worker = w;
         return p.worker >= 0;
       },
       3000,
@@ -235,7 +97,7 @@ test('cluster: HTTP-FLV and WS-FLV players on both workers receive the same tags
 
   // Early players wait for the stream (playWaitMs): all join before its first tag.
   const early = await joinBoth();
-  const src = await publisher(c.rtmpPort, 'fan', (rc) => new Source(rc, 10, 40));
+  const src = await publisher(c.rtmpPort, 'fan', { gop: 10, frameMs: 40 });
   await waitFor(() => c.directory.homeOf(key) !== undefined, 3000, `${key} live`);
   const home = c.directory.homeOf(key)!;
   await sleep(200); // the other worker hears of the publish (streamUp) before the first tag
@@ -278,21 +140,11 @@ test('backpressure: stalled HTTP and WS players stay bounded and are evicted; a 
   const HW = 64 * 1024;
   const STALL_MS = 2000;
   const VIDEO_BYTES = 80_000;
-  srv = await withTimeout(
-    startServer({
-      rtmp: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      player: { writeHighWaterBytes: HW, stallTimeoutMs: STALL_MS },
-      media: { playWaitMs: 2000 },
-    }),
-    5000,
-    'startServer',
-  );
+  srv = await startTestServer({ player: { writeHighWaterBytes: HW, stallTimeoutMs: STALL_MS }, media: { playWaitMs: 2000 } });
   const s = srv;
   const port = s.httpPort!;
   // 50 fps of 80 kB video: 4 MB/s.
-  const src = await publisher(s.rtmpPort, 'bp', (rc) => new Source(rc, 25, 20, VIDEO_BYTES, 400));
+  const src = await publisher(s.rtmpPort, 'bp', { gop: 25, frameMs: 20, videoBytes: VIDEO_BYTES, audioBytes: 400 });
   src.headers();
   src.start();
   const evicted0 = s.ctx.counters.playersEvicted;
@@ -421,32 +273,23 @@ test(
   'a batch cut at writeHighWaterBytes is finished without waiting for the next tag (HTTP-FLV and WS-FLV)',
   { timeout: 20000 },
   async () => {
-    const s2 = await withTimeout(
-      startServer({
-        rtmp: { host: '127.0.0.1', port: 0 },
-        http: { host: '127.0.0.1', port: 0 },
-        log: { level: 'silent' },
-        player: { writeHighWaterBytes: 64 * 1024 },
-        media: { playWaitMs: 2000 },
-      }),
-      5000,
-      'startServer',
-    );
+    const s2 = await startTestServer({ player: { writeHighWaterBytes: 64 * 1024 }, media: { playWaitMs: 2000 } });
     try {
       const url = `http://127.0.0.1:${s2.httpPort}/live/burst.flv`;
       const h = getFlv(url);
-      const w = await wsFlv(url.replace('http:', 'ws:'));
+      const w = wsFlv(url.replace('http:', 'ws:'));
+      await withTimeout(w.opened, 3000, `WebSocket ${url}`);
       clients.push(h, w);
       await waitFor(() => s2.ctx.flvPlayers.size === 2, 2000, 'both players attached');
       // One burst, then silence: the sequence headers and five 100 kB frames (each over high water).
-      const src = await publisher(s2.rtmpPort, 'burst', (rc) => new Source(rc, 5, 40, 100_000));
+      const src = await publisher(s2.rtmpPort, 'burst', { gop: 5, frameMs: 40, videoBytes: 100_000 });
       src.headers();
       for (let i = 0; i < 5; i++) src.frame();
       await waitFor(() => h.flv.has(8, 4) && w.flv.has(8, 4), 2000, 'every tag of the burst at both players').catch((err: Error) => {
         throw new Error(`${err.message}: HTTP has ${h.flv.tags.length}, WS ${w.flv.tags.length} of ${src.sent.length} tags`);
       });
     } finally {
-      await withTimeout(s2.close(), 5000, 'server close');
+      await closeServer(s2);
     }
   },
 );

@@ -5,305 +5,55 @@
  * a player waiting for its publisher). The cluster and slow players are in
  * http-flv-fanout.test.ts.
  *
- * Synthetic publishers (RtmpClient) put a counter (u32be) in every frame,
- * so order, gaps and byte identity can be checked exactly:
- *
- *   video  17|27  01  000000  nnnnnnnn  fill...   key|inter, AVCPacketType 1 (NALUs), CTS 0
- *   audio  af     01          nnnnnnnn  fill...   AAC 44 kHz 16-bit stereo, AACPacketType 1 (raw)
- *
- * What a player receives is, after the 13-byte file header:
- *
- *   46 4c 56 01 05 00000009 00000000   'FLV' v1, flags audio(04)|video(01), DataOffset 9, PreviousTagSize0
- *   tag: type u8 | DataSize u24 | Timestamp u24 | TimestampExtended u8 | StreamID u24 | data | PreviousTagSize u32
+ * Synthetic publishers (test/helpers/synthetic-media.ts) put a counter in
+ * every frame, so order, gaps and byte identity can be checked exactly; a
+ * player's bytes are demuxed by test/helpers/flv-collector.ts.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import net from 'node:net';
-import WebSocket from 'ws';
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { RtmpClient } from '../../src/server/rtmp-client.js';
-import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
-import { decodeAmf0 } from '../../src/protocol/amf0.js';
-import type { AmfValue } from '../../src/protocol/amf-types.js';
-import { assertContiguousRun, assertMonotonic, describeRun, framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
-import { sleep, waitFor, withTimeout } from '../helpers/net.js';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-
-// ---- synthetic media ---------------------------------------------------------
-
-/** FrameType 1 | CodecID 7, AVCPacketType 0, CTS 0, AVCDecoderConfigurationRecord (Baseline 3.0, one SPS, one PPS). */
-const AVC_SEQUENCE_HEADER = Buffer.from([
-  0x17, 0x00, 0x00, 0x00, 0x00, 0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1,
-  0x00, 0x09, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe,
-  0x01, 0x00, 0x04, 0x68, 0xcb, 0x83, 0xcb,
-]);
-/** SoundFormat 10 | 44 kHz | 16-bit | stereo, AACPacketType 0, AudioSpecificConfig 0x1210 (LC, 44100, 2 ch). */
-const AAC_SEQUENCE_HEADER = Buffer.from([0xaf, 0x00, 0x12, 0x10]);
-/** "@setDataFrame" as AMF0: marker 02, length 000d, 13 bytes. The server strips exactly these 16. */
-const SET_DATA_FRAME_BYTES = 16;
-
-const AV_META: Record<string, AmfValue> = { width: 320, height: 240, framerate: 25, videocodecid: 7, audiocodecid: 10, encoder: 'sluice-http-flv-test' };
-const VIDEO_ONLY_META: Record<string, AmfValue> = { width: 320, height: 240, framerate: 25, videocodecid: 7, encoder: 'sluice-http-flv-test' };
-
-function videoFrame(n: number, key: boolean, size: number): Buffer {
-  const b = Buffer.alloc(Math.max(size, 9), n & 0xff);
-  b[0] = key ? 0x17 : 0x27;
-  b[1] = 0x01;
-  b[2] = b[3] = b[4] = 0;
-  b.writeUInt32BE(n >>> 0, 5);
-  return b;
-}
-
-function audioFrame(n: number, size: number): Buffer {
-  const b = Buffer.alloc(Math.max(size, 6), (n + 0x80) & 0xff);
-  b[0] = 0xaf;
-  b[1] = 0x01;
-  b.writeUInt32BE(n >>> 0, 2);
-  return b;
-}
-
-interface Tag {
-  type: number;
-  ts: number;
-  data: Buffer;
-}
-
-/** A synthetic encoder: video frame n at n*frameMs, then (unless video-only) audio frame n half a frame later. */
-class Source {
-  i = 0;
-  /** Media tags sent, in order (sequence headers and metadata not included). */
-  readonly frames: Tag[] = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly c: RtmpClient,
-    readonly o: { gop?: number; frameMs?: number; audio?: boolean } = {},
-  ) {}
-
-  get gop(): number {
-    return this.o.gop ?? 10;
-  }
-
-  get frameMs(): number {
-    return this.o.frameMs ?? 40;
-  }
-
-  /** @setDataFrame onMetaData + sequence headers; returns the onMetaData body players must get (the wrapper sliced off). */
-  headers(meta = this.o.audio === false ? VIDEO_ONLY_META : AV_META): Buffer {
-    const sent = this.c.setDataFrame(meta, 0);
-    this.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
-    if (this.o.audio !== false) this.c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
-    return sent.subarray(SET_DATA_FRAME_BYTES);
-  }
-
-  frame(): void {
-    const n = this.i++;
-    const ts = n * this.frameMs;
-    const v = { type: 9, ts, data: videoFrame(n, n % this.gop === 0, 64) };
-    this.c.sendMedia(9, v.ts, v.data);
-    this.frames.push(v);
-    if (this.o.audio === false) return;
-    const a = { type: 8, ts: ts + Math.floor(this.frameMs / 2), data: audioFrame(n, 16) };
-    this.c.sendMedia(8, a.ts, a.data);
-    this.frames.push(a);
-  }
-
-  start(): void {
-    this.timer ??= setInterval(() => this.c.isClosed || this.frame(), this.frameMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-}
-
-/** The frame counter of a media tag; -1 for sequence headers and script tags. */
-function counterOf(t: Tag): number {
-  if (t.type === 9 && t.data[1] === 1) return t.data.readUInt32BE(5);
-  if (t.type === 8 && t.data[1] === 1) return t.data.readUInt32BE(2);
-  return -1;
-}
-
-const isKey = (t: Tag): boolean => t.type === 9 && t.data[0]! >> 4 === 1 && t.data[1] === 1;
-
-// ---- players -----------------------------------------------------------------
-
-/** An FLV byte stream as it arrives: the raw bytes and the demuxed tags. */
-class FlvCollector {
-  readonly chunks: Buffer[] = [];
-  readonly tags: Tag[] = [];
-  private readonly demux = new FlvDemuxer();
-
-  push(b: Buffer): void {
-    this.chunks.push(b);
-    for (const t of this.demux.push(b)) this.tags.push({ type: t.type, ts: t.timestamp, data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.length) });
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-
-  /** TypeFlags of the file header (04 audio | 01 video). */
-  get flags(): number | undefined {
-    return this.chunks.length > 0 ? this.bytes()[4] : undefined;
-  }
-
-  has(type: number, n: number): boolean {
-    return this.tags.some((t) => t.type === type && counterOf(t) === n);
-  }
-}
-
-interface HttpFlvClient {
-  req: ClientRequest;
-  /** Resolves with the response head; rejects on a request error. */
-  res: Promise<IncomingMessage>;
-  flv: FlvCollector;
-}
-
-function getFlv(url: string): HttpFlvClient {
-  const flv = new FlvCollector();
-  const req = http.get(url, { agent: false });
-  const res = new Promise<IncomingMessage>((resolve, reject) => {
-    req.once('error', reject);
-    req.once('response', (r) => {
-      r.on('data', (b: Buffer) => flv.push(b));
-      r.on('error', () => undefined);
-      resolve(r);
-    });
-  });
-  res.catch(() => undefined); // a destroyed request rejects; tests that care await it
-  return { req, res, flv };
-}
-
-interface WsFlvClient {
-  ws: WebSocket;
-  flv: FlvCollector;
-  /** Text (non-binary) messages received: WS-FLV must send none. */
-  textMessages: number;
-  opened: Promise<void>;
-}
-
-function wsFlv(url: string): WsFlvClient {
-  const ws = new WebSocket(url);
-  const c: WsFlvClient = {
-    ws,
-    flv: new FlvCollector(),
-    textMessages: 0,
-    opened: new Promise((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }),
-  };
-  ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? c.flv.push(data) : c.textMessages++));
-  ws.on('error', () => undefined);
-  c.opened.catch(() => undefined);
-  return c;
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  /** Bytes after the header block. */
-  body: Buffer;
-}
-
-/**
- * Sends `request` on a fresh socket and collects the answer until the
- * server closes or nothing more arrives for `idleMs`: what a HEAD response
- * is really followed by, which node:http would hide.
- */
-async function rawRequest(port: number, request: string, idleMs = 150): Promise<RawResponse> {
-  const s = net.connect({ host: '127.0.0.1', port });
-  const got: Buffer[] = [];
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        let idle: NodeJS.Timeout | undefined;
-        const rearm = (): void => {
-          clearTimeout(idle);
-          idle = setTimeout(resolve, idleMs);
-        };
-        s.once('connect', () => {
-          s.write(request);
-          rearm();
-        });
-        s.on('data', (b: Buffer) => {
-          got.push(b);
-          rearm();
-        });
-        s.once('close', () => {
-          clearTimeout(idle);
-          resolve();
-        });
-        s.once('error', reject);
-      }),
-      5000,
-      `raw ${request.split('\r\n')[0]}`,
-    );
-  } finally {
-    s.destroy();
-  }
-  const all = Buffer.concat(got);
-  const end = all.indexOf('\r\n\r\n');
-  assert.ok(end > 0, `no complete response head in ${JSON.stringify(all.toString('latin1'))}`);
-  const [statusLine, ...lines] = all.subarray(0, end).toString('latin1').split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const l of lines) headers[l.slice(0, l.indexOf(':')).trim().toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine!)?.[1]), headers, body: all.subarray(end + 4) };
-}
+import WebSocket from 'ws';
+import type { RunningServer } from '../../src/server/server.js';
+import { decodeAmf0 } from '../../src/protocol/amf0.js';
+import { framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { assertContiguousRun, assertMonotonic, describeRun } from '../helpers/packet-run.js';
+import { AAC_SEQUENCE_HEADER, AVC_SEQUENCE_HEADER, META, counterOf, isKey, videoFrame } from '../helpers/synthetic-media.js';
+import type { PublisherOptions, SyntheticPublisher } from '../helpers/synthetic-publisher.js';
+import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
+import { getFlv, wsFlv, type HttpFlvPlayer, type WsFlvPlayer } from '../helpers/flv-players.js';
+import { rawRequest } from '../helpers/raw-http.js';
+import { assertMonotonicPerTrack, assertSameTags } from '../helpers/tag-asserts.js';
+import { closeServer, startTestServer } from '../helpers/servers.js';
+import { sleep, waitFor, withTimeout } from '../helpers/net.js';
 
 // ---- the server --------------------------------------------------------------
 
 const CORS = 'https://player.example';
 let srv: RunningServer;
-const clients: RtmpClient[] = [];
+const rtmp = new RtmpClientPool();
 const procs: FfmpegProcess[] = [];
 const closers: (() => void)[] = [];
 
 before(async () => {
-  srv = await withTimeout(
-    startServer({
-      rtmp: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0, corsOrigin: CORS },
-      log: { level: 'silent' },
-      media: { playWaitMs: 2000, republishGraceMs: 200 },
-    }),
-    5000,
-    'startServer',
-  );
+  srv = await startTestServer({ http: { corsOrigin: CORS }, media: { playWaitMs: 2000, republishGraceMs: 200 } });
 });
 
 after(async () => {
   for (const c of closers) c();
-  for (const c of clients) c.destroy();
+  rtmp.closeAll();
   await Promise.all(procs.map((p) => p.kill(1000)));
-  if (srv) await withTimeout(srv.close(), 5000, 'server close');
+  await closeServer(srv);
 });
 
 const flvUrl = (name: string, s = srv): string => `http://127.0.0.1:${s.httpPort}/live/${name}.flv`;
 
-async function publisher(name: string, opts: ConstructorParameters<typeof Source>[1] = {}, s = srv): Promise<Source> {
-  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${s.rtmpPort}/live`, { timeoutMs: 3000 });
-  clients.push(c);
-  await c.publish(name);
-  return new Source(c, opts);
-}
+const publisher = (name: string, opts: PublisherOptions = {}, s = srv): Promise<SyntheticPublisher> => rtmp.publisher(rtmpUrl(s.rtmpPort), name, opts);
 
-function track<T extends HttpFlvClient | WsFlvClient>(c: T): T {
-  closers.push('ws' in c ? () => c.ws.terminate() : () => c.req.destroy());
+function track<T extends HttpFlvPlayer | WsFlvPlayer>(c: T): T {
+  closers.push(() => c.close());
   return c;
-}
-
-/** Per track (audio 8, video 9), timestamps never go back. */
-function assertMonotonicPerTrack(tags: Tag[], what: string): void {
-  for (const type of [8, 9]) {
-    const ts = tags.filter((t) => t.type === type).map((t) => t.ts);
-    for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `${what}: type ${type} timestamp goes back from ${ts[i - 1]} to ${ts[i]} at #${i}`);
-  }
 }
 
 /** Stream codec types ffprobe (from @ffprobe-installer/linux-x64) finds at `url`. */
@@ -347,7 +97,8 @@ test('ffmpeg reads HTTP-FLV: a keyframe-first contiguous run of the clip, exactl
 
 test('HTTP-FLV bytes: 200 video/x-flv with CORS; FLV header, plain onMetaData, AVC and AAC sequence headers, a keyframe; timestamps from 0', async () => {
   const src = await publisher('av', { gop: 10, frameMs: 40 });
-  const metaBody = src.headers();
+  src.headers();
+  const metaBody = src.onMetaData!;
   src.start();
   await waitFor(() => src.i >= 14, 3000, 'publisher into its second GOP');
   const joinedAt = src.i;
@@ -382,7 +133,7 @@ test('HTTP-FLV bytes: 200 video/x-flv with CORS; FLV header, plain onMetaData, A
     const w = want[i]!;
     assert.ok(g.type === w.type && g.data.equals(w.data) && g.ts === w.ts - k * src.frameMs, `tag ${i + 4}: got type ${g.type} ts ${g.ts} #${counterOf(g)}, want type ${w.type} ts ${w.ts - k * src.frameMs} #${counterOf(w)}`);
   }
-  assertMonotonicPerTrack(p.flv.tags, 'av');
+  assertMonotonicPerTrack(p.flv.tags, 'av', [8, 9]);
   p.req.destroy();
 });
 
@@ -399,7 +150,7 @@ test('HTTP-FLV of a video-only stream: header flags video only, no audio tags', 
   assert.deepEqual(p.flv.tags.slice(0, 3).map((t) => t.type), [18, 9, 9]);
   assert.ok(p.flv.tags[1]!.data.equals(AVC_SEQUENCE_HEADER) && isKey(p.flv.tags[2]!));
   assert.equal(p.flv.tags.filter((t) => t.type === 8).length, 0);
-  assertMonotonicPerTrack(p.flv.tags, 'vo');
+  assertMonotonicPerTrack(p.flv.tags, 'vo', [8, 9]);
   p.req.destroy();
 });
 
@@ -411,7 +162,7 @@ test(
   const src = await publisher('early', { gop: 10, frameMs: 40 });
   await waitFor(() => srv.ctx.flvPlayers.size > 0 && [...srv.ctx.flvPlayers].some((x) => x.stream.key === 'live/early'), 2000, 'player attached');
   // onMetaData (audiocodecid 10) and the video side first; the AAC sequence header a moment later.
-  src.c.setDataFrame(AV_META, 0);
+  src.c.setDataFrame(META, 0);
   src.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
   src.c.sendMedia(9, 0, videoFrame(0, true, 64));
   await waitFor(() => p.flv.tags.length >= 3, 3000, 'first tags');
@@ -431,7 +182,8 @@ test('WS-FLV and HTTP-FLV players joining at the same moment receive byte-identi
   await withTimeout(w.opened, 3000, 'WebSocket open');
   await waitFor(() => [...srv.ctx.flvPlayers].filter((x) => x.stream.key === 'live/same').length === 2, 2000, 'both players attached');
   const src = await publisher('same', { gop: 10, frameMs: 20 });
-  const metaBody = src.headers();
+  src.headers();
+  const metaBody = src.onMetaData!;
   for (let i = 0; i < 40; i++) {
     src.frame();
     if (i % 8 === 7) await sleep(20); // a few flushes, not one batch
@@ -444,11 +196,7 @@ test('WS-FLV and HTTP-FLV players joining at the same moment receive byte-identi
   const wb = w.flv.bytes();
   assert.equal(wb.length, hb.length, `WS ${wb.length} bytes, HTTP ${hb.length} bytes`);
   assert.ok(wb.equals(hb), 'the WS stream (binary frames concatenated) is the HTTP-FLV body, byte for byte');
-  assert.equal(w.flv.tags.length, h.flv.tags.length);
-  for (const [i, t] of w.flv.tags.entries()) {
-    const u = h.flv.tags[i]!;
-    assert.ok(t.type === u.type && t.ts === u.ts && t.data.equals(u.data), `tag ${i} differs`);
-  }
+  assertSameTags(w.flv.tags, h.flv.tags, 'WS-FLV against HTTP-FLV');
   // And that stream is the publisher's, from its first tag.
   const want = [
     { type: 18, ts: 0, data: metaBody },
@@ -456,25 +204,13 @@ test('WS-FLV and HTTP-FLV players joining at the same moment receive byte-identi
     { type: 8, ts: 0, data: AAC_SEQUENCE_HEADER },
     ...src.frames,
   ];
-  assert.equal(h.flv.tags.length, want.length);
-  for (const [i, t] of h.flv.tags.entries()) {
-    assert.ok(t.type === want[i]!.type && t.ts === want[i]!.ts && t.data.equals(want[i]!.data), `tag ${i}: got type ${t.type} ts ${t.ts}, want type ${want[i]!.type} ts ${want[i]!.ts}`);
-  }
+  assertSameTags(h.flv.tags, want, 'HTTP-FLV against the publisher');
   w.ws.close();
   h.req.destroy();
 });
 
 test('HTTP edges: preflight, HEAD, 404 for unknown streams and other paths, a GET that waits for its publisher', async () => {
-  const s0 = await withTimeout(
-    startServer({
-      rtmp: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0, corsOrigin: CORS },
-      log: { level: 'silent' },
-      media: { playWaitMs: 0 },
-    }),
-    5000,
-    'startServer (playWaitMs 0)',
-  );
+  const s0 = await startTestServer({ http: { corsOrigin: CORS }, media: { playWaitMs: 0 } }, 'startServer (playWaitMs 0)');
   closers.push(() => void s0.close());
   const port = s0.httpPort!;
 
@@ -542,5 +278,5 @@ test('HTTP edges: preflight, HEAD, 404 for unknown streams and other paths, a GE
   late.stop();
   assert.deepEqual(p.flv.tags.slice(0, 3).map((x) => x.type), [18, 9, 8]);
   p.req.destroy();
-  await withTimeout(s0.close(), 5000, 'close the playWaitMs 0 server');
+  await closeServer(s0, 'close the playWaitMs 0 server');
 });

@@ -9,20 +9,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../src/server/server.js';
-import {
-  assertContiguousRun,
-  assertMonotonic,
-  describeRun,
-  framemd5,
-  makeClip,
-  packetsOf,
-  play,
-  publish,
-  type Clip,
-  type Framemd5,
-  type FfmpegProcess,
-} from '../helpers/ffmpeg.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { framemd5, makeClip, play, publish, type Clip, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { packetsOf, type Framemd5 } from '../helpers/framemd5.js';
+import { assertContiguousRun, assertMonotonic, describeRun } from '../helpers/packet-run.js';
+import { closeServer, startTestServer } from '../helpers/servers.js';
 import { sleep, withTimeout } from '../helpers/net.js';
 
 const FPS = 25;
@@ -32,7 +23,7 @@ const FIRST_PACKET_MS = 1000;
 /** Upper bound on ffmpeg's start + connect + publish before its first frame reaches the server. */
 const PUBLISH_STARTUP_MS = 1000;
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: RunningServer;
 let clip: Clip;
 let ref: Framemd5;
 const procs: FfmpegProcess[] = [];
@@ -40,16 +31,12 @@ const procs: FfmpegProcess[] = [];
 before(async () => {
   clip = await makeClip({ seconds: 5, fps: FPS, gop: GOP, width: 320, height: 240 });
   ref = await framemd5(clip.file);
-  srv = await withTimeout(
-    startServer({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }),
-    5000,
-    'startServer',
-  );
+  srv = await startTestServer();
 });
 
 after(async () => {
   await Promise.all(procs.map((p) => p.kill(1000)));
-  if (srv) await withTimeout(srv.close(), 5000, 'server close');
+  await closeServer(srv);
 });
 
 const url = (name: string): string => `rtmp://127.0.0.1:${srv.rtmpPort}/live/${name}`;

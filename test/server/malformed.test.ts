@@ -14,20 +14,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startServer } from '../../src/server/server.js';
+import type { RunningServer } from '../../src/server/server.js';
 import type { ErrorCode } from '../../src/core/errors.js';
-import {
-  assertContiguousRun,
-  assertMonotonic,
-  describeRun,
-  framemd5,
-  makeClip,
-  play,
-  publish,
-  type Clip,
-  type FfmpegProcess,
-  type Player,
-} from '../helpers/ffmpeg.js';
+import { framemd5, makeClip, play, publish, type Clip, type FfmpegProcess, type Player } from '../helpers/ffmpeg.js';
+import { assertContiguousRun, assertMonotonic, describeRun } from '../helpers/packet-run.js';
 import {
   RawRtmpClient,
   amf0,
@@ -39,6 +29,7 @@ import {
   waitFor,
   withTimeout,
 } from '../helpers/net.js';
+import { closeServer, startTestServer } from '../helpers/servers.js';
 
 const FPS = 25;
 const GOP = 25;
@@ -58,7 +49,7 @@ const LATE_MS = 2000;
 const TYPE_VIDEO = 9;
 const TYPE_COMMAND_AMF0 = 20;
 
-let srv: Awaited<ReturnType<typeof startServer>>;
+let srv: RunningServer;
 let clip: Clip;
 let pub: FfmpegProcess;
 let player: Player;
@@ -66,24 +57,16 @@ const STREAM = 'target';
 
 before(async () => {
   clip = await makeClip({ seconds: 20, fps: FPS, gop: GOP, width: 320, height: 240 });
-  srv = await withTimeout(
-    startServer({
-      http: { host: '127.0.0.1', port: 0 },
-      rtmp: {
-        host: '127.0.0.1',
-        port: 0,
-        handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
-        idleTimeoutMs: IDLE_TIMEOUT_MS,
-        maxIncomingChunkSize: MAX_INCOMING_CHUNK_SIZE,
-        maxMessageSize: MAX_MESSAGE_SIZE,
-        maxChunkStreams: MAX_CHUNK_STREAMS,
-      },
-      amf: { maxDepth: AMF_MAX_DEPTH },
-      log: { level: 'silent' },
-    }),
-    5000,
-    'startServer',
-  );
+  srv = await startTestServer({
+    rtmp: {
+      handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+      maxIncomingChunkSize: MAX_INCOMING_CHUNK_SIZE,
+      maxMessageSize: MAX_MESSAGE_SIZE,
+      maxChunkStreams: MAX_CHUNK_STREAMS,
+    },
+    amf: { maxDepth: AMF_MAX_DEPTH },
+  });
   const url = `rtmp://127.0.0.1:${srv.rtmpPort}/live/${STREAM}`;
   pub = publish(url, clip);
   await sleep(1000);
@@ -94,7 +77,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([player?.kill(1000), pub?.kill(1000)]);
-  if (srv) await withTimeout(srv.close(), 5000, 'server close');
+  await closeServer(srv);
 });
 
 /** The ffmpeg pair must still be running and the player must still be receiving. */

@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import net from 'node:net';
-import { RtmpClient, type StatusEvent } from '../../src/server/rtmp-client.js';
+import type { RtmpClient, StatusEvent } from '../../src/server/rtmp-client.js';
+import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -91,10 +92,10 @@ class Cli {
 }
 
 const children = new Set<ChildProcess>();
-const clients = new Set<RtmpClient>();
+const rtmp = new RtmpClientPool();
 
 after(() => {
-  for (const c of clients) c.destroy();
+  rtmp.closeAll();
   for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
 });
 
@@ -189,45 +190,7 @@ async function pollUntil(probe: () => Promise<number | string>, stop: Promise<un
   return out;
 }
 
-// ---- synthetic media and clients -------------------------------------------------
-
-/** AVC sequence header: FrameType 1 | CodecID 7, AVCPacketType 0, CTS 0, AVCDecoderConfigurationRecord (SPS, PPS). */
-const AVC_SEQUENCE_HEADER = Buffer.from([
-  0x17, 0x00, 0x00, 0x00, 0x00,
-  0x01, 0x42, 0xc0, 0x1e, 0xff, //                             version 1, Baseline, level 3.0, lengthSizeMinusOne 3
-  0xe1, 0x00, 0x09, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, // 1 SPS of 9 bytes
-  0x01, 0x00, 0x04, 0x68, 0xcb, 0x83, 0xcb, //                 1 PPS of 4 bytes
-]);
-/** AAC sequence header: SoundFormat 10 | 44 kHz | 16-bit | stereo, AACPacketType 0, AudioSpecificConfig LC 44100 2 ch. */
-const AAC_SEQUENCE_HEADER = Buffer.from([0xaf, 0x00, 0x12, 0x10]);
-
-/** Video frame n: 17|27 01 000000 then the counter (u32be); keyframe every 10th. */
-function videoFrame(n: number): Buffer {
-  const b = Buffer.alloc(64, n & 0xff);
-  b[0] = n % 10 === 0 ? 0x17 : 0x27;
-  b[1] = 0x01;
-  b[2] = b[3] = b[4] = 0;
-  b.writeUInt32BE(n >>> 0, 5);
-  return b;
-}
-
-/** A publisher pushing one video and one audio frame every 40 ms until its connection ends. */
-async function startPublisher(port: number, name: string): Promise<{ c: RtmpClient; stop: () => void }> {
-  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${port}/live`, { timeoutMs: 3000 });
-  clients.add(c);
-  await c.publish(name);
-  c.setDataFrame({ width: 320, height: 240, framerate: 25, videocodecid: 7, audiocodecid: 10 });
-  c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
-  c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
-  let n = 0;
-  const timer = setInterval(() => {
-    if (c.isClosed) return clearInterval(timer);
-    c.sendMedia(9, n * 40, videoFrame(n));
-    c.sendMedia(8, n * 40 + 20, Buffer.from([0xaf, 0x01, n & 0xff, 0x21, 0x42]));
-    n++;
-  }, 40);
-  return { c, stop: () => clearInterval(timer) };
-}
+// ---- clients -------------------------------------------------------------------
 
 /** How a client's connection ended. */
 interface Watched {
@@ -258,14 +221,16 @@ function watch(c: RtmpClient): Watched {
 
 /** Publisher plus players until both workers have at least one player (SO_REUSEPORT spreads by 4-tuple hash). */
 async function populate(cli: Cli, name: string): Promise<{ pub: Watched; stopPub: () => void; players: Watched[] }> {
-  const { c, stop } = await startPublisher(cli.rtmpPort, name);
-  const pub = watch(c);
+  // One video and one audio frame every 40 ms, a keyframe every 10th, until the connection ends.
+  const src = await rtmp.publisher(rtmpUrl(cli.rtmpPort), name, { gop: 10, frameMs: 40, audioBytes: 6 });
+  src.headers();
+  src.start();
+  const pub = watch(src.c);
   pub.worker = (await cli.waitLog((l) => l.msg === 'publishing' && l.peer === pub.peer, 3000, 'publishing')).worker;
   const players: Watched[] = [];
   const workers = () => new Set(players.map((p) => p.worker));
   for (let i = 0; i < 24 && workers().size < 2; i++) {
-    const p = await RtmpClient.connect(`rtmp://127.0.0.1:${cli.rtmpPort}/live`, { timeoutMs: 3000 });
-    clients.add(p);
+    const p = await rtmp.connect(rtmpUrl(cli.rtmpPort));
     const w = watch(p);
     const media = p.next('media', (m) => m.type === 9 && m.payload[1] === 1, 3000);
     await p.play(name);
@@ -274,7 +239,7 @@ async function populate(cli: Cli, name: string): Promise<{ pub: Watched; stopPub
     players.push(w);
   }
   assert.deepEqual([...workers()].sort(), [1, 2], 'players on both workers');
-  return { pub, stopPub: stop, players };
+  return { pub, stopPub: () => src.stop(), players };
 }
 
 /** What every signal must lead to: players told and closed, publisher closed, clean log, exit 0 in time. */

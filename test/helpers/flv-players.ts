@@ -1,0 +1,70 @@
+/**
+ * HTTP-FLV and WS-FLV players for tests: each collects what it receives
+ * into an FlvCollector and never throws on a connection the server cuts.
+ */
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
+import { FlvCollector } from './flv-collector.js';
+
+export interface HttpFlvPlayer {
+  req: ClientRequest;
+  /** Resolves with the response head; rejects on a request error. */
+  res: Promise<IncomingMessage>;
+  flv: FlvCollector;
+  /** The response or the request has ended (or failed). */
+  ended: boolean;
+  close(): void;
+}
+
+/** GET `url` on its own connection (no agent). */
+export function getFlv(url: string): HttpFlvPlayer {
+  const flv = new FlvCollector();
+  const req = http.get(url, { agent: false });
+  const p: HttpFlvPlayer = {
+    req,
+    flv,
+    ended: false,
+    res: new Promise<IncomingMessage>((resolve, reject) => {
+      req.once('error', reject);
+      req.once('response', (r) => {
+        r.on('data', (b: Buffer) => flv.push(b));
+        r.on('error', () => undefined);
+        r.on('close', () => (p.ended = true));
+        resolve(r);
+      });
+    }),
+    close: () => req.destroy(),
+  };
+  req.on('error', () => (p.ended = true));
+  req.on('close', () => (p.ended = true));
+  p.res.catch(() => undefined); // a destroyed request rejects; tests that care await it
+  return p;
+}
+
+export interface WsFlvPlayer {
+  ws: WebSocket;
+  flv: FlvCollector;
+  /** Text (non-binary) messages received: WS-FLV must send none. */
+  textMessages: number;
+  opened: Promise<void>;
+  close(): void;
+}
+
+/** A WebSocket to `url` (ws://...): binary messages are FLV bytes. */
+export function wsFlv(url: string): WsFlvPlayer {
+  const ws = new WebSocket(url);
+  const c: WsFlvPlayer = {
+    ws,
+    flv: new FlvCollector(),
+    textMessages: 0,
+    opened: new Promise((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    }),
+    close: () => ws.terminate(),
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? c.flv.push(data) : c.textMessages++));
+  ws.on('error', () => undefined);
+  c.opened.catch(() => undefined);
+  return c;
+}

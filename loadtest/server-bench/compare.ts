@@ -16,11 +16,15 @@ const { values } = parseArgs({
     bitrate: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
     workers: { type: 'string', default: '1' },
+    /** Extra sluice rows with merged writes, e.g. --merge 100,200 (player.mergeWriteMs). */
+    merge: { type: 'string', default: '' },
   },
 });
 const load = { players: Number(values.players), mbps: Number(values.bitrate), seconds: Number(values.seconds) };
+const merges = values.merge ? values.merge.split(',').map(Number) : [];
 const launchers: (() => Promise<ServerUnderTest | undefined>)[] = [
   () => launchSluice(Number(values.workers)),
+  ...merges.map((ms) => () => launchSluice(Number(values.workers), ['--set', `player.mergeWriteMs=${ms}`])),
   launchNginxRtmp,
   launchNodeMediaServer,
 ];

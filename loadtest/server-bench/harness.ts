@@ -99,15 +99,16 @@ function stopper(proc: ChildProcess): () => Promise<void> {
   };
 }
 
-export async function launchSluice(workers: number): Promise<ServerUnderTest> {
+export async function launchSluice(workers: number, extra: string[] = []): Promise<ServerUnderTest> {
   const [port, admin, http] = [await freePort(), await freePort(), await freePort()];
   const proc = spawn(
     process.execPath,
-    ['dist/src/cli.js', 'serve', '--workers', String(workers), '--port', String(port), '--admin-port', String(admin), '--host', '127.0.0.1', '--log-level', 'warn', '--set', 'admin.host=127.0.0.1', '--set', `http.port=${http}`, '--set', 'http.host=127.0.0.1'],
+    ['dist/src/cli.js', 'serve', '--workers', String(workers), '--port', String(port), '--admin-port', String(admin), '--host', '127.0.0.1', '--log-level', 'warn', '--set', 'admin.host=127.0.0.1', '--set', `http.port=${http}`, '--set', 'http.host=127.0.0.1', ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   await waitTcp(port);
-  return { name: workers === 0 ? 'sluice (1 thread)' : `sluice (${workers} workers)`, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
+  const label = workers === 0 ? 'sluice (1 thread)' : `sluice (${workers} worker${workers > 1 ? 's' : ''})`;
+  return { name: extra.length ? `${label} ${extra.filter((a) => a !== '--set').join(' ')}` : label, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
 }
 
 export async function launchNodeMediaServer(): Promise<ServerUnderTest> {

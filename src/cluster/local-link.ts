@@ -7,8 +7,9 @@ import type { SlabPool } from '../core/slab-pool.js';
 import { StreamDirectory, type DirectoryOptions } from './directory.js';
 import type { DirectoryLink } from './worker-hub.js';
 import { WorkerHub } from './worker-hub.js';
+import type { StreamOptions } from '../media/types.js';
 
-export function localCluster(pool: SlabPool, opts: DirectoryOptions, maxTimestampJumpMs: number): { directory: StreamDirectory; hub: WorkerHub } {
+export function localCluster(pool: SlabPool, opts: DirectoryOptions, streamOptions: StreamOptions): { directory: StreamDirectory; hub: WorkerHub } {
   const WORKER = 0;
   let hub: WorkerHub | undefined;
   const directory = new StreamDirectory(pool, opts, (_w, e) => queueMicrotask(() => hub!.onEvent(e)));
@@ -18,6 +19,6 @@ export function localCluster(pool: SlabPool, opts: DirectoryOptions, maxTimestam
     unpublish: (id) => directory.unpublish(id, WORKER),
     release: (id) => directory.release(id, WORKER),
   };
-  hub = new WorkerHub(WORKER, link, maxTimestampJumpMs);
+  hub = new WorkerHub(WORKER, link, streamOptions);
   return { directory, hub };
 }

@@ -5,6 +5,7 @@
  */
 import { SluiceError } from '../core/errors.js';
 import { LiveStream } from '../media/live-stream.js';
+import type { StreamOptions } from '../media/types.js';
 import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js';
 
 /** How a worker reaches the directory (in-process, or over the primary's port). */
@@ -21,7 +22,7 @@ export class WorkerHub {
   constructor(
     readonly workerId: number,
     private readonly link: DirectoryLink,
-    private readonly maxTimestampJumpMs: number,
+    private readonly streamOptions: StreamOptions,
   ) {}
 
   /** Starts publishing; throws ERR_STREAM when the name is live anywhere. */
@@ -75,7 +76,7 @@ export class WorkerHub {
       s = undefined;
     }
     if (!s) {
-      s = new LiveStream(app, name, id, sab, this.maxTimestampJumpMs);
+      s = new LiveStream(app, name, id, sab, this.streamOptions);
       this.streams.set(key, s);
     }
     return s;

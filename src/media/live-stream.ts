@@ -15,7 +15,7 @@ import { EgressCache } from './egress-cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
 import { StickySlot, StreamSlab } from './stream-slab.js';
-import type { EgressForm, LatencyRecorder, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
+import type { EgressForm, LatencyRecorder, StreamOptions, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
 export interface StreamInfo {
   videoCodec?: VideoCodec;
@@ -52,7 +52,7 @@ export class LiveStream implements StreamView {
     /** Directory entry id: distinguishes this stream from a later one of the same name. */
     readonly entryId: number,
     sab: SharedArrayBuffer,
-    private readonly maxTimestampJumpMs: number,
+    private readonly opts: StreamOptions,
   ) {
     this.slab = new StreamSlab(sab);
   }
@@ -90,7 +90,7 @@ export class LiveStream implements StreamView {
     this.publisher = owner;
     this.publishedAt = Date.now();
     // Continue after whatever players of this ring have already seen.
-    this.timestamps = new TimestampPolicy(this.maxTimestampJumpMs, this.slab.latestTimestamp());
+    this.timestamps = new TimestampPolicy(this.opts.maxTimestampJumpMs, this.slab.latestTimestamp());
     this.markLive(true);
   }
 
@@ -131,8 +131,9 @@ export class LiveStream implements StreamView {
     if (this.inPort) this.inPort.close();
     this.inPort = port;
     if (port) {
-      port.on('message', () => this.scheduleFlush());
-      this.scheduleFlush();
+      // The home worker already merged its writes: pump on its note at once.
+      port.on('message', () => this.scheduleFlush(true));
+      this.scheduleFlush(true);
     }
   }
 
@@ -224,10 +225,11 @@ export class LiveStream implements StreamView {
 
   // ---- fan-out -------------------------------------------------------------------
 
-  private scheduleFlush(): void {
+  private scheduleFlush(now = false): void {
     if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
-    setImmediate(this.flush);
+    if (now || this.opts.mergeWriteMs === 0) setImmediate(this.flush);
+    else setTimeout(this.flush, this.opts.mergeWriteMs);
   }
 
   private readonly flush = (): void => {
@@ -248,7 +250,8 @@ export class LiveStream implements StreamView {
     if (this.closed) throw new SluiceError('ERR_STREAM', `${this.key}: stream closed`);
     const sub = new Subscriber(this, form, transport, events, policy, latency);
     this.subscribers.add(sub);
-    this.scheduleFlush();
+    // A new player gets its start (sticky tags, GOP cache) without waiting for a merge window.
+    setImmediate(() => sub.pump());
     return sub;
   }
 

@@ -55,7 +55,12 @@ export class Subscriber {
     private readonly policy: PlayerPolicy,
     private readonly latency?: LatencyRecorder,
     readonly createdAt = Date.now(),
-  ) {}
+  ) {
+    // Ring head when the player came to a stream not (yet) live: where its wait began.
+    this.joinedBeforeLive = stream.live || !stream.ring ? undefined : stream.ring.head();
+  }
+
+  private readonly joinedBeforeLive: number | undefined;
 
   get receiveVideo(): boolean {
     return this.video;
@@ -134,16 +139,38 @@ export class Subscriber {
     this.pump();
   };
 
-  /** A new player: sticky tags, then the GOP cache from its keyframe. */
+  /**
+   * A new player: sticky tags, then the GOP cache from its latest keyframe.
+   * A player that joined before the stream went live starts at the first
+   * keyframe published since it joined instead: it has been waiting for it.
+   */
   private start(): void {
     const ring = this.stream.ring!;
-    const key = ring.keySeq();
+    const joined = this.joinedBeforeLive;
+    const key = joined !== undefined ? this.firstKeySince(joined) : ring.keySeq();
+    this.started = true;
+    if (key === undefined && joined !== undefined) {
+      // Waited from before the first keyframe: everything since the join point
+      // (metadata, sequence headers) comes in-band, so no sticky copies.
+      this.cursor = seqBefore(joined, ring.tail()) ? ring.tail() : joined;
+      this.waitKey = this.stream.hasVideo;
+      return;
+    }
     this.cursor = key ?? ring.head();
     // Audio-only streams have no keyframes to wait for.
     this.waitKey = key === undefined && this.stream.hasVideo;
     // Sticky tags go out stamped at the keyframe they precede, so a late joiner's first tags share one timestamp.
     this.stickyStamp = key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : -1;
-    this.started = true;
+  }
+
+  private firstKeySince(from: number): number | undefined {
+    const ring = this.stream.ring!;
+    const head = ring.head();
+    let seq = seqBefore(from, ring.tail()) ? ring.tail() : from;
+    for (; seqBefore(seq, head); seq = (seq + 1) | 0) {
+      if (ring.read(seq, this.rec) && this.rec.type === TagType.Video && this.rec.flags & TagFlag.Key && !(this.rec.flags & TagFlag.SequenceHeader)) return seq;
+    }
+    return undefined;
   }
 
   private skip(rec: RecordView): boolean {

@@ -56,6 +56,16 @@ export interface LatencyRecorder {
   firstFrame(ms: number): void;
 }
 
+/** Per-stream settings a worker applies to its views. */
+export interface StreamOptions {
+  maxTimestampJumpMs: number;
+  /**
+   * Merged writes: wait this long after new tags before pumping players, so
+   * each write carries several tags (fewer syscalls, more latency). 0 = next turn.
+   */
+  mergeWriteMs: number;
+}
+
 export interface PlayerPolicy {
   writeHighWaterBytes: number;
   queueMaxBytes: number;

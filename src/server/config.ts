@@ -103,6 +103,8 @@ export const configSchema = z
         queueMaxMs: int(100).default(10000),
         /** A player whose socket accepts nothing for this long is disconnected. */
         stallTimeoutMs: int(100).default(20000),
+        /** Merged writes (SRS's mw_latency): batch this many ms of tags per player write; 0 = lowest latency. */
+        mergeWriteMs: int(0, 2000).default(100),
       })
       .strict()
       .default({}),

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SlabPool } from '../core/slab-pool.js';
+import type { StreamOptions } from '../media/types.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js';
@@ -34,6 +35,11 @@ export function packageVersion(): string {
   }
 }
 
+/** The per-stream settings of a config. */
+export function streamOptionsOf(config: SluiceConfig): StreamOptions {
+  return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWriteMs: config.player.mergeWriteMs };
+}
+
 /** The slab pool every stream ring comes from. */
 export function slabPoolFor(config: SluiceConfig): SlabPool {
   return new SlabPool(config.media.ringBytes, config.media.maxStreams);
@@ -58,7 +64,7 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
-  const { directory, hub } = localCluster(pool, config.media, config.media.maxTimestampJumpMs);
+  const { directory, hub } = localCluster(pool, config.media, streamOptionsOf(config));
   const ctx = newContext(config, logger, hub, 0);
   const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
   const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;

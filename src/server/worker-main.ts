@@ -12,7 +12,7 @@ import { createLogger } from './log.js';
 import { closeSessions, listenRtmp } from './rtmp-listener.js';
 import { closeFlvPlayers, listenHttp } from './http-flv.js';
 import type { WorkerMessage } from '../cluster/messages.js';
-import { newContext } from './server.js';
+import { newContext, streamOptionsOf } from './server.js';
 import { answerRequest } from './worker-control.js';
 import { describeError } from '../core/errors.js';
 
@@ -20,7 +20,7 @@ const { id, fd, httpPort, config } = workerData as { id: number; fd: number; htt
 const port = parentPort!;
 const log = createLogger(config.log.level).child({ worker: id });
 const link = new ParentLink(port);
-const hub = new WorkerHub(id, link, config.media.maxTimestampJumpMs);
+const hub = new WorkerHub(id, link, streamOptionsOf(config));
 const ctx = newContext(config, log, hub, id);
 const listener = await listenRtmp(ctx, { fd });
 const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);

@@ -45,7 +45,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 function stream(slabBytes: number): LiveStream {
   const sab = new SharedArrayBuffer(slabBytes);
   StreamSlab.format(sab);
-  const s = new LiveStream('live', 'x', 1, sab, 10000);
+  const s = new LiveStream('live', 'x', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 0 });
   s.startPublishing(1);
   return s;
 }
@@ -111,4 +111,33 @@ test('a stalled socket is evicted after stallTimeoutMs, memory bounded by the hi
   publish(s, 3, 1, 25);
   await turn();
   assert.equal(ev.evicted.length, 1, 'evicted once');
+});
+
+test('merged writes: tags arriving within mergeWriteMs go out in one write; a new player starts at once', async () => {
+  const sab = new SharedArrayBuffer(4 * 1024 * 1024);
+  StreamSlab.format(sab);
+  const s = new LiveStream('live', 'm', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 60 });
+  s.startPublishing(1);
+  s.commitMedia(9, 0, avcHeader);
+  publish(s, 0, 3, 25);
+  const t = new FakeTransport();
+  let writes = 0;
+  const write = t.write.bind(t);
+  t.write = (chunks) => {
+    writes++;
+    write(chunks);
+  };
+  s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+  await turn();
+  assert.equal(writes, 1, 'the new player got its start without waiting for the merge window');
+  // Three frames 10 ms apart, all inside one 60 ms window: one write.
+  for (let i = 3; i < 6; i++) {
+    publish(s, i, 1, 25);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(writes, 1, 'nothing written before the window closes');
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(writes, 2, 'one write for the three frames');
+  const frames = t.sent.filter((b) => b[0] === 9 && b.length > 100).map(frameNo);
+  assert.deepEqual(frames, [0, 1, 2, 3, 4, 5]);
 });

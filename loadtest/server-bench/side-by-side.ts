@@ -19,6 +19,8 @@ const { values } = parseArgs({
     ramp: { type: 'string', default: '5' },
     workers: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
+    /** Extra sluice rows with other merged-write windows, e.g. --merge 0 (player.mergeWriteMs). */
+    merge: { type: 'string', default: '' },
   },
 });
 
@@ -50,7 +52,14 @@ async function measure(server: ServerUnderTest): Promise<Row> {
 }
 
 const rows: Row[] = [];
-for (const launch of [() => launchSluice(Number(values.workers)), launchNodeMediaServer, launchNginxRtmp]) {
+const merges = values.merge ? values.merge.split(',').map(Number) : [];
+const launchers = [
+  () => launchSluice(Number(values.workers)),
+  ...merges.map((ms) => () => launchSluice(Number(values.workers), ['--set', `player.mergeWriteMs=${ms}`])),
+  launchNodeMediaServer,
+  launchNginxRtmp,
+];
+for (const launch of launchers) {
   const server = await launch();
   if (!server) continue;
   try {
@@ -61,12 +70,12 @@ for (const launch of [() => launchSluice(Number(values.workers)), launchNodeMedi
 }
 
 console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} RTMP players, ${values.duration} s (ramp ${values.ramp} s), node ${process.version}`);
-console.log('server                    players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB');
+console.log('server                                   players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB');
 for (const { name, s, cpuS, rss } of rows) {
   const l = s.latencyMs.latency;
   const t = s.latencyMs.ttff;
   const gbit = s.throughput.mbitIn / 1000;
   console.log(
-    `${name.padEnd(24)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}`,
+    `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}`,
   );
 }

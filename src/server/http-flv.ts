@@ -15,8 +15,14 @@ import { HttpFlvPlayer, WsFlvPlayer, type FlvPlayer } from './http-flv-player.js
 
 export interface HttpListener {
   readonly port: number;
-  /** Closes the listen socket (must happen before a worker thread ends). */
+  /** Closes the listen socket: no new connections. */
   stop(): void;
+  /**
+   * Closes every socket of the app, idle keep-alive connections included.
+   * A worker thread that ends with any uWS socket open aborts the whole
+   * process, so this runs before a worker exits, crash or drain.
+   */
+  closeAll(): void;
 }
 
 /** "/live/cam1.flv" -> { app: "live", name: "cam1" }; undefined if not a playback path. */
@@ -152,12 +158,18 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       const bound = uWS.us_socket_local_port(token as never);
       ctx.log.info({ port: bound }, 'http-flv listening');
       let open = true;
+      const stop = (): void => {
+        if (!open) return;
+        open = false;
+        uWS.us_listen_socket_close(token);
+      };
       resolve({
         port: bound,
-        stop() {
-          if (!open) return;
-          open = false;
-          uWS.us_listen_socket_close(token);
+        stop,
+        closeAll() {
+          stop();
+          // Present in the native build though missing from its typings.
+          (app as unknown as { close(): void }).close();
         },
       });
     });

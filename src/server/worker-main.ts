@@ -25,16 +25,16 @@ const ctx = newContext(config, log, hub, id);
 const listener = await listenRtmp(ctx, { fd });
 const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
 
-// A uWS listen socket still open when the thread ends aborts the whole process:
-// on a crash, close it first, tell the primary why, then end this thread only.
+// Any uWS socket still open when the thread ends (listen socket, a player, an
+// idle keep-alive connection) aborts the whole process: on a crash, close them
+// all first, tell the primary why, then end this thread only.
 process.on('uncaughtException', (err) => {
-  http?.stop();
-  // Its players' sockets too (the same abort), without waiting for any goodbye.
   try {
     for (const p of [...ctx.flvPlayers]) p.close('worker crashed', true);
   } catch {
     // The thread is ending anyway; what could be closed was.
   }
+  http?.closeAll();
   log.fatal({ code: 'ERR_INTERNAL', reason: err.stack ?? String(err) }, 'worker crashed');
   port.postMessage({ t: 'crashed', reason: err.stack ?? String(err) } satisfies WorkerMessage);
   process.exit(1);
@@ -86,6 +86,8 @@ async function drain(reason: string): Promise<void> {
   const until = Date.now() + config.cluster.shutdownGraceMs;
   while (ctx.sessions.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   await stopped;
+  // Idle keep-alive HTTP connections too: none may outlive the thread.
+  http?.closeAll();
   link.post({ t: 'drained' });
   port.close();
 }

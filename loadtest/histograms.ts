@@ -4,10 +4,9 @@
  * compressed base64 (the V2 encoding every HdrHistogram port reads); the
  * main thread decodes and adds them up.
  */
-import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
+import { buildHistogram, mergeHistograms as mergeInto, type Histogram } from '../src/core/hdr.js';
 
-export type { Histogram };
+export { decodeHistogram, encodeHistogram, recordMs, type Histogram } from '../src/core/hdr.js';
 
 /** Histograms a run keeps (names are also the .hgrm file names). */
 export const HISTOGRAMS = {
@@ -21,32 +20,14 @@ export type HistogramName = keyof typeof HISTOGRAMS;
 
 const US_PER_MS = 1000;
 
+/** 1 µs .. 1 h: a run's latencies, however bad. */
 export function newHistogram(): Histogram {
-  // 1 µs .. 1 h at 3 significant digits; autoResize keeps a pathological value from throwing.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
-}
-
-/** Records a duration in ms (negative values, from clock adjustments, count as 0). */
-export function recordMs(h: Histogram, ms: number): void {
-  h.recordValue(Math.max(0, Math.round(ms * US_PER_MS)));
-}
-
-export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
-}
-
-export function decodeHistogram(b64: string): Histogram {
-  return hdr.decodeFromCompressedBase64(b64, 32, false);
+  return buildHistogram(3_600_000_000);
 }
 
 /** One histogram holding every count of `parts` (base64 or decoded). */
 export function mergeHistograms(parts: Iterable<string | Histogram>): Histogram {
-  const out = newHistogram();
-  for (const p of parts) {
-    const h = typeof p === 'string' ? decodeHistogram(p) : p;
-    if (h.totalCount > 0) out.add(h);
-  }
-  return out;
+  return mergeInto(newHistogram(), parts);
 }
 
 /**

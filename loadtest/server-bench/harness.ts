@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import * as hdr from 'hdr-histogram-js';
+import { buildHistogram, recordMs } from '../../src/core/hdr.js';
 import { RtmpClient } from '../../src/server/rtmp-client.js';
 import { buildAvcSequenceHeader } from '../../src/protocol/avc.js';
 
@@ -186,7 +186,7 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
       pub.sendMedia(9, Math.round((n * 1000) / fps), body);
     }
   }, 10);
-  const ttff = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60000, numberOfSignificantValueDigits: 3 });
+  const ttff = buildHistogram(60_000_000);
   const players: RtmpClient[] = [];
   try {
     for (let i = 0; i < o.players; i += 25) {
@@ -194,7 +194,7 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
         Array.from({ length: Math.min(25, o.players - i) }, async () => {
           const t0 = Date.now();
           const c = await RtmpClient.connect(server.rtmpUrl, { timeoutMs: 15000 });
-          c.once('media', () => ttff.recordValue(Math.max(1, Date.now() - t0)));
+          c.once('media', () => recordMs(ttff, Date.now() - t0));
           await c.play('bench');
           return c;
         }),
@@ -219,8 +219,8 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
       serverCores: cpu / secs,
       generatorCores: (gen.user + gen.system) / 1e6 / secs,
       rssMb: rssMb(server.proc.pid!),
-      ttffP50: ttff.getValueAtPercentile(50),
-      ttffP99: ttff.getValueAtPercentile(99),
+      ttffP50: Math.round(ttff.getValueAtPercentile(50) / 1000),
+      ttffP99: Math.round(ttff.getValueAtPercentile(99) / 1000),
       playersWithMedia: players.filter((p) => p.stats.mediaIn > 0).length,
     };
   } finally {

@@ -10,8 +10,7 @@
  * window to the gap). Count and sum run since the worker started, as
  * Prometheus summaries want.
  */
-import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from 'hdr-histogram-js';
+import { buildHistogram, encodeHistogram, mergeHistograms, recordMs, type Histogram } from '../core/hdr.js';
 import type { LatencyRecorder } from '../media/types.js';
 
 export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake'] as const;
@@ -32,13 +31,8 @@ export interface LatencyWire {
 
 export type LatencySnapshot = Record<LatencyMetric, LatencyWire>;
 
-/**
- * 64-bit counts: a per-tag metric on a busy worker would overflow 32-bit
- * buckets within a day if nobody scraped (no window turn-over).
- */
-function newHistogram(): Histogram {
-  return hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
-}
+/** Latencies up to 10 s (later ones still count: the histogram resizes). */
+const newHistogram = (): Histogram => buildHistogram(10_000_000);
 
 class Track {
   count = 0;
@@ -47,11 +41,8 @@ class Track {
   previous = newHistogram();
 
   record(ms: number): void {
-    // A clock step can make an age negative: count it as zero rather than lose it.
-    const us = ms > 0 ? Math.round(ms * 1000) : 0;
-    this.current.recordValue(us);
+    this.sumUs += recordMs(this.current, ms);
     this.count++;
-    this.sumUs += us;
   }
 
   turn(): void {
@@ -62,7 +53,7 @@ class Track {
   }
 
   wire(): LatencyWire {
-    const window = [this.previous, this.current].filter((h) => h.totalCount > 0).map((h) => hdr.encodeIntoCompressedBase64(h));
+    const window = [this.previous, this.current].filter((h) => h.totalCount > 0).map(encodeHistogram);
     return { count: this.count, sumUs: this.sumUs, window };
   }
 }
@@ -105,13 +96,12 @@ export interface MergedLatency {
 }
 
 export function mergeLatency(parts: readonly LatencyWire[]): MergedLatency {
-  const merged = newHistogram();
+  const merged = mergeHistograms(newHistogram(), parts.flatMap((p) => p.window));
   let count = 0;
   let sumUs = 0;
   for (const p of parts) {
     count += p.count;
     sumUs += p.sumUs;
-    for (const enc of p.window) merged.add(hdr.decodeFromCompressedBase64(enc, 64));
   }
   return {
     count,

@@ -10,7 +10,7 @@ import { unpack } from 'msgpackr';
 import net from 'node:net';
 import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
-import type { DirectoryEvent, PrimaryMessage, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
+import type { DirectoryEvent, PrimaryMessage, PublishGrant, SubscribeGrant, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
 
 /**
  * SO_REUSEPORT lets a second sluice (same user) bind the same port and the
@@ -72,7 +72,7 @@ export class Supervisor {
   /** Control-plane requests awaiting a worker's answer, by req. */
   private readonly pending = new Map<number, { worker: number; done: (result: unknown) => void }>();
   restarts = 0;
-  /** Directory events held while a publish is granted (see onMessage). */
+  /** Directory events held while a request is answered (see answer()). */
   private deferred: [number, DirectoryEvent][] | undefined;
   /** Set by the owner: directory decisions go back to workers through it. */
   directory!: StreamDirectory;
@@ -153,24 +153,10 @@ export class Supervisor {
   private onMessage(slot: Slot, m: WorkerMessage): void {
     const d = this.directory;
     switch (m.t) {
-      case 'publish': {
-        // The grant goes out before the events the publish causes: the new home has no view to attach readers to until it has it.
-        const later: [number, DirectoryEvent][] = [];
-        this.deferred = later;
-        let result;
-        try {
-          result = d.publish(m.key, slot.id);
-        } finally {
-          this.deferred = undefined;
-        }
-        this.post(slot.id, { t: 'reply', req: m.req, result });
-        for (const [w, e] of later) this.deliver(w, e);
-        return;
-      }
-      case 'subscribe': {
-        const result = d.subscribe(m.key, slot.id);
-        return this.post(slot.id, { t: 'reply', req: m.req, result }, result?.port ? [result.port] : []);
-      }
+      case 'publish':
+        return this.answer(slot.id, m.req, () => d.publish(m.key, slot.id));
+      case 'subscribe':
+        return this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id));
       case 'unpublish':
         return d.unpublish(m.id, slot.id);
       case 'release':
@@ -185,6 +171,25 @@ export class Supervisor {
         slot.crash = m.reason;
         return;
     }
+  }
+
+  /**
+   * Answers a worker's directory request. The reply goes out before any event
+   * the request caused: the asker has no view to apply them to until it has
+   * its grant (e.g. readers to attach to the stream it is now home to).
+   */
+  private answer(id: number, req: number, ask: () => PublishGrant | SubscribeGrant | undefined): void {
+    const later: [number, DirectoryEvent][] = [];
+    this.deferred = later;
+    let result;
+    try {
+      result = ask();
+    } finally {
+      this.deferred = undefined;
+    }
+    const port = result && 'port' in result ? result.port : undefined;
+    this.post(id, { t: 'reply', req, result }, port ? [port] : []);
+    for (const [w, e] of later) this.deliver(w, e);
   }
 
   /** Sends to the worker with this id (dropped if it is gone). */

@@ -11,8 +11,9 @@ import type { StreamDirectory } from '../cluster/directory.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { newCounters, type ServerContext } from './context.js';
-import { closeSessions, listenRtmp } from './rtmp-listener.js';
-import { closeFlvPlayers, listenHttp } from './http-flv.js';
+import { listenRtmp } from './rtmp-listener.js';
+import { listenHttp } from './http-flv.js';
+import { stopServing } from './stop-serving.js';
 import { HdrLatencyRecorder } from './latency.js';
 import { IngestMeter } from './ingest-meter.js';
 
@@ -78,13 +79,8 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
     directory,
     close() {
       closing ??= (async () => {
-        const stopped = listener.stop();
-        http?.stop();
-        ctx.ingest.stop();
-        closeFlvPlayers(ctx, 'server shutting down');
-        closeSessions(ctx, 'server shutting down');
+        await stopServing(ctx, listener, http, 'server shutting down', config.cluster.shutdownGraceMs);
         directory.closeAll('server shutting down');
-        await stopped;
       })();
       return closing;
     },

@@ -9,8 +9,9 @@ import { WorkerHub } from '../cluster/worker-hub.js';
 import type { PrimaryMessage } from '../cluster/messages.js';
 import type { SluiceConfig } from './config.js';
 import { createLogger } from './log.js';
-import { closeSessions, listenRtmp } from './rtmp-listener.js';
-import { closeFlvPlayers, listenHttp } from './http-flv.js';
+import { listenRtmp } from './rtmp-listener.js';
+import { listenHttp } from './http-flv.js';
+import { stopServing } from './stop-serving.js';
 import type { WorkerMessage } from '../cluster/messages.js';
 import { newContext, streamOptionsOf } from './server.js';
 import { answerRequest } from './worker-control.js';
@@ -77,17 +78,7 @@ port.on('message', (m: PrimaryMessage) => {
 
 /** Stop accepting, close every session properly, then let the thread end. */
 async function drain(reason: string): Promise<void> {
-  const stopped = listener.stop();
-  http?.stop();
-  ctx.ingest.stop();
-  closeFlvPlayers(ctx, reason);
-  closeSessions(ctx, reason);
-  // Sessions end their sockets (players got Play.Stop); wait for them to go.
-  const until = Date.now() + config.cluster.shutdownGraceMs;
-  while (ctx.sessions.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  await stopped;
-  // Idle keep-alive HTTP connections too: none may outlive the thread.
-  http?.closeAll();
+  await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
   link.post({ t: 'drained' });
   port.close();
 }

@@ -221,8 +221,17 @@ export class WsFlvPlayer extends FlvPlayer {
   }
 
   /** The socket closed (either side). */
-  socketClosed(): void {
+  /**
+   * The socket closed (either side). A close code other than normal/going
+   * away/none means the client broke the protocol (e.g. 1009: a message over
+   * the frame limit): an error of this session, logged and counted.
+   */
+  socketClosed(code = 1000): void {
     this.closed = true;
+    if (code !== 1000 && code !== 1001 && code !== 1005 && !this.done) {
+      this.fail(new SluiceError('ERR_PROTOCOL', `websocket closed with code ${code}`));
+      return;
+    }
     this.detach();
   }
 }

@@ -109,7 +109,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       p.attach();
     },
     drain: (ws) => ws.getUserData().player?.sub.pump(),
-    close: (ws) => ws.getUserData().player?.socketClosed(),
+    close: (ws, code) => ws.getUserData().player?.socketClosed(code),
   });
 
   app.options('/*', (res, req) => {

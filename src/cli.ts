@@ -3,12 +3,15 @@
  * sluice command line: `sluice serve [--config FILE] [--port N] [--set key=value ...]`.
  * Precedence: embedded defaults < config file < SLUICE_* environment < flags.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeError } from './core/errors.js';
-import { configFromEnv, readConfigFile, resolveConfig, setPath } from './server/config.js';
-import { createLogger } from './server/log.js';
-import { packageVersion, startServer } from './server/server.js';
-import { startCluster } from './server/cluster.js';
+import { configFromEnv, readConfigFile, resolveConfig, setPath } from './app/config.js';
+import { createLogger } from './app/log.js';
+import { packageVersion } from './app/version.js';
+import { startServer } from './process/single.js';
+import { startCluster } from './process/primary.js';
 
 const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
 
@@ -30,12 +33,29 @@ Environment: SLUICE_<SECTION>__<KEY>=VALUE, e.g. SLUICE_RTMP__PORT=1936.
 Keys and defaults: docs/configuration.md.
 `;
 
+/**
+ * The load generator is a program of its own (loadtest/cli.ts, beside
+ * src/ in the package): run it with our arguments and its exit code, so the
+ * server never loads its code.
+ */
+function runLoadtest(args: string[]): Promise<number> {
+  const entry = new URL('../loadtest/cli.js', import.meta.url);
+  const child = spawn(process.execPath, [fileURLToPath(entry), ...args], { stdio: 'inherit' });
+  // Ctrl-C reaches the child from the terminal; its early-stop report must not be cut short here.
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', (sig) => child.kill(sig));
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`sluice loadtest: ${describeError(err)}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'loadtest') {
-    // The load generator has its own flags; loaded only when asked for.
-    const loadtest = (await import('../loadtest/cli.js')) as { main(argv: string[]): Promise<number> };
-    return loadtest.main(argv.slice(1));
-  }
+  if (argv[0] === 'loadtest') return runLoadtest(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -65,6 +65,8 @@ export const TagFlag = {
 
 const FLV_HEADER = 11;
 const FLV_TRAILER = 4;
+/** FLV TagType of video (protocol/types.ts TagType.Video; core sits below protocol). */
+const VIDEO_TAG = 9;
 
 /** Wrap-safe `a < b` for Int32 sequence numbers. */
 export function seqBefore(a: number, b: number): boolean {
@@ -309,7 +311,7 @@ export class TagRing {
     ix[base + S_ARRIVAL] = wallMs31();
     ctl[C_WRITE_POS] = off + total;
     ctl[C_CUM_BYTES] = cum;
-    if (type === 9 && flags & TagFlag.Key && !(flags & TagFlag.SequenceHeader)) {
+    if (type === VIDEO_TAG && flags & TagFlag.Key && !(flags & TagFlag.SequenceHeader)) {
       Atomics.store(ctl, C_KEY_SEQ, seq);
       Atomics.store(ctl, C_KEY_VALID, 1);
     }

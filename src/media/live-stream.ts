@@ -11,7 +11,7 @@ import { SluiceError } from '../core/errors.js';
 import { TagType, type AudioCodec, type VideoCodec } from '../protocol/types.js';
 import { inspectVideo } from '../protocol/video-tag.js';
 import { inspectAudio } from '../protocol/audio-tag.js';
-import { EgressCache } from './egress-cache.js';
+import { EgressCache } from './egress/cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
 import { StickySlot, StreamSlab } from './stream-slab.js';

@@ -15,8 +15,7 @@
  */
 import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
-import type { EgressCache } from './egress-cache.js';
-import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
+import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
 let nextId = 1;
 
@@ -45,7 +44,7 @@ export class Subscriber {
   private lastProgress = Date.now();
   private readonly rec: RecordView = newRecordView();
   private readonly batch: Buffer[] = [];
-  private cache: EgressCache | null = null;
+  private cache: EgressSource | null = null;
 
   constructor(
     readonly stream: StreamView,

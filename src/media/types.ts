@@ -3,7 +3,6 @@
  * egress form is, and the events a subscriber receives from its stream.
  */
 import type { RecordView, TagRing } from '../core/tag-ring.js';
-import type { EgressCache } from './egress-cache.js';
 import type { ErrorCode } from '../core/errors.js';
 
 /**
@@ -17,6 +16,12 @@ export interface EgressForm {
   build(ring: TagRing, rec: RecordView): Buffer;
   /** Egress bytes of a sticky tag (metadata / sequence header) held outside the ring. */
   buildSticky(type: number, timestamp: number, body: Uint8Array): Buffer;
+}
+
+/** A form's egress bytes per ring record, shared by its players (media/egress/cache.ts). */
+export interface EgressSource {
+  /** Egress bytes of `rec`, or undefined when the writer lapped it during the copy. */
+  get(rec: RecordView): Buffer | undefined;
 }
 
 /** The socket side of a player. */
@@ -94,6 +99,6 @@ export interface StreamView {
   readonly live: boolean;
   readonly counters: MediaCounters;
   latestTimestamp(): number;
-  cacheFor(form: EgressForm): EgressCache;
+  cacheFor(form: EgressForm): EgressSource;
   removeSubscriber(sub: unknown): void;
 }

@@ -4,8 +4,8 @@
  * snapshots: a session's `peer` is ip:port as the server sees it, so its
  * port is the client socket's local port.
  */
-import type { RunningCluster } from '../../src/server/cluster.js';
-import type { RtmpClient } from '../../src/server/rtmp-client.js';
+import type { RunningCluster } from '../../src/process/primary.js';
+import type { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 
 export interface SessionPlace {
   worker: number;

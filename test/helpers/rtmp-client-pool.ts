@@ -3,7 +3,7 @@
  * the test ends, `closeAll()` stops every publisher's timer and destroys
  * every connection.
  */
-import { RtmpClient, type RtmpClientOptions } from '../../src/server/rtmp-client.js';
+import { RtmpClient, type RtmpClientOptions } from '../../src/rtmp/client/rtmp-client.js';
 import { SyntheticPublisher, type PublisherOptions } from './synthetic-publisher.js';
 
 /** rtmp://127.0.0.1:`port`/`app`. */

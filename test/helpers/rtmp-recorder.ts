@@ -3,7 +3,7 @@
  * the synthetic frame counter it carries), NetStream statuses, user control
  * events and the close, each stamped with Date.now() on arrival.
  */
-import type { RtmpClient, MediaMessage } from '../../src/server/rtmp-client.js';
+import type { RtmpClient, MediaMessage } from '../../src/rtmp/client/rtmp-client.js';
 import { decodeAmf0 } from '../../src/protocol/amf0.js';
 import type { AmfValue } from '../../src/protocol/amf-types.js';
 import { counterOf } from './synthetic-media.js';

@@ -3,10 +3,10 @@
  * starts it, hands `fn` a harness that opens clients and synthetic
  * publishers, and closes all of it however `fn` ends.
  */
-import type { RunningServer } from '../../src/server/server.js';
-import type { ConfigInput } from '../../src/server/config.js';
-import type { RtmpSession } from '../../src/server/rtmp-session.js';
-import type { RtmpClient, RtmpClientOptions } from '../../src/server/rtmp-client.js';
+import type { RunningServer } from '../../src/process/single.js';
+import type { ConfigInput } from '../../src/app/config.js';
+import type { RtmpSession } from '../../src/rtmp/session.js';
+import type { RtmpClient, RtmpClientOptions } from '../../src/rtmp/client/rtmp-client.js';
 import { RtmpClientPool, rtmpUrl } from './rtmp-client-pool.js';
 import type { PublisherOptions, SyntheticPublisher } from './synthetic-publisher.js';
 import { Recorder } from './rtmp-recorder.js';

@@ -2,9 +2,9 @@
  * Servers and clusters for tests: every listener on 127.0.0.1 with an
  * ephemeral port, logging off, start and close bounded in time.
  */
-import { startServer, type RunningServer } from '../../src/server/server.js';
-import { startCluster, type RunningCluster } from '../../src/server/cluster.js';
-import type { ConfigInput } from '../../src/server/config.js';
+import { startServer, type RunningServer } from '../../src/process/single.js';
+import { startCluster, type RunningCluster } from '../../src/process/primary.js';
+import type { ConfigInput } from '../../src/app/config.js';
 import { withTimeout } from './net.js';
 
 const LOCAL = { host: '127.0.0.1', port: 0 };

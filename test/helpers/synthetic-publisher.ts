@@ -5,7 +5,7 @@
  * (see synthetic-media.ts). Everything sent is kept as players must
  * receive it, for byte-exact comparison.
  */
-import type { RtmpClient } from '../../src/server/rtmp-client.js';
+import type { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import type { AmfValue } from '../../src/protocol/amf-types.js';
 import {
   AAC_SEQUENCE_HEADER,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/server.js';
+import { startServer } from '../../src/process/single.js';
 import { runLoadtest } from '../../loadtest/run.js';
 import { buildSummary, formatSummary } from '../../loadtest/summary.js';
 import { writeOutputs } from '../../loadtest/outputs.js';

@@ -1,0 +1,215 @@
+/**
+ * Configuration: embedded defaults, then a YAML/JSON file, then SLUICE_*
+ * environment variables, then command-line flags. Validated once at start;
+ * a bad value fails with a message naming its key. Every limit lives here
+ * with its default (docs/configuration.md lists them).
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { SluiceError } from '../core/errors.js';
+import { SlabPool } from '../core/slab-pool.js';
+import type { StreamOptions } from '../media/types.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+const MiB = 1024 * 1024;
+
+export const configSchema = z
+  .object({
+    cluster: z
+      .object({
+        /** Worker threads serving connections; 0 runs everything in one thread. */
+        workers: int(0, 256).default(availableParallelism()),
+        /** On SIGTERM/SIGINT, sessions get this long to close before workers are stopped. */
+        shutdownGraceMs: int(0).default(10000),
+        /** On SIGTERM/SIGINT, /readyz reads 503 this long while still serving, so load balancers stop sending first. */
+        drainDelayMs: int(0).default(0),
+        /** Test-only: lets the primary make a worker throw (crash drills). */
+        crashHook: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    admin: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        /** Control plane on the primary: /healthz, /readyz, /metrics, /api/v1; 0 = any free port. */
+        port: int(0, 65535).default(8081),
+      })
+      .strict()
+      .default({}),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({}),
+    rtmp: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: int(0, 65535).default(1935),
+        /** Our outgoing chunk size (sent with Set Chunk Size after connect). */
+        outChunkSize: int(128, 0xffffff).default(60000),
+        /** Largest Set Chunk Size accepted from a peer. */
+        maxIncomingChunkSize: int(1, 0x7fffffff).default(65536),
+        /** Largest message accepted (checked before allocating). */
+        maxMessageSize: int(64, 256 * MiB).default(16 * MiB),
+        maxChunkStreams: int(4, 65600).default(64),
+        maxConnections: int(1).default(10000),
+        handshakeTimeoutMs: int(100).default(10000),
+        /** A session that receives no whole message for this long is closed (slowloris bound). */
+        idleTimeoutMs: int(100).default(30000),
+        windowAckSize: int(1).default(2500000),
+        peerBandwidth: int(1).default(2500000),
+      })
+      .strict()
+      .default({}),
+    http: z
+      .object({
+        /** HTTP-FLV and WebSocket-FLV playback on every worker (uWebSockets.js). */
+        enabled: z.boolean().default(true),
+        host: z.string().default('0.0.0.0'),
+        port: int(0, 65535).default(8080),
+        /** Access-Control-Allow-Origin on playback responses and preflights. */
+        corsOrigin: z.string().default('*'),
+        /** WebSocket idle timeout in seconds (pings are sent automatically before it). */
+        wsIdleTimeoutS: int(8, 960).default(120),
+      })
+      .strict()
+      .default({}),
+    amf: z
+      .object({
+        maxDepth: int(1, 1000).default(32),
+        maxItems: int(1).default(65536),
+        maxStringBytes: int(1).default(MiB),
+      })
+      .strict()
+      .default({}),
+    media: z
+      .object({
+        /** Bytes of one stream's ring (a pooled SharedArrayBuffer slab); bounds its GOP cache. */
+        ringBytes: int(64 * 1024, 1024 * MiB).default(16 * MiB),
+        /** Most live streams at once (rings in use). */
+        maxStreams: int(1).default(1000),
+        /** Players stay attached this long after their publisher leaves; a republish resumes them. */
+        republishGraceMs: int(0).default(5000),
+        /** A player of a stream not (yet) published waits this long before Play.StreamNotFound. */
+        playWaitMs: int(0).default(5000),
+        /** A timestamp jump larger than this (either way) is treated as a discontinuity. */
+        maxTimestampJumpMs: int(1).default(10000),
+      })
+      .strict()
+      .default({}),
+    player: z
+      .object({
+        /** We stop handing a player's socket more bytes past this much unsent data. */
+        writeHighWaterBytes: int(1024).default(MiB),
+        /** Lag (bytes behind the live edge) past which a player drops to the next keyframe. */
+        queueMaxBytes: int(1024).default(8 * MiB),
+        /** Lag (media time behind the live edge) past which a player drops to the next keyframe. */
+        queueMaxMs: int(100).default(10000),
+        /** A player whose socket accepts nothing for this long is disconnected. */
+        stallTimeoutMs: int(100).default(20000),
+        /** Merged writes (SRS's mw_latency): batch this many ms of tags per player write; 0 = lowest latency. */
+        mergeWriteMs: int(0, 2000).default(100),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type SluiceConfig = z.infer<typeof configSchema>;
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type ConfigInput = DeepPartial<SluiceConfig>;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; later sources win. */
+export function mergeConfig(...sources: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const src of sources) {
+    if (!isObject(src)) continue;
+    for (const [k, v] of Object.entries(src)) {
+      out[k] = isObject(v) && isObject(out[k]) ? mergeConfig(out[k], v) : isObject(v) ? mergeConfig(v) : v;
+    }
+  }
+  return out;
+}
+
+/** Sets `a.b.c` in obj to a scalar parsed from text ("1936" -> 1936, "true" -> true). */
+export function setPath(obj: Record<string, unknown>, path: string, text: string): void {
+  const keys = path.split('.').filter(Boolean);
+  let cur = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObject(cur[k])) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // plain string
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/** SLUICE_RTMP__PORT=1936 -> rtmp.port (double underscore separates levels; camelCase keys match case-insensitively). */
+export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const shape = configSchema.shape as Record<string, z.ZodTypeAny>;
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith('SLUICE_') || text === undefined || name === 'SLUICE_CONFIG') continue;
+    const parts = name.slice(7).toLowerCase().split('__');
+    const section = Object.keys(shape).find((s) => s.toLowerCase() === parts[0]);
+    const inner = section ? innerKeys(shape[section]!) : [];
+    const key = inner.find((k) => k.toLowerCase() === parts[1]?.replace(/_/g, ''));
+    if (!section || !key || parts.length !== 2) {
+      throw new SluiceError('ERR_CONFIG', `environment ${name}: no such config key`);
+    }
+    setPath(out, `${section}.${key}`, text);
+  }
+  return out;
+}
+
+function innerKeys(t: z.ZodTypeAny): string[] {
+  let cur: z.ZodTypeAny = t;
+  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur._def.innerType;
+  return cur instanceof z.ZodObject ? Object.keys(cur.shape) : [];
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SluiceError('ERR_CONFIG', `config file ${path}: cannot read`, { cause: err });
+  }
+  try {
+    const v = /\.json$/i.test(path) ? JSON.parse(text) : YAML.parse(text);
+    return isObject(v) ? v : {};
+  } catch (err) {
+    throw new SluiceError('ERR_CONFIG', `config file ${path}: parse error`, { cause: err });
+  }
+}
+
+/** Validates merged input; errors name the offending key. */
+export function resolveConfig(...sources: unknown[]): SluiceConfig {
+  const res = configSchema.safeParse(mergeConfig(...sources));
+  if (!res.success) {
+    const msg = res.error.issues
+      .map((i) => {
+        const key = [...i.path, ...('keys' in i ? (i.keys as string[]) : [])].join('.');
+        return `${key || '(root)'}: ${i.message}`;
+      })
+      .join('; ');
+    throw new SluiceError('ERR_CONFIG', `invalid config: ${msg}`);
+  }
+  return res.data;
+}
+
+/** The per-stream settings of a config. */
+export function streamOptionsOf(config: SluiceConfig): StreamOptions {
+  return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWriteMs: config.player.mergeWriteMs };
+}
+
+/** The slab pool every stream ring comes from. */
+export function slabPoolFor(config: SluiceConfig): SlabPool {
+  return new SlabPool(config.media.ringBytes, config.media.maxStreams);
+}

@@ -1,0 +1,119 @@
+/**
+ * What every session of a worker shares: config, logger, the stream
+ * service and registry, and the counters operators read. Transports are
+ * named here only by the interfaces the rest of the worker needs of them.
+ */
+import type { SluiceConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { WorkerHub } from '../cluster/worker-hub.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { ClientProtocol } from '../cluster/messages.js';
+import { HdrLatencyRecorder } from './latency.js';
+import { IngestMeter } from './ingest-meter.js';
+import { StreamService } from './stream-service.js';
+import { packageVersion } from './version.js';
+
+export type FlvProtocol = Exclude<ClientProtocol, 'rtmp'>;
+
+export interface ServerCounters {
+  /** RTMP connections accepted (refused ones included). */
+  connectionsTotal: number;
+  connectionsRefused: number;
+  handshakeFailures: number;
+  complexHandshakes: number;
+  /** Bytes of RTMP sessions that have ended (open ones are read live, see control/snapshot.ts). */
+  bytesIn: number;
+  bytesOut: number;
+  publishesTotal: number;
+  playsTotal: number;
+  playersEvicted: number;
+  /** Tags skipped for slow players, by players that have left (open ones are read live). */
+  tagsDropped: number;
+  /** HTTP-FLV / WS-FLV players accepted, and the bytes of those that have ended. */
+  flv: Record<FlvProtocol, { connections: number; bytesOut: number }>;
+  /** Sessions ended by an error, by code. */
+  sessionErrors: Partial<Record<ErrorCode, number>>;
+}
+
+export function newCounters(): ServerCounters {
+  return {
+    connectionsTotal: 0,
+    connectionsRefused: 0,
+    handshakeFailures: 0,
+    complexHandshakes: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    publishesTotal: 0,
+    playsTotal: 0,
+    playersEvicted: 0,
+    tagsDropped: 0,
+    flv: { 'http-flv': { connections: 0, bytesOut: 0 }, 'ws-flv': { connections: 0, bytesOut: 0 } },
+    sessionErrors: {},
+  };
+}
+
+export interface SessionInfo {
+  id: number;
+  peer: string;
+  role: 'none' | 'publisher' | 'player';
+  streamKey?: string;
+  since: number;
+  bytesIn: number;
+  bytesOut: number;
+  worker: number;
+}
+
+/** An RTMP session, as the control plane and shutdown see it. */
+export interface RtmpSessionHandle {
+  info(): SessionInfo;
+  close(reason: string): void;
+}
+
+/** An HTTP-FLV or WS-FLV player, as the control plane and shutdown see it. */
+export interface FlvPlayerHandle {
+  readonly id: number;
+  readonly protocol: FlvProtocol;
+  readonly peer: string;
+  readonly streamKey: string;
+  readonly since: number;
+  readonly bytesOut: number;
+  /** Ends it on request; `abort` cuts the socket without a goodbye (the thread is ending). */
+  close(reason: string, abort?: boolean): void;
+  /** Ends it as the end of its stream would (shutdown): the FLV stream ends cleanly. */
+  onStreamEnd(reason: string): void;
+}
+
+export interface ServerContext {
+  config: SluiceConfig;
+  log: Logger;
+  /** This worker's view of the stream directory. */
+  hub: WorkerHub;
+  /** Publish and play leases over the hub: what sessions use. */
+  streams: StreamService;
+  workerId: number;
+  counters: ServerCounters;
+  sessions: Map<number, RtmpSessionHandle>;
+  /** HTTP-FLV and WS-FLV players of this worker. */
+  flvPlayers: Set<FlvPlayerHandle>;
+  /** Latency histograms: players' ingest-to-egress and first frame, sessions' handshake time. */
+  latency: HdrLatencyRecorder;
+  /** Ingest bitrate of the streams published here. */
+  ingest: IngestMeter;
+  version: string;
+}
+
+export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, workerId: number): ServerContext {
+  return {
+    config,
+    log,
+    hub,
+    streams: new StreamService(hub),
+    workerId,
+    counters: newCounters(),
+    sessions: new Map(),
+    flvPlayers: new Set(),
+    latency: new HdrLatencyRecorder(),
+    ingest: new IngestMeter(hub).start(),
+    version: packageVersion(),
+  };
+}

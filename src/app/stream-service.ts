@@ -1,0 +1,77 @@
+/**
+ * Publishing and playing, whatever the transport: the one place a session
+ * asks for a stream and gives it back. What it is granted is a lease with
+ * one idempotent release(), so no transport keeps its own account of what
+ * it holds in the worker's stream views (and later, of what access control
+ * allowed it).
+ */
+import type { WorkerHub } from '../cluster/worker-hub.js';
+import type { LiveStream } from '../media/live-stream.js';
+import type { Subscriber } from '../media/subscriber.js';
+import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
+
+/** The right to write a stream; release() unpublishes it (players wait out the grace period). */
+export class PublishLease {
+  private done = false;
+
+  constructor(
+    private readonly hub: WorkerHub,
+    readonly stream: LiveStream,
+    /** The publishing session's id (the stream's `publisher`). */
+    readonly owner: number,
+  ) {}
+
+  get released(): boolean {
+    return this.done;
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.hub.unpublish(this.stream, this.owner);
+  }
+}
+
+/** A hold on a stream view for one player; release() detaches its subscriber and lets the view go when unused. */
+export class PlayLease {
+  private done = false;
+  private sub: Subscriber | undefined;
+
+  constructor(
+    private readonly hub: WorkerHub,
+    readonly stream: LiveStream,
+  ) {}
+
+  get released(): boolean {
+    return this.done;
+  }
+
+  /** Attaches the player to the stream (once); its subscriber ends with the lease. */
+  subscribe(form: EgressForm, transport: PlayerTransport, events: SubscriberEvents, policy: PlayerPolicy, latency?: LatencyRecorder): Subscriber {
+    this.sub ??= this.stream.addSubscriber(form, transport, events, policy, latency);
+    return this.sub;
+  }
+
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.sub?.close();
+    // A closed view was dropped by the hub already (stream end): nothing more to give back.
+    if (!this.stream.closed) this.hub.subscriberLeft(this.stream);
+  }
+}
+
+export class StreamService {
+  constructor(private readonly hub: WorkerHub) {}
+
+  /** Starts publishing app/name for session `owner`; throws ERR_STREAM when it is live anywhere. */
+  async publish(app: string, name: string, owner: number): Promise<PublishLease> {
+    return new PublishLease(this.hub, await this.hub.publish(app, name, owner), owner);
+  }
+
+  /** The stream a player attaches to (live, in grace, or awaited); undefined = not found. */
+  async play(app: string, name: string): Promise<PlayLease | undefined> {
+    const stream = await this.hub.play(app, name);
+    return stream && new PlayLease(this.hub, stream);
+  }
+}

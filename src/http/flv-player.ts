@@ -1,0 +1,126 @@
+/**
+ * What HTTP-FLV and WS-FLV players share: a subscriber transport that
+ * sends the FLV header first (flags from the tracks the stream really
+ * has), then tags with per-player timestamps (media/egress/flv-form.ts).
+ * The transports (http-flv-player.ts, ws-flv-player.ts) say how bytes
+ * leave and how the connection ends.
+ */
+import { SluiceError, type ErrorCode } from '../core/errors.js';
+import { flvFileHeader } from '../protocol/flv-tag.js';
+import type { LiveStream } from '../media/live-stream.js';
+import type { Subscriber } from '../media/subscriber.js';
+import type { PlayerTransport, SubscriberEvents } from '../media/types.js';
+import { FlvRebaser, flvForm } from '../media/egress/flv-form.js';
+import type { FlvPlayerHandle, FlvProtocol, ServerContext } from '../app/context.js';
+import type { PlayLease } from '../app/stream-service.js';
+
+let nextId = 1;
+
+/** How a player's connection ends: `error` for a forced close, `abort` without any goodbye (the thread is ending). */
+export type FinishStatus = 'ok' | 'not-found' | 'error' | 'abort';
+
+export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, FlvPlayerHandle {
+  readonly id = nextId++;
+  readonly since = Date.now();
+  readonly stream: LiveStream;
+  sub!: Subscriber;
+  protected started = false;
+  protected done = false;
+  private readonly rebaser = new FlvRebaser();
+  bytesOut = 0;
+
+  constructor(
+    protected readonly ctx: ServerContext,
+    private readonly lease: PlayLease,
+    readonly peer: string,
+    readonly protocol: FlvProtocol,
+  ) {
+    this.stream = lease.stream;
+  }
+
+  get streamKey(): string {
+    return this.stream.key;
+  }
+
+  attach(): void {
+    this.ctx.counters.flv[this.protocol].connections++;
+    this.sub = this.lease.subscribe(flvForm, this, this, this.ctx.config.player, this.ctx.latency);
+    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, live: this.stream.live }, 'playing');
+  }
+
+  abstract get writableLength(): number;
+  protected abstract cork(fn: () => void): void;
+  /** Sends one chunk; false when the transport now holds backpressure. */
+  protected abstract send(chunk: Buffer): boolean;
+  protected abstract onFirstWrite(): void;
+  protected abstract finish(status: FinishStatus, why: string): void;
+
+  write(chunks: Buffer[]): void {
+    if (this.done) return;
+    this.cork(() => {
+      if (!this.started) {
+        this.started = true;
+        this.onFirstWrite();
+        this.emit(flvFileHeader({ audio: this.stream.slab.hasAudio, video: this.stream.hasVideo }));
+      }
+      for (const c of chunks) this.rebaser.each(c, this.emitChunk);
+    });
+  }
+
+  private readonly emitChunk = (b: Buffer): void => this.emit(b);
+
+  private emit(b: Buffer): void {
+    this.bytesOut += b.length;
+    this.send(b);
+  }
+
+  onUnpublish(): void {
+    // FLV has no status messages: the player keeps waiting through the grace period.
+  }
+
+  onPublish(): void {}
+
+  onStreamEnd(reason: string): void {
+    if (this.done) return;
+    this.finish(reason === 'stream not found' && !this.started ? 'not-found' : 'ok', reason);
+    this.detach();
+  }
+
+  onEvict(code: ErrorCode, reason: string): void {
+    this.ctx.counters.playersEvicted++;
+    this.stream.counters.playersEvicted++;
+    this.fail(new SluiceError(code, `slow player: ${reason}`));
+  }
+
+  fail(err: SluiceError): void {
+    if (this.done) return;
+    const c = this.ctx.counters;
+    c.sessionErrors[err.code] = (c.sessionErrors[err.code] ?? 0) + 1;
+    this.ctx.log.warn({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, code: err.code, reason: err.message }, 'session ended by error');
+    this.finish('error', err.message);
+    this.detach();
+  }
+
+  /**
+   * Ends this player on request (admin kick): the connection is cut. With
+   * `abort` the socket closes at once, without a WebSocket close handshake:
+   * a uWS socket still open when a worker thread ends aborts the process.
+   */
+  close(reason: string, abort = false): void {
+    if (this.done) return;
+    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, reason }, 'session closed');
+    this.finish(abort ? 'abort' : 'error', reason);
+    this.detach();
+  }
+
+  /** The peer went away or the player ended: leave the stream once. */
+  detach(): void {
+    if (this.done) return;
+    this.done = true;
+    const c = this.ctx.counters;
+    c.flv[this.protocol].bytesOut += this.bytesOut;
+    c.tagsDropped += this.sub.tagsDropped;
+    this.lease.release();
+    this.ctx.flvPlayers.delete(this);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * HTTP-FLV and WebSocket-FLV playback on uWebSockets.js, one app per
+ * worker, all on the same port (uWS listens with SO_REUSEPORT):
+ *   GET/HEAD /{app}/{name}.flv         HTTP-FLV (video/x-flv, streamed)
+ *   the same path as a WebSocket        WS-FLV (binary frames, flv.js/mpegts.js)
+ *   OPTIONS *                          CORS preflight
+ */
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import { SluiceError } from '../core/errors.js';
+import { cleanName } from '../app/stream-name.js';
+import type { ServerContext } from '../app/context.js';
+import type { PlayLease } from '../app/stream-service.js';
+import { HttpFlvPlayer } from './http-flv-player.js';
+import { WsFlvPlayer } from './ws-flv-player.js';
+
+export interface HttpListener {
+  readonly port: number;
+  /** Closes the listen socket: no new connections. */
+  stop(): void;
+  /**
+   * Closes every socket of the app, idle keep-alive connections included.
+   * A worker thread that ends with any uWS socket open aborts the whole
+   * process, so this runs before a worker exits, crash or drain.
+   */
+  closeAll(): void;
+}
+
+/** "/live/cam1.flv" -> { app: "live", name: "cam1" }; undefined if not a playback path. */
+export function parseFlvPath(url: string): { app: string; name: string } | undefined {
+  const m = /^\/([^/]+)\/(.+)\.flv$/.exec(url);
+  if (!m) return undefined;
+  try {
+    return { app: cleanName(decodeURIComponent(m[1]!), 'app'), name: cleanName(decodeURIComponent(m[2]!), 'name') };
+  } catch {
+    return undefined;
+  }
+}
+
+function peerOf(res: HttpResponse): string {
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
+}
+
+interface WsData {
+  lease: PlayLease;
+  peer: string;
+  player?: WsFlvPlayer;
+}
+
+export function listenHttp(ctx: ServerContext, host: string, port: number): Promise<HttpListener> {
+  const cfg = ctx.config;
+  const cors = cfg.http.corsOrigin;
+  const hw = cfg.player.writeHighWaterBytes;
+  const app = uWS.App();
+
+  const notFound = (res: HttpResponse, why: string, head = false): void => {
+    res.cork(() => {
+      res.writeStatus('404 Not Found').writeHeader('Access-Control-Allow-Origin', cors).writeHeader('Content-Type', 'text/plain');
+      if (head) res.endWithoutBody();
+      else res.end(`${why}\n`);
+    });
+  };
+
+  /** Resolves the stream through the directory; `aborted()` tells whether the response went away meanwhile. */
+  const lookup = (res: HttpResponse, url: string, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
+    const path = parseFlvPath(url);
+    if (!path) return notFound(res, 'not a stream path (expected /{app}/{name}.flv)');
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+      (res as { player?: HttpFlvPlayer }).player?.aborted();
+    });
+    ctx.streams.play(path.app, path.name).then(
+      (lease) => then(lease, () => aborted),
+      (err) => {
+        ctx.log.warn({ code: err instanceof SluiceError ? err.code : 'ERR_INTERNAL', reason: String(err), url }, 'http-flv lookup failed');
+        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end());
+      },
+    );
+  };
+
+  app.ws<WsData>('/*', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: 16 * 1024,
+    // sluice keeps a player under the high-water mark itself; uWS must never drop a frame of FLV.
+    maxBackpressure: hw * 4 + 64 * 1024 * 1024,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: cfg.http.wsIdleTimeoutS,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const url = req.getUrl();
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const peer = peerOf(res);
+      lookup(res, url, (lease, aborted) => {
+        if (aborted()) return lease?.release();
+        if (!lease) return notFound(res, 'stream not found');
+        res.cork(() => res.upgrade<WsData>({ lease, peer }, key, protocol, extensions, context));
+      });
+    },
+    open: (ws) => {
+      const d = ws.getUserData();
+      const p = new WsFlvPlayer(ctx, d.lease, d.peer, ws as never);
+      d.player = p;
+      ctx.flvPlayers.add(p);
+      p.attach();
+    },
+    drain: (ws) => ws.getUserData().player?.sub.pump(),
+    close: (ws, code) => ws.getUserData().player?.socketClosed(code),
+  });
+
+  app.options('/*', (res, req) => {
+    const asked = req.getHeader('access-control-request-headers');
+    res.cork(() => {
+      res.writeStatus('204 No Content');
+      res.writeHeader('Access-Control-Allow-Origin', cors);
+      res.writeHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+      res.writeHeader('Access-Control-Allow-Headers', asked || '*');
+      res.writeHeader('Access-Control-Max-Age', '86400');
+      res.endWithoutBody();
+    });
+  });
+
+  app.head('/*', (res, req) => {
+    lookup(res, req.getUrl(), (lease, aborted) => {
+      if (aborted()) return lease?.release();
+      if (!lease?.stream.live) {
+        notFound(res, 'stream not found', true);
+      } else {
+        res.cork(() => {
+          res.writeStatus('200 OK').writeHeader('Content-Type', 'video/x-flv').writeHeader('Access-Control-Allow-Origin', cors);
+          res.endWithoutBody();
+        });
+      }
+      lease?.release();
+    });
+  });
+
+  app.get('/*', (res, req: HttpRequest) => {
+    const peer = peerOf(res);
+    lookup(res, req.getUrl(), (lease, aborted) => {
+      if (aborted()) return lease?.release();
+      if (!lease) return notFound(res, 'stream not found');
+      // Headers go out with the first bytes, so a stream that is awaited and never comes can still 404.
+      const p = new HttpFlvPlayer(ctx, lease, peer, res, cors);
+      (res as { player?: HttpFlvPlayer }).player = p;
+      ctx.flvPlayers.add(p);
+      p.attach();
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (token: us_listen_socket | false) => {
+      if (!token) return reject(new SluiceError('ERR_CONFIG', `http: cannot listen on ${host}:${port}`));
+      const bound = uWS.us_socket_local_port(token as never);
+      ctx.log.info({ port: bound }, 'http-flv listening');
+      let open = true;
+      const stop = (): void => {
+        if (!open) return;
+        open = false;
+        uWS.us_listen_socket_close(token);
+      };
+      resolve({
+        port: bound,
+        stop,
+        closeAll() {
+          stop();
+          // Present in the native build though missing from its typings.
+          (app as unknown as { close(): void }).close();
+        },
+      });
+    });
+  });
+}
+
+/** Ends every HTTP/WS player (shutdown). */
+export function closeFlvPlayers(ctx: ServerContext, reason: string): void {
+  for (const p of [...ctx.flvPlayers]) p.onStreamEnd(reason);
+}

@@ -1,0 +1,94 @@
+/**
+ * The primary thread of a cluster: the stream directory with its slab
+ * pool, the supervisor of the worker threads, and the admin endpoints. It
+ * runs nothing on the data path: media flows worker to worker through
+ * shared slabs.
+ */
+import type { SlabPool } from '../core/slab-pool.js';
+import { StreamDirectory } from '../cluster/directory.js';
+import { Supervisor } from '../cluster/supervisor.js';
+import { resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { createLogger, type Logger } from '../app/log.js';
+import { startAdmin, type AdminServer } from '../control/admin.js';
+import { AdminApi } from '../control/admin-api.js';
+import { ClusterMetrics } from '../control/metrics.js';
+import type { WorkerSnapshot } from '../control/snapshot.js';
+
+export interface RunningCluster {
+  readonly rtmpPort: number;
+  readonly adminPort: number;
+  /** HTTP-FLV / WS-FLV port of every worker (undefined when http.enabled is false). */
+  readonly httpPort: number | undefined;
+  readonly config: SluiceConfig;
+  readonly pool: SlabPool;
+  readonly directory: StreamDirectory;
+  readonly supervisor: Supervisor;
+  /** The /metrics registry (scrape() collects from fresh worker snapshots). */
+  readonly metrics: ClusterMetrics;
+  /** Every worker's sessions, counters and streams (`clients: false`: without the session and player lists). */
+  snapshots(opts?: { clients?: boolean }): Promise<WorkerSnapshot[]>;
+  ready(): boolean;
+  /** Graceful stop: not ready, stop listening, close sessions, workers exit. */
+  close(reason?: string): Promise<void>;
+}
+
+export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningCluster> {
+  const config = resolveConfig(input);
+  const logger = log ?? createLogger(config.log.level);
+  const pool = slabPoolFor(config);
+  const supervisor = new Supervisor({
+    script: new URL('./worker-main.js', import.meta.url),
+    count: Math.max(1, config.cluster.workers),
+    host: config.rtmp.host,
+    port: config.rtmp.port,
+    httpPort: config.http.enabled ? config.http.port : undefined,
+    config,
+    log: logger,
+  });
+  const directory = new StreamDirectory(pool, config.media, (w, e) => supervisor.deliver(w, e));
+  supervisor.directory = directory;
+  let rtmpPort: number;
+  try {
+    rtmpPort = await supervisor.start();
+  } catch (err) {
+    await supervisor.drain('start failed', 1000);
+    throw err;
+  }
+  let draining = false;
+  const ready = () => !draining && supervisor.ready();
+  const snapshots = (opts?: { clients?: boolean }) => supervisor.snapshots<WorkerSnapshot>(opts);
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts });
+  const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
+  let admin: AdminServer;
+  try {
+    admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, api, metrics, log: logger });
+  } catch (err) {
+    await supervisor.drain('admin port unavailable', 0);
+    throw err;
+  }
+  logger.info({ rtmpPort, httpPort: supervisor.getHttpPort(), adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  let closing: Promise<void> | undefined;
+  return {
+    rtmpPort,
+    adminPort: admin.port,
+    httpPort: supervisor.getHttpPort(),
+    config,
+    pool,
+    directory,
+    supervisor,
+    metrics,
+    snapshots,
+    ready,
+    close(reason = 'server shutting down') {
+      closing ??= (async () => {
+        draining = true;
+        if (config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
+        await supervisor.drain(reason, config.cluster.shutdownGraceMs);
+        directory.closeAll(reason);
+        await admin.close();
+        logger.info({}, 'cluster stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Entry point of a worker thread: an RTMP listener on the SO_REUSEPORT fd
+ * the primary made for it, sessions, and a WorkerHub linked to the
+ * primary's stream directory.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ParentLink } from '../cluster/parent-link.js';
+import { WorkerHub } from '../cluster/worker-hub.js';
+import type { PrimaryMessage } from '../cluster/messages.js';
+import { streamOptionsOf, type SluiceConfig } from '../app/config.js';
+import { createLogger } from '../app/log.js';
+import { listenRtmp } from '../rtmp/listener.js';
+import { listenHttp } from '../http/flv-route.js';
+import { stopServing } from './stop-serving.js';
+import type { WorkerMessage } from '../cluster/messages.js';
+import { newContext } from '../app/context.js';
+import { answerRequest } from '../control/worker-control.js';
+import { describeError } from '../core/errors.js';
+
+const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
+const port = parentPort!;
+const log = createLogger(config.log.level).child({ worker: id });
+const link = new ParentLink(port);
+const hub = new WorkerHub(id, link, streamOptionsOf(config));
+const ctx = newContext(config, log, hub, id);
+const listener = await listenRtmp(ctx, { fd });
+const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
+
+// Any uWS socket still open when the thread ends (listen socket, a player, an
+// idle keep-alive connection) aborts the whole process: on a crash, close them
+// all first, tell the primary why, then end this thread only.
+process.on('uncaughtException', (err) => {
+  try {
+    for (const p of [...ctx.flvPlayers]) p.close('worker crashed', true);
+  } catch {
+    // The thread is ending anyway; what could be closed was.
+  }
+  http?.closeAll();
+  log.fatal({ code: 'ERR_INTERNAL', reason: err.stack ?? String(err) }, 'worker crashed');
+  port.postMessage({ t: 'crashed', reason: err.stack ?? String(err) } satisfies WorkerMessage);
+  process.exit(1);
+});
+
+port.on('message', (m: PrimaryMessage) => {
+  if (link.onReply(m)) return;
+  switch (m.t) {
+    case 'streamUp':
+    case 'streamDown':
+    case 'streamEnd':
+    case 'attachReader':
+      hub.onEvent(m);
+      return;
+    case 'snapshot':
+    case 'kick':
+    case 'dropPublisher': {
+      // An admin request that hits a bug must not take this worker's connections down with it.
+      let result;
+      try {
+        result = answerRequest(ctx, m);
+      } catch (err) {
+        log.error({ code: 'ERR_INTERNAL', reason: describeError(err), request: m.t }, 'control request failed');
+      }
+      link.post({ t: 'answer', req: m.req, result });
+      return;
+    }
+    case 'drain':
+      void drain(m.reason);
+      return;
+    case 'crash':
+      if (config.cluster.crashHook) {
+        setImmediate(() => {
+          throw new Error(m.message);
+        });
+      }
+      return;
+  }
+});
+
+/** Stop accepting, close every session properly, then let the thread end. */
+async function drain(reason: string): Promise<void> {
+  await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
+  link.post({ t: 'drained' });
+  port.close();
+}
+
+link.post({ t: 'listening', port: listener.port, httpPort: http?.port });

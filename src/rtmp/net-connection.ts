@@ -1,0 +1,88 @@
+/**
+ * The NetConnection commands of one RTMP session as real encoders (ffmpeg,
+ * OBS, hardware boxes) and players send them: connect, createStream,
+ * releaseStream, FCPublish/FCUnpublish/FCSubscribe, getStreamLength, and
+ * `_error` for calls sluice does not know. NetStream commands go on to
+ * net-stream.ts.
+ */
+import { SluiceError } from '../core/errors.js';
+import * as control from '../protocol/control.js';
+import { connectResult, errorMessage, onFc, resultMessage, type Command } from '../protocol/commands.js';
+import type { MessageHeader } from '../protocol/types.js';
+import { cleanName } from '../app/stream-name.js';
+import { NetStream } from './net-stream.js';
+import type { RtmpSessionIO } from './types.js';
+
+/** Replies sluice receives as a peer and has nothing to do with. */
+const IGNORED = new Set(['_result', '_error', 'onStatus', '_checkbw', 'onBWDone']);
+
+export class NetConnection {
+  /** The application of `connect` (undefined before it). */
+  app: string | undefined;
+  objectEncoding = 0;
+  /** The client's SetBufferLength (User Control 3), in ms. */
+  bufferLengthMs = 0;
+  readonly stream: NetStream;
+  private nextStreamId = 1;
+
+  constructor(private readonly s: RtmpSessionIO) {
+    this.stream = new NetStream(s);
+  }
+
+  onCommand(h: MessageHeader, cmd: Command): void {
+    const s = this.s;
+    s.log.debug({ command: cmd.name, txn: cmd.transactionId, streamId: h.streamId }, 'command');
+    if (cmd.name === 'connect') return this.connect(cmd);
+    if (this.app === undefined && !cmd.name.startsWith('_')) throw new SluiceError('ERR_COMMAND', `${cmd.name} before connect`);
+    if (this.app !== undefined && this.stream.onCommand(h, cmd, this.app)) return;
+    switch (cmd.name) {
+      case 'releaseStream':
+      case 'FCPublish':
+        if (cmd.name === 'FCPublish') s.send(onFc('onFCPublish', 'NetStream.Publish.Start', `FCPublish to ${String(cmd.args[0])}.`));
+        if (cmd.transactionId) s.send(resultMessage(cmd.transactionId, null, undefined));
+        return;
+      case 'FCUnpublish':
+        s.send(onFc('onFCUnpublish', 'NetStream.Unpublish.Success', `FCUnpublish ${String(cmd.args[0])}.`));
+        if (cmd.transactionId) s.send(resultMessage(cmd.transactionId, null, undefined));
+        this.stream.stopPublishing();
+        return;
+      case 'FCSubscribe':
+        s.send(onFc('onFCSubscribe', 'NetStream.Play.Start', `FCSubscribe to ${String(cmd.args[0])}.`));
+        return;
+      case 'createStream':
+        s.send(resultMessage(cmd.transactionId, null, this.nextStreamId++));
+        return;
+      case 'getStreamLength':
+        // Live streams have no length.
+        s.send(resultMessage(cmd.transactionId, null, 0));
+        return;
+      default:
+        if (IGNORED.has(cmd.name)) return;
+        // An unknown call is the client's business; answer it, keep the session.
+        if (cmd.transactionId) {
+          s.send(errorMessage(cmd.transactionId, 'NetConnection.Call.Failed', `Method not found (${cmd.name}).`));
+        }
+    }
+  }
+
+  private connect(cmd: Command): void {
+    const s = this.s;
+    if (this.app !== undefined) throw new SluiceError('ERR_COMMAND', 'connect: already connected');
+    const obj = cmd.object;
+    if (!obj) throw new SluiceError('ERR_COMMAND', 'connect: missing command object');
+    this.app = cleanName(obj.app, 'connect app');
+    this.objectEncoding = obj.objectEncoding === 3 ? 3 : 0;
+    const cfg = s.ctx.config.rtmp;
+    s.send(control.windowAckSize(cfg.windowAckSize));
+    // Limit type 2: dynamic (RTMP spec 5.4.5).
+    s.send(control.setPeerBandwidth(cfg.peerBandwidth, 2));
+    s.setOutChunkSize(cfg.outChunkSize);
+    s.send(connectResult(cmd.transactionId, this.objectEncoding, s.ctx.version));
+    s.log.info({ app: this.app, tcUrl: obj.tcUrl, flashVer: obj.flashVer }, 'connected');
+  }
+
+  /** Session end: leave the stream as a publisher or player. */
+  teardown(): void {
+    this.stream.teardown();
+  }
+}

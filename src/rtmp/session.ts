@@ -1,0 +1,237 @@
+/**
+ * One RTMP connection served: the socket, the connection machine
+ * (protocol/rtmp-connection.ts: handshake, chunks, control), timeouts, and
+ * dispatch of commands and media to the NetConnection layer. Any error
+ * ends this session only, with a coded reason in the log; nothing here can
+ * reach another session.
+ */
+import type { Socket } from 'node:net';
+import { describeError, errorCode, SluiceError, wrapError } from '../core/errors.js';
+import { ServerHandshake } from '../protocol/handshake.js';
+import type * as control from '../protocol/control.js';
+import { decodeCommand, type OutMessage } from '../protocol/commands.js';
+import { RtmpConnection, type PeerControl } from '../protocol/rtmp-connection.js';
+import { MessageType, type MessageHeader } from '../protocol/types.js';
+import type { Logger } from '../app/log.js';
+import type { ServerContext, SessionInfo } from '../app/context.js';
+import { NetConnection } from './net-connection.js';
+import type { RtmpSessionIO } from './types.js';
+
+let nextSessionId = 1;
+
+export class RtmpSession implements RtmpSessionIO {
+  readonly id = nextSessionId++;
+  readonly peer: string;
+  readonly log: Logger;
+  readonly since = Date.now();
+  /** Accept time, for the handshake-time histogram (sub-millisecond). */
+  private readonly acceptedAt = performance.now();
+  private readonly handshake = new ServerHandshake();
+  readonly conn: RtmpConnection;
+  readonly net: NetConnection;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Set once playing: a player may legitimately stay silent for ever. */
+  private idleExempt = false;
+  /** Messages that arrived while a directory request was in flight (socket paused). */
+  private held: { h: MessageHeader; payload: Uint8Array }[] | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly ctx: ServerContext,
+  ) {
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.log = ctx.log.child({ clientId: this.id, peer: this.peer });
+    const cfg = ctx.config.rtmp;
+    this.conn = new RtmpConnection(
+      this.handshake,
+      {
+        write: (b) => !socket.destroyed && socket.write(b),
+        handshakeDone: () => this.handshakeDone(),
+        payloadFor: (h) => this.payloadFor(h),
+        abandoned: (_h, dest) => this.net.stream.publishing?.stream.abandonMedia(dest),
+        control: (c) => this.onControl(c),
+        message: (h, payload) => {
+          this.touch();
+          if (this.held) this.held.push({ h, payload });
+          else this.dispatch(h, payload);
+        },
+      },
+      { maxChunkSize: cfg.maxIncomingChunkSize, maxMessageSize: cfg.maxMessageSize, maxChunkStreams: cfg.maxChunkStreams },
+    );
+    this.net = new NetConnection(this);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    socket.on('close', () => this.close('peer closed'));
+    this.handshakeTimer = setTimeout(
+      () => this.fail(new SluiceError('ERR_TIMEOUT', `handshake not completed within ${cfg.handshakeTimeoutMs} ms`)),
+      cfg.handshakeTimeoutMs,
+    );
+    this.touch();
+  }
+
+  get closed(): boolean {
+    return this.conn.phase === 'closed';
+  }
+
+  get chunkSize(): number {
+    return this.conn.chunkSize;
+  }
+
+  private readonly onData = (buf: Buffer): void => {
+    try {
+      this.conn.push(buf);
+    } catch (err) {
+      this.fail(err);
+    }
+  };
+
+  private handshakeDone(): void {
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    this.ctx.latency.handshake(performance.now() - this.acceptedAt);
+    if (this.handshake.complex) this.ctx.counters.complexHandshakes++;
+    this.log.debug({ complex: this.handshake.complex, schema: this.handshake.schema }, 'handshake done');
+  }
+
+  /** Audio/video of a publishing session go straight into the stream's ring; the rest into a buffer of its own. */
+  private payloadFor(h: MessageHeader): Uint8Array {
+    const publishing = this.net.stream.publishing;
+    if ((h.type === MessageType.Audio || h.type === MessageType.Video) && publishing) return publishing.stream.beginMedia(h.length);
+    return Buffer.allocUnsafe(h.length);
+  }
+
+  /** Idle bound: a session must deliver a whole message this often (players excepted). */
+  touch(): void {
+    if (this.idleExempt) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      const ms = this.ctx.config.rtmp.idleTimeoutMs;
+      this.idleTimer = setTimeout(
+        () => this.fail(new SluiceError('ERR_TIMEOUT', `no complete message for ${ms} ms`)),
+        ms,
+      );
+    }
+  }
+
+  stopIdleTimer(): void {
+    this.idleExempt = true;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** Control is applied by the connection machine; a session counts as active when it arrives. */
+  private onControl(c: PeerControl): void {
+    this.touch();
+    if (c.type === 'UserControl' && c.event.event === 'SetBufferLength') this.net.bufferLengthMs = c.event.bufferMs;
+  }
+
+  private dispatch(h: MessageHeader, payload: Uint8Array): void {
+    const stream = this.net.stream;
+    switch (h.type) {
+      case MessageType.Audio:
+      case MessageType.Video:
+        stream.onMedia(h, payload);
+        return;
+      case MessageType.DataAmf0:
+      case MessageType.DataAmf3:
+        stream.onData(h, payload);
+        return;
+      case MessageType.Aggregate:
+        stream.onAggregate(h, payload);
+        return;
+      case MessageType.CommandAmf0:
+      case MessageType.CommandAmf3: {
+        let cmd;
+        try {
+          cmd = decodeCommand(h.type, payload, this.ctx.config.amf);
+        } catch (err) {
+          throw wrapError('command', err);
+        }
+        this.net.onCommand(h, cmd);
+        return;
+      }
+      case MessageType.SharedObjectAmf0:
+      case MessageType.SharedObjectAmf3:
+        // Shared objects are a Flash Media Server feature sluice does not offer.
+        this.log.debug({ type: h.type }, 'shared object message ignored');
+        return;
+      default:
+        throw new SluiceError('ERR_PROTOCOL', `unknown message type ${h.type} on chunk stream ${h.csid}`);
+    }
+  }
+
+  hold(): void {
+    this.held ??= [];
+    this.socket.pause();
+  }
+
+  unhold(): void {
+    const q = this.held;
+    if (!q || this.closed) return;
+    this.held = null;
+    try {
+      while (q.length > 0 && !this.held) {
+        const m = q.shift()!;
+        this.dispatch(m.h, m.payload);
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // A replayed command may have held the session again: keep the rest for then.
+    const again = this.held as typeof q | null;
+    if (again) again.unshift(...q);
+    else this.socket.resume();
+  }
+
+  send(m: OutMessage | control.ControlMessage): void {
+    this.conn.send(m.header, m.payload);
+  }
+
+  setOutChunkSize(size: number): void {
+    this.conn.setChunkSize(size);
+  }
+
+  info(): SessionInfo {
+    const s = this.net.stream;
+    return {
+      id: this.id,
+      peer: this.peer,
+      role: s.publishing ? 'publisher' : s.playing ? 'player' : 'none',
+      streamKey: s.publishing?.stream.key ?? s.playing?.stream.key,
+      since: this.since,
+      bytesIn: this.socket.bytesRead,
+      bytesOut: this.socket.bytesWritten,
+      worker: this.ctx.workerId,
+    };
+  }
+
+  fail(err: unknown): void {
+    if (this.closed) return;
+    const code = errorCode(err);
+    const counters = this.ctx.counters;
+    counters.sessionErrors[code] = (counters.sessionErrors[code] ?? 0) + 1;
+    if (this.conn.phase === 'handshake') counters.handshakeFailures++;
+    this.log.warn({ code, reason: describeError(err), streamKey: this.info().streamKey }, 'session ended by error');
+    this.close(describeError(err), true);
+  }
+
+  /** Idempotent; cascades to the publish/play state and the socket. */
+  close(reason: string, destroy = false): void {
+    if (this.closed) return;
+    this.conn.close();
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.idleTimer);
+    this.net.teardown();
+    this.ctx.sessions.delete(this.id);
+    this.ctx.counters.bytesIn += this.socket.bytesRead;
+    this.ctx.counters.bytesOut += this.socket.bytesWritten;
+    this.log.info({ reason, bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten }, 'session closed');
+    if (destroy) this.socket.destroy();
+    else this.socket.end();
+    // A peer that never reads our FIN must not hold the socket for ever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+}

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configFromEnv, readConfigFile, resolveConfig, setPath } from '../../src/app/config.js';
+
+test('embedded defaults', () => {
+  const c = resolveConfig({});
+  assert.equal(c.rtmp.port, 1935);
+  assert.equal(c.media.republishGraceMs, 5000);
+  assert.equal(c.player.writeHighWaterBytes, 1024 * 1024);
+});
+
+test('file < env < flags precedence, deep merge', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cfg-'));
+  const file = join(dir, 'sluice.yaml');
+  writeFileSync(file, 'rtmp:\n  port: 2000\n  host: 127.0.0.1\nmedia:\n  playWaitMs: 1\n');
+  const flags = {};
+  setPath(flags, 'rtmp.port', '3000');
+  const c = resolveConfig(readConfigFile(file), configFromEnv({ SLUICE_RTMP__PORT: '2500', SLUICE_MEDIA__REPUBLISHGRACEMS: '9' }), flags);
+  assert.equal(c.rtmp.port, 3000);
+  assert.equal(c.rtmp.host, '127.0.0.1');
+  assert.equal(c.media.playWaitMs, 1);
+  assert.equal(c.media.republishGraceMs, 9);
+});
+
+test('a bad value or unknown key fails naming the key', () => {
+  assert.throws(() => resolveConfig({ rtmp: { port: 70000 } }), /rtmp\.port/);
+  assert.throws(() => resolveConfig({ rtmp: { prot: 1 } } as never), /rtmp.*prot/);
+  assert.throws(() => resolveConfig({ player: { stallTimeoutMs: 'soon' } } as never), /player\.stallTimeoutMs/);
+  assert.throws(() => configFromEnv({ SLUICE_RTMP__NOPE: '1' }), /SLUICE_RTMP__NOPE/);
+});
+
+test('unreadable or unparsable file is a config error', () => {
+  assert.throws(() => readConfigFile('/nonexistent/sluice.yaml'), { code: 'ERR_CONFIG' });
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cfg-'));
+  writeFileSync(join(dir, 'bad.json'), '{ nope');
+  assert.throws(() => readConfigFile(join(dir, 'bad.json')), { code: 'ERR_CONFIG' });
+});

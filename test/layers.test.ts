@@ -1,5 +1,8 @@
-// The layering rule of the design brief: core -> protocol -> media ->
-// cluster -> server; a file never imports a higher layer.
+// The layering rule of the design brief and docs/architecture.md, lowest first:
+//   core -> protocol -> media -> cluster -> app -> rtmp | http -> edge -> control -> process -> cli.ts
+// A file imports only its own layer or lower ones (rtmp and http never each
+// other), src/ never imports loadtest/ or native-free-bench/, and no file
+// reaches itself through its imports (no circles, type imports included).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -7,7 +10,19 @@ import { join, dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
-const RANK: Record<string, number> = { core: 0, protocol: 1, media: 2, cluster: 3, server: 4 };
+const RANK: Record<string, number> = {
+  core: 0,
+  protocol: 1,
+  media: 2,
+  cluster: 3,
+  app: 4,
+  rtmp: 5,
+  http: 5,
+  edge: 6,
+  control: 7,
+  process: 8,
+  'cli.ts': 9,
+};
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -16,17 +31,77 @@ function files(dir: string): string[] {
   });
 }
 
-test('no import points up the layers', () => {
+/** Relative specifiers of every import: static, re-export, side-effect and dynamic `import(...)`. */
+function importsOf(source: string): string[] {
+  const out: string[] = [];
+  for (const m of source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)'(\.{1,2}\/[^']+)'/gm)) out.push(m[1]!);
+  return out;
+}
+
+const SOURCES = files(ROOT);
+/** src-relative file -> src-relative targets ('../x' when outside src). */
+const GRAPH = new Map<string, string[]>(
+  SOURCES.map((f) => [
+    relative(ROOT, f),
+    importsOf(readFileSync(f, 'utf8')).map((spec) => relative(ROOT, resolve(dirname(f), spec)).replace(/\.js$/, '.ts')),
+  ]),
+);
+
+const layerOf = (file: string): string => file.split('/')[0]!;
+
+test('the import scanner sees static, type, re-export and dynamic imports', () => {
+  const sample = [
+    "import { a } from './a.js';",
+    "import type { B } from '../b/b.js';",
+    "export { c } from './c.js';",
+    "import './side-effect.js';",
+    "const d = await import('../d.js');",
+    "import x from 'node:fs';",
+  ].join('\n');
+  assert.deepEqual(importsOf(sample), ['./a.js', '../b/b.js', './c.js', './side-effect.js', '../d.js']);
+});
+
+test('every folder of src/ has a layer', () => {
+  assert.ok(SOURCES.length > 50, 'found the sources');
+  const unknown = [...new Set([...GRAPH.keys()].map(layerOf))].filter((l) => !(l in RANK));
+  assert.deepEqual(unknown, []);
+});
+
+test('no import points up the layers or across to a sibling transport', () => {
   const bad: string[] = [];
-  const all = files(ROOT);
-  assert.ok(all.length > 10, 'found the sources');
-  for (const f of all) {
-    const layer = relative(ROOT, f).split('/')[0]!;
-    if (!(layer in RANK)) continue;
-    for (const m of readFileSync(f, 'utf8').matchAll(/from\s+'(\.[^']+)'/g)) {
-      const target = relative(ROOT, resolve(dirname(f), m[1]!)).split('/')[0]!;
-      if (target in RANK && RANK[target]! > RANK[layer]!) bad.push(`${relative(ROOT, f)} -> ${m[1]}`);
+  for (const [file, targets] of GRAPH) {
+    const from = layerOf(file);
+    for (const t of targets) {
+      if (t.startsWith('..')) continue;
+      const to = layerOf(t);
+      if (to === from) continue;
+      if (RANK[to]! >= RANK[from]!) bad.push(`${file} -> ${t}`);
     }
   }
   assert.deepEqual(bad, []);
+});
+
+test('src/ never imports the load generator or the benchmarks', () => {
+  const bad: string[] = [];
+  for (const [file, targets] of GRAPH) for (const t of targets) if (t.startsWith('..')) bad.push(`${file} -> ${t}`);
+  assert.deepEqual(bad, []);
+});
+
+test('no import circles', () => {
+  const circles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    path.push(f);
+    for (const t of GRAPH.get(f) ?? []) {
+      if (!GRAPH.has(t)) continue;
+      if (state.get(t) === 'open') circles.push([...path.slice(path.indexOf(t)), t].join(' -> '));
+      else if (!state.has(t)) visit(t);
+    }
+    path.pop();
+    state.set(f, 'done');
+  };
+  for (const f of GRAPH.keys()) if (!state.has(f)) visit(f);
+  assert.deepEqual(circles, []);
 });

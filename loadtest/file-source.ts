@@ -10,6 +10,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SluiceError } from '../src/core/errors.js';
 import { FlvDemuxer, type FlvTag } from '../src/protocol/flv-tag.js';
+import { TagType } from '../src/protocol/types.js';
 import { MarkerKind } from './marker.js';
 import {
   isAacSequenceHeader,
@@ -68,21 +69,21 @@ export class FileSource implements MediaSource {
     };
     const media: FlvTag[] = [];
     for (const t of tags) {
-      if (t.type === 18) once('meta', { type: 18, timestamp: 0, payload: setDataFrame(t.data) });
-      else if (t.type === 9 && isVideoSequenceHeader(t.data)) once('video', { type: 9, timestamp: 0, payload: t.data });
-      else if (t.type === 8 && isAacSequenceHeader(t.data)) once('audio', { type: 8, timestamp: 0, payload: t.data });
-      else if (t.type === 8 || (t.type === 9 && !isVideoEndOfSequence(t.data))) media.push(t);
+      if (t.type === TagType.Script) once('meta', { type: TagType.Script, timestamp: 0, payload: setDataFrame(t.data) });
+      else if (t.type === TagType.Video && isVideoSequenceHeader(t.data)) once('video', { type: TagType.Video, timestamp: 0, payload: t.data });
+      else if (t.type === TagType.Audio && isAacSequenceHeader(t.data)) once('audio', { type: TagType.Audio, timestamp: 0, payload: t.data });
+      else if (t.type === TagType.Audio || (t.type === TagType.Video && !isVideoEndOfSequence(t.data))) media.push(t);
     }
     // Tag order by timestamp (a muxer may write the last tags out of order), so every track stays monotonic.
     media.sort((a, b) => a.timestamp - b.timestamp);
     // Metadata first, then sequence headers, as encoders send them.
-    this.headers = headers.sort((a, b) => (a.type === 18 ? -1 : b.type === 18 ? 1 : 0));
-    if (!media.some((t) => t.type === 9 && isAvcNalus(t.data))) {
+    this.headers = headers.sort((a, b) => (a.type === TagType.Script ? -1 : b.type === TagType.Script ? 1 : 0));
+    if (!media.some((t) => t.type === TagType.Video && isAvcNalus(t.data))) {
       throw new SluiceError('ERR_CONFIG', `--file ${path}: no H.264 (AVC) video frames to carry latency markers`);
     }
     const first = media[0]!.timestamp;
-    this.tags = media.map((t) => ({ type: t.type as 8 | 9, offsetMs: t.timestamp - first, data: t.data, marked: t.type === 9 && isAvcNalus(t.data) }));
-    const video = this.tags.filter((t) => t.type === 9);
+    this.tags = media.map((t) => ({ type: t.type as 8 | 9, offsetMs: t.timestamp - first, data: t.data, marked: t.type === TagType.Video && isAvcNalus(t.data) }));
+    const video = this.tags.filter((t) => t.type === TagType.Video);
     const last = this.tags[this.tags.length - 1]!.offsetMs; // the largest: sorted
     const frameMs = video.length > 1 ? (video[video.length - 1]!.offsetMs - video[0]!.offsetMs) / (video.length - 1) : DEFAULT_FRAME_MS;
     this.loopMs = last + Math.max(1, frameMs || DEFAULT_FRAME_MS);
@@ -106,6 +107,6 @@ export class FileSource implements MediaSource {
     out.set(t.data.subarray(0, 5), 0);
     const at = writeSeiMarker(out, 5, { kind: MarkerKind.Video, stream: this.stream, seq: this.videoSeq++, scheduledMs });
     out.set(t.data.subarray(5), at);
-    return { type: 9, timestamp, payload: out };
+    return { type: TagType.Video, timestamp, payload: out };
   }
 }

@@ -9,6 +9,7 @@
  * time to first frame covers that start-up instead.
  */
 import { findMarker, MarkerKind } from './marker.js';
+import { TagType } from '../src/protocol/types.js';
 import { isAacSequenceHeader, isOnMetaData, isVideoSequenceHeader } from './media-source.js';
 import type { ExpectedHeaders, Totals } from './messages.js';
 import { frameLatencyMs } from './schedule.js';
@@ -46,19 +47,19 @@ export class FrameTally {
   }
 
   onTag(type: number, payload: Uint8Array, receivedMs: number): void {
-    if (type === 18) {
+    if (type === TagType.Script) {
       if (isOnMetaData(payload)) this.metadata = true;
       return this.checkHeaders();
     }
-    if (type === 9 && isVideoSequenceHeader(payload)) {
+    if (type === TagType.Video && isVideoSequenceHeader(payload)) {
       this.videoHeader = true;
       return this.checkHeaders();
     }
-    if (type === 8 && isAacSequenceHeader(payload)) {
+    if (type === TagType.Audio && isAacSequenceHeader(payload)) {
       this.audioHeader = true;
       return this.checkHeaders();
     }
-    if (type !== 8 && type !== 9) return;
+    if (type !== TagType.Audio && type !== TagType.Video) return;
     const m = findMarker(payload);
     if (!m) return;
     if (m.stream !== this.stream) return this.add('foreignFrames');

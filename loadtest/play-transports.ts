@@ -9,7 +9,7 @@ import https from 'node:https';
 import WebSocket from 'ws';
 import { SluiceError } from '../src/core/errors.js';
 import { FlvDemuxer } from '../src/protocol/flv-tag.js';
-import { RtmpClient } from '../src/server/rtmp-client.js';
+import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
 import type { PlayerAssignment } from './messages.js';
 import { wallNowMs } from './schedule.js';
 

@@ -5,7 +5,7 @@
  * (schedule.ts) until the run's end; late frames go out late with their
  * scheduled stamps, never skipped.
  */
-import { RtmpClient } from '../src/server/rtmp-client.js';
+import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
 import { recordMs, type Histogram } from './histograms.js';
 import type { PublisherTaskInput } from './messages.js';
 import { streamName, type LoadtestOptions } from './options.js';

@@ -5,7 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { SluiceError } from '../src/core/errors.js';
-import { parseRtmpUrl, type RtmpUrl } from '../src/server/rtmp-url.js';
+import { parseRtmpUrl, type RtmpUrl } from '../src/rtmp/url.js';
 import type { LoadtestOptions, PlayProtocol } from './options.js';
 
 const LOOPBACK = new BlockList();

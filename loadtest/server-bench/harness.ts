@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { buildHistogram, recordMs } from '../../src/core/hdr.js';
-import { RtmpClient } from '../../src/server/rtmp-client.js';
+import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import { buildAvcSequenceHeader } from '../../src/protocol/avc.js';
+import { TagType } from '../../src/protocol/types.js';
 
 const USER_HZ = 100;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -173,7 +174,7 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
   await pub.publish('bench');
   const sps = Buffer.from('6764001facd9405005bb011000000300100000030320f1831960', 'hex');
   const pps = Buffer.from('68ebecb22c', 'hex');
-  pub.sendMedia(9, 0, buildAvcSequenceHeader([sps], [pps]));
+  pub.sendMedia(TagType.Video, 0, buildAvcSequenceHeader([sps], [pps]));
   const frameBytes = Math.round((o.mbps * 1e6) / 8 / fps);
   let n = 0;
   const start = Date.now();
@@ -183,7 +184,7 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
     for (; n <= due; n++) {
       const body = Buffer.alloc(frameBytes);
       body.write(n % (2 * fps) === 0 ? '1701000000' : '2701000000', 'hex');
-      pub.sendMedia(9, Math.round((n * 1000) / fps), body);
+      pub.sendMedia(TagType.Video, Math.round((n * 1000) / fps), body);
     }
   }, 10);
   const ttff = buildHistogram(60_000_000);

@@ -23,7 +23,7 @@ import type { LiveStream } from '../../src/media/live-stream.js';
 import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../../src/media/types.js';
 import { unwrapSetDataFrame } from '../../src/protocol/commands.js';
 import { TagType } from '../../src/protocol/types.js';
-import { rtmpEgressForm } from '../../src/server/rtmp-egress.js';
+import { rtmpEgressForm } from '../../src/media/egress/rtmp-form.js';
 import { fmt, race, report, same, type Bench, type Contender, type Row } from '../bench.js';
 import { framesOf, MIX_SECONDS, mediaMix, publishingStream, startersOf, type MediaMessage } from '../fixtures.js';
 import { NmsBroadcastServer, nmsPacket } from '../nms.js';

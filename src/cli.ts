@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeError } from './core/errors.js';
-import { configFromEnv, readConfigFile, resolveConfig, setPath } from './app/config.js';
+import { configFromEnv, ignoredEnvNames, readConfigFile, resolveConfig, setPath } from './app/config.js';
 import { createLogger } from './app/log.js';
 import { packageVersion } from './app/version.js';
 import { startServer } from './process/single.js';
@@ -98,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
   const file = values.config ?? process.env.SLUICE_CONFIG;
   const config = resolveConfig(file ? readConfigFile(file) : {}, configFromEnv(process.env), flags);
   const log = createLogger(config.log.level);
+  const ignored = ignoredEnvNames(process.env);
+  // Kubernetes service links (SLUICE_SERVICE_HOST...) look like ours but are not config.
+  if (ignored.length > 0) log.debug({ names: ignored }, 'SLUICE_* environment names without __ are not config; skipped');
   const server = config.cluster.workers === 0 ? await startServer(config, log) : await startCluster(config, log);
   let stopping = false;
   const stop = (signal: string) => {

@@ -150,13 +150,36 @@ export function setPath(obj: Record<string, unknown>, path: string, text: string
   cur[keys[keys.length - 1]!] = value;
 }
 
-/** SLUICE_RTMP__PORT=1936 -> rtmp.port (double underscore separates levels; camelCase keys match case-insensitively). */
+/** Names the config file (cli.ts), not a key. */
+const CONFIG_FILE_ENV = 'SLUICE_CONFIG';
+const ENV_PREFIX = 'SLUICE_';
+/** Separates section from key: SLUICE_<SECTION>__<KEY>. */
+const ENV_LEVEL_SEPARATOR = '__';
+
+/**
+ * What a SLUICE_* environment name is. Only SLUICE_<SECTION>__<KEY> is
+ * config; a name without the `__` belongs to someone else — Kubernetes
+ * injects service links for a Service named `sluice` (SLUICE_SERVICE_HOST,
+ * SLUICE_PORT_1935_TCP_ADDR, ...), and those never contain `__`.
+ */
+function envNameKind(name: string): 'config' | 'ignored' | 'other' {
+  if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV) return 'other';
+  return name.includes(ENV_LEVEL_SEPARATOR, ENV_PREFIX.length) ? 'config' : 'ignored';
+}
+
+/**
+ * SLUICE_RTMP__PORT=1936 -> rtmp.port (double underscore separates levels;
+ * camelCase keys match case-insensitively). An unknown section or key in a
+ * name of that form is an error naming the variable, so a typo fails loudly;
+ * SLUICE_* names without `__` are not config and are skipped
+ * (ignoredEnvNames lists them).
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const shape = configSchema.shape as Record<string, z.ZodTypeAny>;
   for (const [name, text] of Object.entries(env)) {
-    if (!name.startsWith('SLUICE_') || text === undefined || name === 'SLUICE_CONFIG') continue;
-    const parts = name.slice(7).toLowerCase().split('__');
+    if (text === undefined || envNameKind(name) !== 'config') continue;
+    const parts = name.slice(ENV_PREFIX.length).toLowerCase().split(ENV_LEVEL_SEPARATOR);
     const section = Object.keys(shape).find((s) => s.toLowerCase() === parts[0]);
     const inner = section ? innerKeys(shape[section]!) : [];
     const key = inner.find((k) => k.toLowerCase() === parts[1]?.replace(/_/g, ''));
@@ -166,6 +189,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     setPath(out, `${section}.${key}`, text);
   }
   return out;
+}
+
+/** The SLUICE_* names configFromEnv skips as not config (e.g. Kubernetes service links), sorted, for a debug log line. */
+export function ignoredEnvNames(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => env[name] !== undefined && envNameKind(name) === 'ignored')
+    .sort();
 }
 
 function innerKeys(t: z.ZodTypeAny): string[] {

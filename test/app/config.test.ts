@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configFromEnv, readConfigFile, resolveConfig, setPath } from '../../src/app/config.js';
+import { configFromEnv, ignoredEnvNames, readConfigFile, resolveConfig, setPath } from '../../src/app/config.js';
+import { sluiceServiceLinks } from './k8s-service-links.js';
 
 test('embedded defaults', () => {
   const c = resolveConfig({});
@@ -30,6 +31,21 @@ test('a bad value or unknown key fails naming the key', () => {
   assert.throws(() => resolveConfig({ rtmp: { prot: 1 } } as never), /rtmp.*prot/);
   assert.throws(() => resolveConfig({ player: { stallTimeoutMs: 'soon' } } as never), /player\.stallTimeoutMs/);
   assert.throws(() => configFromEnv({ SLUICE_RTMP__NOPE: '1' }), /SLUICE_RTMP__NOPE/);
+});
+
+test('Kubernetes service links of a Service named sluice are not config (issue 15)', () => {
+  const links = sluiceServiceLinks();
+  assert.deepEqual(configFromEnv(links), {});
+  assert.deepEqual(resolveConfig(configFromEnv(links)), resolveConfig({}), 'defaults unchanged');
+  assert.deepEqual(ignoredEnvNames(links), Object.keys(links).sort(), 'every one is reported as ignored');
+
+  // SLUICE_<SECTION>__<KEY> beside them still applies, and a typo in that form still fails naming it.
+  const c = resolveConfig(configFromEnv({ ...links, SLUICE_RTMP__PORT: '1936' }));
+  assert.equal(c.rtmp.port, 1936);
+  assert.equal(c.http.port, 8080);
+  assert.throws(() => configFromEnv({ ...links, SLUICE_RTMP__NOSUCHKEY: '1' }), { code: 'ERR_CONFIG', message: /SLUICE_RTMP__NOSUCHKEY/ });
+  assert.throws(() => configFromEnv({ SLUICE_NOSECTION__PORT: '1' }), /SLUICE_NOSECTION__PORT/);
+  assert.deepEqual(ignoredEnvNames({ ...links, SLUICE_RTMP__PORT: '1936', SLUICE_CONFIG: '/etc/sluice.yaml', HOME: '/root' }), Object.keys(links).sort());
 });
 
 test('unreadable or unparsable file is a config error', () => {

@@ -16,6 +16,7 @@
  */
 import { MARKER_SIZE, writeMarker, type Marker } from './marker.js';
 import { encodeAmf0 } from '../src/protocol/amf0.js';
+import { inspectVideo } from '../src/protocol/video-tag.js';
 
 /** One RTMP media message: audio 8, video 9, data 18. */
 export interface OutMessage {
@@ -63,6 +64,20 @@ export function isVideoSequenceHeader(d: Uint8Array): boolean {
   if (d[0]! & 0x80) return (d[0]! & 0x0f) === 0;
   const codec = d[0]! & 0x0f;
   return (codec === 7 || codec === 12) && d[1] === 0;
+}
+
+/**
+ * A key frame's picture: coded frames with FrameType 1, legacy (`17 01`)
+ * or enhanced (`91`/`93` + FourCC). The sequence header (`17 00`) is also
+ * FrameType 1 but holds no picture, so it is not one; nor is a body too
+ * short or malformed to parse.
+ */
+export function isVideoKeyframe(d: Uint8Array): boolean {
+  try {
+    return inspectVideo(d).key;
+  } catch {
+    return false;
+  }
 }
 
 /** Legacy AVC / HEVC with AVCPacketType 2 (end of sequence). */

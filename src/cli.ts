@@ -12,6 +12,7 @@ import { createLogger } from './app/log.js';
 import { packageVersion } from './app/version.js';
 import { startServer } from './process/single.js';
 import { startCluster } from './process/primary.js';
+import { keepServingOnError } from './process/last-resort.js';
 
 const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
 
@@ -101,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
   const ignored = ignoredEnvNames(process.env);
   // Kubernetes service links (SLUICE_SERVICE_HOST...) look like ours but are not config.
   if (ignored.length > 0) log.debug({ names: ignored }, 'SLUICE_* environment names without __ are not config; skipped');
+  if (config.cluster.workers > 0) keepServingOnError(log);
   const server = config.cluster.workers === 0 ? await startServer(config, log) : await startCluster(config, log);
   let stopping = false;
   const stop = (signal: string) => {

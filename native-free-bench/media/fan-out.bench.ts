@@ -86,7 +86,7 @@ function perPlayerEgress(mix: readonly MediaMessage[], players: number, form: Eg
   const pub = new Publisher(framesOf(mix));
   const transports = Array.from({ length: players }, () => new CountingTransport());
   const rec = newRecordView();
-  const ring = stream.ring;
+  const ring = stream.ring!;
   const op = () => {
     const m = pub.next();
     stream.commitMedia(m.type, m.timestamp, m.body);

@@ -43,9 +43,10 @@ interface Count {
 const isMedia = (type: number): boolean => type === MessageType.Audio || type === MessageType.Video;
 
 /** The publishing session's sink (server/rtmp-session.ts + rtmp-commands.ts), minus command dispatch. */
-function ingestSink(stream: LiveStream, count: Count): ChunkSink {
+function ingestSink(stream: LiveStream, count: Count, reader: () => ChunkReader): ChunkSink {
+  const moved = (from: Uint8Array, to: Uint8Array): void => void reader().moveDestination(from, to);
   return {
-    begin: (h) => (isMedia(h.type) ? stream.beginMedia(h.length) : Buffer.allocUnsafe(h.length)),
+    begin: (h) => (isMedia(h.type) ? stream.beginMedia(h.length, moved) : Buffer.allocUnsafe(h.length)),
     message: (h, payload) => {
       count.messages++;
       count.bytes += payload.length;
@@ -124,7 +125,7 @@ function run(): Row[] {
     const reads = publishReads(mix, chunkSize);
 
     const ours: Count = { messages: 0, bytes: 0 };
-    const reader = new ChunkReader(ingestSink(publishingStream(), ours), { maxChunkSize: 65536, maxMessageSize: 1 << 24, maxChunkStreams: 64 });
+    const reader: ChunkReader = new ChunkReader(ingestSink(publishingStream(), ours, () => reader), { maxChunkSize: 65536, maxMessageSize: 1 << 24, maxChunkStreams: 64 });
     reader.setChunkSize(chunkSize);
 
     const theirs: Count = { messages: 0, bytes: 0 };

@@ -7,13 +7,14 @@
  *
  * Rules: a live name refuses a second publisher; a publisher that leaves
  * (or whose worker dies) leaves its players attached for the grace period;
- * a player may wait for a publisher; a slab goes back to the pool only when
+ * a player may wait for a publisher (an awaited name takes no slab); a
+ * slab goes back to the pool only when
  * every worker that held it has let go of it.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { SlabPool } from '../core/slab-pool.js';
 import { StreamSlab } from '../media/stream-slab.js';
-import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js';
+import type { DirectoryEvent, PublishGrant, Refusal, SubscribeGrant } from './messages.js';
 
 export interface DirectoryOptions {
   maxStreams: number;
@@ -24,7 +25,8 @@ export interface DirectoryOptions {
 interface Entry {
   id: number;
   key: string;
-  sab: SharedArrayBuffer;
+  /** The stream's slab; none while the name is only awaited by players. */
+  sab: SharedArrayBuffer | undefined;
   state: 'waiting' | 'live' | 'grace';
   home: number | undefined;
   /** Workers holding the slab (home and readers). */
@@ -54,27 +56,44 @@ export class StreamDirectory {
   ) {}
 
   private create(key: string, state: Entry['state']): Entry {
-    const sab = this.pool.acquire();
-    StreamSlab.format(sab);
-    const e: Entry = { id: this.nextId++, key, sab, state, home: undefined, holders: new Set(), timer: undefined, since: Date.now() };
+    const e: Entry = { id: this.nextId++, key, sab: undefined, state, home: undefined, holders: new Set(), timer: undefined, since: Date.now() };
     this.entries.set(key, e);
     return e;
   }
 
+  /**
+   * A slab for a stream that goes live, or a refusal. The pool counts slabs
+   * of ended streams that some worker still holds, so it, not the number of
+   * entries, is what says whether there is room.
+   */
+  private slabFor(key: string): SharedArrayBuffer | Refusal {
+    const sab = this.pool.tryAcquire();
+    if (!sab) {
+      const releasing = this.ending.size;
+      const why = releasing > 0 ? ` (${releasing} ended streams still being let go by their players' workers)` : '';
+      return { ok: false, code: 'ERR_LIMIT', reason: `${key}: no room for another live stream: media.maxStreams = ${this.opts.maxStreams}${why}` };
+    }
+    StreamSlab.format(sab);
+    return sab;
+  }
+
   publish(key: string, worker: number): PublishGrant {
     let e = this.entries.get(key);
-    if (e?.state === 'live') return { ok: false, reason: `${key} is already being published` };
-    if (!e) {
-      if (this.entries.size >= this.opts.maxStreams) return { ok: false, reason: `too many streams (media.maxStreams = ${this.opts.maxStreams})` };
-      e = this.create(key, 'live');
+    if (e?.state === 'live') return { ok: false, code: 'ERR_STREAM', reason: `${key} is already being published` };
+    if (!e?.sab) {
+      const sab = this.slabFor(key);
+      if (!(sab instanceof SharedArrayBuffer)) return sab;
+      e ??= this.create(key, 'live');
+      e.sab = sab;
     }
+    const sab = e.sab;
     clearTimeout(e.timer);
     e.timer = undefined;
     e.state = 'live';
     e.home = worker;
     e.holders.add(worker);
-    for (const w of e.holders) if (w !== worker) this.send(w, { t: 'streamUp', id: e.id, key, port: this.channelToHome(e) });
-    return { ok: true, id: e.id, sab: e.sab };
+    for (const w of e.holders) if (w !== worker) this.send(w, { t: 'streamUp', id: e.id, key, sab, port: this.channelToHome(e) });
+    return { ok: true, id: e.id, sab };
   }
 
   /** A fresh channel whose other end the home worker gets: it posts head notes on it. */
@@ -103,15 +122,25 @@ export class StreamDirectory {
   subscribe(key: string, worker: number): SubscribeGrant | undefined {
     let e = this.entries.get(key);
     if (!e) {
-      if (this.opts.playWaitMs === 0 || this.entries.size >= this.opts.maxStreams) return undefined;
+      if (this.opts.playWaitMs === 0) return undefined;
+      // Awaited names hold no slab, but each is an entry and a timer: bounded too.
+      if (this.waitingCount() >= this.opts.maxStreams) {
+        return { ok: false, code: 'ERR_LIMIT', reason: `${key}: too many names awaited by players (media.maxStreams = ${this.opts.maxStreams})` };
+      }
       e = this.create(key, 'waiting');
       const waiting = e;
       e.timer = setTimeout(() => this.end(waiting, 'stream not found'), this.opts.playWaitMs);
     }
     e.holders.add(worker);
-    const grant: SubscribeGrant = { id: e.id, sab: e.sab, live: e.state === 'live' };
+    const grant: SubscribeGrant = { ok: true, id: e.id, sab: e.sab, live: e.state === 'live' };
     if (e.state === 'live' && e.home !== worker) grant.port = this.channelToHome(e);
     return grant;
+  }
+
+  private waitingCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.state === 'waiting') n++;
+    return n;
   }
 
   /** A worker lets go of a slab: it has no players left there, or it acknowledges an end. */
@@ -156,7 +185,7 @@ export class StreamDirectory {
 
   private free(e: Entry): void {
     this.ending.delete(e.id);
-    this.pool.release(e.sab);
+    if (e.sab) this.pool.release(e.sab);
   }
 
   private byId(id: number): Entry | undefined {

@@ -5,24 +5,37 @@
  * and worker-to-worker ports carry only "head = N" notes (a number).
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ErrorCode } from '../core/errors.js';
+
+/** A directory request it will not grant: the asker tells its client why; nothing is thrown across threads. */
+export interface Refusal {
+  ok: false;
+  code: ErrorCode;
+  reason: string;
+}
 
 /** What the directory grants a publisher. */
-export type PublishGrant =
-  | { ok: true; id: number; sab: SharedArrayBuffer }
-  | { ok: false; reason: string };
+export type PublishGrant = { ok: true; id: number; sab: SharedArrayBuffer } | Refusal;
 
-/** What the directory grants a player's worker; undefined = no such stream. */
-export interface SubscribeGrant {
-  id: number;
-  sab: SharedArrayBuffer;
-  live: boolean;
-  /** Notes from the home worker, when another worker is home. */
-  port?: MessagePort;
-}
+/**
+ * What the directory grants a player's worker; undefined = no such stream.
+ * A name that is only awaited has no slab yet (`sab` undefined): it comes
+ * with the publisher, in `streamUp`, so waiting players cost no ring.
+ */
+export type SubscribeGrant =
+  | {
+      ok: true;
+      id: number;
+      sab: SharedArrayBuffer | undefined;
+      live: boolean;
+      /** Notes from the home worker, when another worker is home. */
+      port?: MessagePort;
+    }
+  | Refusal;
 
 /** Directory → worker events. */
 export type DirectoryEvent =
-  | { t: 'streamUp'; id: number; key: string; port?: MessagePort }
+  | { t: 'streamUp'; id: number; key: string; sab: SharedArrayBuffer; port?: MessagePort }
   | { t: 'streamDown'; id: number; key: string }
   | { t: 'streamEnd'; id: number; key: string; reason: string }
   | { t: 'attachReader'; id: number; key: string; port: MessagePort };

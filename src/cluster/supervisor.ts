@@ -181,13 +181,18 @@ export class Supervisor {
   private answer(id: number, req: number, ask: () => PublishGrant | SubscribeGrant | undefined): void {
     const later: [number, DirectoryEvent][] = [];
     this.deferred = later;
-    let result;
+    let result: PublishGrant | SubscribeGrant | undefined;
     try {
       result = ask();
+    } catch (err) {
+      // A directory bug must cost one request, never the primary (and with it every worker).
+      const reason = describeError(err);
+      this.opts.log.error({ worker: id, code: 'ERR_INTERNAL', reason }, 'directory request failed');
+      result = { ok: false, code: 'ERR_INTERNAL', reason: `stream directory: ${reason}` };
     } finally {
       this.deferred = undefined;
     }
-    const port = result && 'port' in result ? result.port : undefined;
+    const port = result?.ok && 'port' in result ? result.port : undefined;
     this.post(id, { t: 'reply', req, result }, port ? [port] : []);
     for (const [w, e] of later) this.deliver(w, e);
   }

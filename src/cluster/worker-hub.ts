@@ -30,7 +30,7 @@ export class WorkerHub {
     const key = `${app}/${name}`;
     if (this.streams.get(key)?.publisher !== undefined) throw new SluiceError('ERR_STREAM', `${key} is already being published`);
     const g = await this.link.publish(key);
-    if (!g.ok) throw new SluiceError('ERR_STREAM', g.reason);
+    if (!g.ok) throw new SluiceError(g.code, g.reason);
     const s = this.view(app, name, g.id, g.sab);
     s.startPublishing(owner);
     return s;
@@ -43,13 +43,14 @@ export class WorkerHub {
     this.releaseIfUnused(s);
   }
 
-  /** The stream a player attaches to (live, in grace, or awaited); undefined = not found. */
+  /** The stream a player attaches to (live, in grace, or awaited); undefined = not found; throws a coded refusal (ERR_LIMIT...). */
   async play(app: string, name: string): Promise<LiveStream | undefined> {
     const key = `${app}/${name}`;
     const have = this.streams.get(key);
     if (have) return have;
     const g = await this.link.subscribe(key);
     if (!g) return undefined;
+    if (!g.ok) throw new SluiceError(g.code, g.reason);
     const raced = this.streams.get(key);
     if (raced?.entryId === g.id) {
       // Another local player subscribed meanwhile: one view (and one port) per worker.
@@ -67,7 +68,7 @@ export class WorkerHub {
     this.releaseIfUnused(s);
   }
 
-  private view(app: string, name: string, id: number, sab: SharedArrayBuffer): LiveStream {
+  private view(app: string, name: string, id: number, sab: SharedArrayBuffer | undefined): LiveStream {
     const key = `${app}/${name}`;
     let s = this.streams.get(key);
     if (s && s.entryId !== id) {
@@ -79,6 +80,8 @@ export class WorkerHub {
       s = new LiveStream(app, name, id, sab, this.streamOptions);
       this.streams.set(key, s);
     }
+    // A view made while the name was only awaited gets its slab with the publisher.
+    if (sab) s.attachSlab(sab);
     return s;
   }
 
@@ -102,6 +105,7 @@ export class WorkerHub {
     }
     switch (e.t) {
       case 'streamUp':
+        s.attachSlab(e.sab);
         s.setRemote(e.port ?? null);
         s.markLive(true);
         return;

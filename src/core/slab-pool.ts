@@ -31,9 +31,14 @@ export class SlabPool {
   }
 
   acquire(): SharedArrayBuffer {
-    if (this.used.size >= this.maxSlabs) {
-      throw new SluiceError('ERR_LIMIT', `slab pool exhausted: ${this.used.size} of ${this.maxSlabs} slabs in use`);
-    }
+    const slab = this.tryAcquire();
+    if (!slab) throw new SluiceError('ERR_LIMIT', `slab pool exhausted: ${this.used.size} of ${this.maxSlabs} slabs in use`);
+    return slab;
+  }
+
+  /** A slab, or undefined when all are in use (for callers that answer with a refusal, not an exception). */
+  tryAcquire(): SharedArrayBuffer | undefined {
+    if (this.used.size >= this.maxSlabs) return undefined;
     const slab = this.freeList.pop() ?? new SharedArrayBuffer(this.slabBytes);
     this.used.add(slab);
     return slab;

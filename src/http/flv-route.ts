@@ -7,7 +7,7 @@
  */
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
-import { SluiceError } from '../core/errors.js';
+import { describeError, SluiceError } from '../core/errors.js';
 import { cleanName } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
@@ -73,8 +73,11 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
     ctx.streams.play(path.app, path.name).then(
       (lease) => then(lease, () => aborted),
       (err) => {
-        ctx.log.warn({ code: err instanceof SluiceError ? err.code : 'ERR_INTERNAL', reason: String(err), url }, 'http-flv lookup failed');
-        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end());
+        const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
+        ctx.log.warn({ code, reason: describeError(err), url }, 'http-flv lookup failed');
+        // No room (too many streams or awaited names) is the server being busy, not broken: the client may retry.
+        const status = code === 'ERR_LIMIT' ? '503 Service Unavailable' : '500 Internal Server Error';
+        if (!aborted) res.cork(() => res.writeStatus(status).end());
       },
     );
   };

@@ -17,6 +17,9 @@ import { TimestampPolicy, Track } from './timestamp.js';
 import { StickySlot, StreamSlab } from './stream-slab.js';
 import type { EgressForm, LatencyRecorder, StreamOptions, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
+/** The ingest's answer to "your partial message now continues in `to`" (see LiveStream.append). */
+export type DestinationMoved = (from: Uint8Array, to: Uint8Array) => void;
+
 export interface StreamInfo {
   videoCodec?: VideoCodec;
   audioCodec?: AudioCodec;
@@ -24,8 +27,12 @@ export interface StreamInfo {
   metadata?: Record<string, unknown>;
 }
 
+/** What a view without a slab (a name only awaited) shows its players: nothing yet. */
+const NO_STICKY: StickyTags = { version: 0 };
+
 export class LiveStream implements StreamView {
-  readonly slab: StreamSlab;
+  /** The stream's shared memory; null while the name is only awaited (it comes with the publisher). */
+  private slabOrNull: StreamSlab | null = null;
   readonly subscribers = new Set<Subscriber>();
   private readonly caches = new Map<string, EgressCache>();
   /** The stream has a publisher (here or on another worker). */
@@ -37,8 +44,9 @@ export class LiveStream implements StreamView {
   readonly counters: MediaCounters = { tagsIn: 0, bytesIn: 0, tagsDropped: 0, playersEvicted: 0, resyncs: 0 };
   readonly createdAt = Date.now();
   publishedAt = 0;
-  /** Destination of the open ring reservation (an in-progress RTMP message). */
+  /** Destination of the open ring reservation (an in-progress RTMP message), and who fills it. */
   private ringDest: Uint8Array | null = null;
+  private ringDestMoved: DestinationMoved | null = null;
   private flushScheduled = false;
   /** Home side: ports of other workers reading this stream, and the head last told. */
   private readonly outPorts = new Map<MessagePort, number>();
@@ -51,26 +59,44 @@ export class LiveStream implements StreamView {
     readonly name: string,
     /** Directory entry id: distinguishes this stream from a later one of the same name. */
     readonly entryId: number,
-    sab: SharedArrayBuffer,
+    /** Undefined for a name only awaited: attachSlab() brings it with the publisher. */
+    sab: SharedArrayBuffer | undefined,
     private readonly opts: StreamOptions,
   ) {
-    this.slab = new StreamSlab(sab);
+    if (sab) this.attachSlab(sab);
+  }
+
+  /** The directory's slab for this entry (once: later notices carry the same one). */
+  attachSlab(sab: SharedArrayBuffer): void {
+    if (this.slabOrNull) return;
+    this.slabOrNull = new StreamSlab(sab);
+    if (this.live) this.scheduleFlush(true);
+  }
+
+  /** The slab; only a stream that has (had) a publisher has one. */
+  get slab(): StreamSlab {
+    if (!this.slabOrNull) throw new SluiceError('ERR_INTERNAL', `${this.key}: no stream slab yet`);
+    return this.slabOrNull;
   }
 
   get key(): string {
     return `${this.app}/${this.name}`;
   }
 
-  get ring(): TagRing {
-    return this.slab.ring;
+  get ring(): TagRing | null {
+    return this.slabOrNull?.ring ?? null;
   }
 
   get sticky(): StickyTags {
-    return this.slab.sticky();
+    return this.slabOrNull?.sticky() ?? NO_STICKY;
   }
 
   get hasVideo(): boolean {
-    return this.slab.hasVideo;
+    return this.slabOrNull?.hasVideo ?? false;
+  }
+
+  get hasAudio(): boolean {
+    return this.slabOrNull?.hasAudio ?? false;
   }
 
   get isHome(): boolean {
@@ -78,7 +104,7 @@ export class LiveStream implements StreamView {
   }
 
   latestTimestamp(): number {
-    return this.slab.latestTimestamp() ?? 0;
+    return this.slabOrNull?.latestTimestamp() ?? 0;
   }
 
   // ---- publisher lifecycle -------------------------------------------------------
@@ -142,24 +168,45 @@ export class LiveStream implements StreamView {
   /**
    * Where an incoming audio/video body of `length` bytes goes: straight into
    * the ring; or, while another message is still being assembled there
-   * (interleaved chunk streams), a staging buffer copied in at commit.
+   * (interleaved chunk streams), a buffer of its own copied in at commit.
+   * `moved` is told if the partial message must leave the ring (see append).
    */
-  beginMedia(length: number): Uint8Array {
-    const ring = this.ring;
+  beginMedia(length: number, moved: DestinationMoved): Uint8Array {
+    const ring = this.slab.ring;
     if (length > ring.maxBody) {
       throw new SluiceError('ERR_MESSAGE_TOO_LARGE', `${this.key}: media message ${length} bytes exceeds ring limit ${ring.maxBody}`);
     }
     if (this.ringDest !== null) return Buffer.allocUnsafe(length);
     const at = ring.reserve(length);
     this.ringDest = ring.data.subarray(at, at + length);
+    this.ringDestMoved = moved;
     return this.ringDest;
   }
 
   abandonMedia(dest?: Uint8Array): void {
     if (this.ringDest !== null && (dest === undefined || dest === this.ringDest)) {
-      this.ring.cancel();
+      this.slab.ring.cancel();
       this.ringDest = null;
+      this.ringDestMoved = null;
     }
+  }
+
+  /**
+   * Appends a whole tag. The ring's one reservation may be held by a
+   * message still being assembled (RTMP lets chunk streams interleave, so a
+   * short audio or data message can complete inside a long video one):
+   * that partial message then moves to a buffer of its own, so tags enter
+   * the ring in the order they complete. It costs one copy, only then.
+   */
+  private append(type: number, timestamp: number, flags: number, body: Uint8Array): void {
+    const partial = this.ringDest;
+    if (partial !== null) {
+      const copy = Buffer.from(partial);
+      const moved = this.ringDestMoved!;
+      this.abandonMedia();
+      moved(partial, copy);
+    }
+    this.slab.ring.append(type, timestamp, flags, body);
   }
 
   /** A whole audio/video message: classify, correct its timestamp, publish it. */
@@ -188,9 +235,10 @@ export class LiveStream implements StreamView {
     }
     if (body === this.ringDest) {
       this.ringDest = null;
-      this.ring.commit(type, ts, flags);
+      this.ringDestMoved = null;
+      this.slab.ring.commit(type, ts, flags);
     } else {
-      this.ring.append(type, ts, flags, body);
+      this.append(type, ts, flags, body);
     }
     this.counters.tagsIn++;
     this.counters.bytesIn += body.length;
@@ -206,13 +254,13 @@ export class LiveStream implements StreamView {
     // early must wait for a keyframe, and FLV headers must announce both tracks.
     if ((fields.videocodecid !== undefined || fields.width !== undefined) && !this.slab.hasVideo) this.slab.markTrack(true);
     if ((fields.audiocodecid !== undefined || fields.audiosamplerate !== undefined) && !this.slab.hasAudio) this.slab.markTrack(false);
-    this.ring.append(TagType.Script, ts, TagFlag.Metadata, body);
+    this.append(TagType.Script, ts, TagFlag.Metadata, body);
     this.scheduleFlush();
   }
 
   /** Other data messages (onCuePoint, onTextData...) pass through in-band. */
   commitData(timestamp: number, body: Uint8Array): void {
-    this.ring.append(TagType.Script, this.correct(Track.Data, timestamp), 0, body);
+    this.append(TagType.Script, this.correct(Track.Data, timestamp), 0, body);
     this.scheduleFlush();
   }
 
@@ -237,7 +285,7 @@ export class LiveStream implements StreamView {
     if (this.closed) return;
     for (const s of this.subscribers) s.pump();
     if (this.outPorts.size > 0) {
-      const head = this.ring.head();
+      const head = this.slab.ring.head();
       for (const [port, told] of this.outPorts) {
         if (told === head) continue;
         this.outPorts.set(port, head);
@@ -263,7 +311,7 @@ export class LiveStream implements StreamView {
   cacheFor(form: EgressForm): EgressCache {
     let c = this.caches.get(form.id);
     if (!c) {
-      c = new EgressCache(form, this.ring);
+      c = new EgressCache(form, this.slab.ring);
       this.caches.set(form.id, c);
     }
     return c;

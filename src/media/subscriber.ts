@@ -17,6 +17,9 @@ import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type Record
 import { TagType } from '../protocol/types.js';
 import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
+/** joinedBeforeLive of a player that came before the stream had a ring. */
+const BEFORE_FIRST_TAG = Symbol('before first tag');
+
 let nextId = 1;
 
 export class Subscriber {
@@ -56,10 +59,11 @@ export class Subscriber {
     readonly createdAt = Date.now(),
   ) {
     // Ring head when the player came to a stream not (yet) live: where its wait began.
-    this.joinedBeforeLive = stream.live || !stream.ring ? undefined : stream.ring.head();
+    // An awaited name has no ring yet: the wait began before its first tag.
+    this.joinedBeforeLive = stream.live ? undefined : (stream.ring?.head() ?? BEFORE_FIRST_TAG);
   }
 
-  private readonly joinedBeforeLive: number | undefined;
+  private readonly joinedBeforeLive: number | typeof BEFORE_FIRST_TAG | undefined;
 
   get receiveVideo(): boolean {
     return this.video;
@@ -145,7 +149,7 @@ export class Subscriber {
    */
   private start(): void {
     const ring = this.stream.ring!;
-    const joined = this.joinedBeforeLive;
+    const joined = this.joinedBeforeLive === BEFORE_FIRST_TAG ? ring.tail() : this.joinedBeforeLive;
     const key = joined !== undefined ? this.firstKeySince(joined) : ring.keySeq();
     this.started = true;
     if (key === undefined && joined !== undefined) {

@@ -92,6 +92,23 @@ export class ChunkReader {
     return this.chunkSize;
   }
 
+  /**
+   * The sink moved a partial message (its bytes so far copied into `to`,
+   * of the same length): the rest of it is read into `to`. False if no
+   * chunk stream was assembling into `from`.
+   */
+  moveDestination(from: Uint8Array, to: Uint8Array): boolean {
+    if (to.length !== from.length) throw new SluiceError('ERR_INTERNAL', `moved message destination of ${from.length} bytes to ${to.length}`);
+    const found = (cs: ChunkStream | undefined): boolean => {
+      if (cs?.dest !== from) return false;
+      cs.dest = to;
+      return true;
+    };
+    if (this.low.some(found)) return true;
+    for (const cs of this.high.values()) if (found(cs)) return true;
+    return false;
+  }
+
   /** Abort Message (RTMP spec 5.4.2): drop the partial message on `csid`. */
   abort(csid: number): void {
     const cs = this.lookup(csid);

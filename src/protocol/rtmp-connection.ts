@@ -139,6 +139,11 @@ export class RtmpConnection {
     this.writer.chunkSize = size;
   }
 
+  /** A partial incoming message's destination moved (see ChunkReader.moveDestination). */
+  moveDestination(from: Uint8Array, to: Uint8Array): boolean {
+    return this.reader.moveDestination(from, to);
+  }
+
   /** Nothing more is parsed or sent. Idempotent. */
   close(): void {
     this.phaseNow = 'closed';

@@ -75,15 +75,25 @@ export class NetStream {
         s.log.info({ streamKey: key, type: cmd.args[1] }, 'publishing');
       },
       (lease) => lease.release(),
-      (err) => {
-        if (!(err instanceof SluiceError && err.code === 'ERR_STREAM')) return false;
-        s.send(onStatus(h.streamId, 'error', 'NetStream.Publish.BadName', `NetStream.Publish.BadName: ${key} is already being published.`, name));
-        s.log.warn({ streamKey: key, code: 'ERR_STREAM', reason: err.message }, 'publish refused');
-        // The client has been told; end only this connection, after the status is flushed.
-        setImmediate(() => s.close('publish refused: BadName'));
-        return true;
-      },
+      this.refusal('publish', h.streamId, key, name, 'NetStream.Publish.BadName', 'NetStream.Publish.Failed'),
     );
+  }
+
+  /**
+   * How a refused publish/play is told: a name in use (ERR_STREAM) gets
+   * `taken`, no room (ERR_LIMIT) gets `full`; the client reads the status,
+   * then only this connection ends. Other failures end the session as errors.
+   */
+  private refusal(action: string, streamId: number, key: string, name: string, taken: string, full: string): (err: unknown) => boolean {
+    const s = this.s;
+    return (err) => {
+      if (!(err instanceof SluiceError) || (err.code !== 'ERR_STREAM' && err.code !== 'ERR_LIMIT')) return false;
+      const status = err.code === 'ERR_STREAM' ? taken : full;
+      s.send(onStatus(streamId, 'error', status, `${status}: ${err.message}.`, name));
+      s.log.warn({ streamKey: key, code: err.code, reason: err.message }, `${action} refused`);
+      setImmediate(() => s.close(`${action} refused: ${status}`));
+      return true;
+    };
   }
 
   private play(streamId: number, app: string, rawName: AmfValue, reset: boolean): void {
@@ -103,6 +113,7 @@ export class NetStream {
         s.log.info({ streamKey: lease.stream.key, live: lease.stream.live }, 'playing');
       },
       (lease) => lease?.release(),
+      this.refusal('play', streamId, streamKey(app, name), name, 'NetStream.Play.Failed', 'NetStream.Play.Failed'),
     );
   }
 

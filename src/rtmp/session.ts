@@ -98,9 +98,14 @@ export class RtmpSession implements RtmpSessionIO {
   /** Audio/video of a publishing session go straight into the stream's ring; the rest into a buffer of its own. */
   private payloadFor(h: MessageHeader): Uint8Array {
     const publishing = this.net.stream.publishing;
-    if ((h.type === MessageType.Audio || h.type === MessageType.Video) && publishing) return publishing.stream.beginMedia(h.length);
+    if ((h.type === MessageType.Audio || h.type === MessageType.Video) && publishing) return publishing.stream.beginMedia(h.length, this.payloadMoved);
     return Buffer.allocUnsafe(h.length);
   }
+
+  /** The stream moved a partial message out of its ring (another message completed first): read on into the copy. */
+  private readonly payloadMoved = (from: Uint8Array, to: Uint8Array): void => {
+    this.conn.moveDestination(from, to);
+  };
 
   /** Idle bound: a session must deliver a whole message this often (players excepted). */
   touch(): void {

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlabPool } from '../../src/core/slab-pool.js';
 import { StreamDirectory } from '../../src/cluster/directory.js';
-import type { DirectoryEvent } from '../../src/cluster/messages.js';
+import type { DirectoryEvent, SubscribeGrant } from '../../src/cluster/messages.js';
+
+/** A subscribe the directory granted (not refused, not "no such stream"). */
+function granted(g: SubscribeGrant | undefined): Extract<SubscribeGrant, { ok: true }> {
+  assert.ok(g?.ok, `expected a grant, got ${JSON.stringify(g)}`);
+  return g;
+}
 
 function setup(opts: Partial<{ republishGraceMs: number; playWaitMs: number; maxStreams: number }> = {}) {
   const pool = new SlabPool(512 * 1024, 8);
@@ -19,14 +25,14 @@ test('one publisher per name; the directory is the authority across workers', ()
   const a = dir.publish('live/x', 1);
   const b = dir.publish('live/x', 2);
   assert.ok(a.ok);
-  assert.deepEqual(b, { ok: false, reason: 'live/x is already being published' });
+  assert.deepEqual(b, { ok: false, code: 'ERR_STREAM', reason: 'live/x is already being published' });
   assert.equal(dir.homeOf('live/x'), 1);
 });
 
 test('a reader on another worker gets the slab and a port to the home worker', () => {
   const { dir, kinds } = setup();
   const p = dir.publish('live/x', 1);
-  const g = dir.subscribe('live/x', 2)!;
+  const g = granted(dir.subscribe('live/x', 2));
   assert.ok(p.ok && g.sab === p.sab, 'same slab');
   assert.equal(g.live, true);
   assert.ok(g.port, 'reader gets a port');
@@ -37,7 +43,7 @@ test('a reader on another worker gets the slab and a port to the home worker', (
 test('publisher leaves: readers told, grace, republish on another worker resumes the same slab', async () => {
   const { dir, kinds, events } = setup();
   const p = dir.publish('live/x', 1);
-  dir.subscribe('live/x', 2)!.port!.close();
+  granted(dir.subscribe('live/x', 2)).port!.close();
   dir.unpublish(p.ok ? p.id : 0, 1);
   const q = dir.publish('live/x', 3);
   assert.ok(p.ok && q.ok && q.sab === p.sab && q.id === p.id, 'same entry and slab');
@@ -49,7 +55,7 @@ test('grace expiry ends the stream; the slab is freed when every holder let go',
   const { dir, pool, kinds } = setup();
   const p = dir.publish('live/x', 1);
   assert.ok(p.ok);
-  dir.subscribe('live/x', 2)!.port!.close();
+  granted(dir.subscribe('live/x', 2)).port!.close();
   dir.unpublish(p.id, 1);
   await new Promise((r) => setTimeout(r, 80));
   assert.ok(kinds().includes('2:streamEnd') && kinds().includes('1:streamEnd'));
@@ -63,7 +69,7 @@ test('grace expiry ends the stream; the slab is freed when every holder let go',
 
 test('a player may wait for a publisher; nobody comes: stream not found', async () => {
   const { dir, kinds } = setup();
-  const g = dir.subscribe('live/later', 2)!;
+  const g = granted(dir.subscribe('live/later', 2));
   assert.equal(g.live, false);
   await new Promise((r) => setTimeout(r, 80));
   assert.deepEqual(kinds(), ['2:streamEnd']);
@@ -83,8 +89,8 @@ test('a dead worker: its streams go to grace, its holds are dropped', () => {
   const { dir, kinds, pool } = setup();
   const a = dir.publish('live/a', 1);
   const b = dir.publish('live/b', 2);
-  dir.subscribe('live/a', 2)!.port!.close();
-  dir.subscribe('live/b', 1)!.port!.close();
+  granted(dir.subscribe('live/a', 2)).port!.close();
+  granted(dir.subscribe('live/b', 1)).port!.close();
   dir.workerGone(1);
   assert.ok(a.ok && b.ok);
   assert.ok(kinds().includes('2:streamDown'), 'reader of a told');
@@ -103,7 +109,7 @@ test('200 publish/unpublish cycles leave the pool and directory where they start
     assert.ok(p.ok);
     if (i % 4 === 0) {
       const r = 3 - w;
-      dir.subscribe(`live/s${i % 3}`, r)!.port!.close();
+      granted(dir.subscribe(`live/s${i % 3}`, r)).port!.close();
       dir.unpublish(p.id, w);
       dir.release(p.id, w);
       dir.release(p.id, r);
@@ -115,4 +121,49 @@ test('200 publish/unpublish cycles leave the pool and directory where they start
   assert.deepEqual(dir.stats(), { streams: 0, live: 0, releasing: 0 });
   assert.equal(pool.stats().inUse, 0);
   assert.ok(pool.stats().total <= before.total + 2, `pool grew to ${pool.stats().total}`);
+});
+
+test('awaited names take no slab; past maxStreams of them a wait is refused with a code, and publishes still find room', () => {
+  const { dir, pool } = setup({ maxStreams: 8, playWaitMs: 10_000 });
+  for (let i = 0; i < 8; i++) assert.equal(granted(dir.subscribe(`live/rand${i}`, 1 + (i % 2))).sab, undefined);
+  assert.equal(pool.stats().inUse, 0, 'waiting players hold no slab');
+  const over = dir.subscribe('live/rand-over', 1);
+  assert.deepEqual(over && !over.ok && over.code, 'ERR_LIMIT');
+  for (let i = 0; i < 8; i++) assert.ok(dir.publish(`live/pub${i}`, 1).ok, `publish ${i} while 8 names are awaited`);
+  const full = dir.publish('live/pub-over', 1);
+  assert.ok(!full.ok && full.code === 'ERR_LIMIT' && /media\.maxStreams = 8/.test(full.reason), JSON.stringify(full));
+  dir.closeAll('test over');
+});
+
+test('slabs of ended streams still held by workers count: a publish past them is refused, not thrown, and succeeds once they are let go', () => {
+  const { dir, pool } = setup({ maxStreams: 8, republishGraceMs: 0 });
+  const ids: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const p = dir.publish(`live/s${i}`, 1);
+    assert.ok(p.ok);
+    ids.push(p.id);
+    granted(dir.subscribe(`live/s${i}`, 2)).port?.close();
+    dir.unpublish(p.id, 1);
+    dir.release(p.id, 1);
+  }
+  // Worker 2 has not yet acknowledged the ends: every slab is still in use.
+  assert.deepEqual(dir.stats(), { streams: 0, live: 0, releasing: 8 });
+  const refused = dir.publish('live/new', 1);
+  assert.ok(!refused.ok && refused.code === 'ERR_LIMIT' && /8 ended streams/.test(refused.reason), JSON.stringify(refused));
+  dir.release(ids[0]!, 2);
+  assert.ok(dir.publish('live/new', 1).ok, 'room again once one slab is let go');
+  assert.equal(pool.stats().inUse, 8);
+});
+
+test('a name awaited on two workers gets its slab with the publisher: the publishing worker in its grant, the other in streamUp', () => {
+  const { dir, events } = setup({ playWaitMs: 10_000 });
+  const w1 = granted(dir.subscribe('live/x', 1));
+  const w2 = granted(dir.subscribe('live/x', 2));
+  assert.equal(w1.id, w2.id);
+  const p = dir.publish('live/x', 1);
+  assert.ok(p.ok);
+  const up = events.find(({ w, e }) => w === 2 && e.t === 'streamUp')?.e;
+  assert.ok(up?.t === 'streamUp' && up.sab === p.sab, 'worker 2 told the slab');
+  assert.ok(!events.some(({ w, e }) => w === 1 && e.t === 'streamUp'), 'the publisher\'s worker has it from its grant');
+  dir.closeAll('test over');
 });

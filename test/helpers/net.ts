@@ -115,6 +115,11 @@ export interface ChunkOptions {
  *   basic header | ts u24be | length u24be | type u8 | stream id u32le | [ext ts u32be]
  */
 export function fmt0Chunk(o: ChunkOptions): Buffer {
+  return Buffer.concat(fmt0Chunks(o));
+}
+
+/** fmt0Chunk's chunks one by one (header and payload of each), for interleaving messages by hand. */
+export function fmt0Chunks(o: ChunkOptions): Buffer[] {
   const csid = o.csid ?? 3;
   const ts = o.timestamp ?? 0;
   const chunkSize = o.chunkSize ?? 128;
@@ -125,16 +130,14 @@ export function fmt0Chunk(o: ChunkOptions): Buffer {
   mh.writeUInt8(o.type, 6);
   mh.writeUInt32LE(o.streamId ?? 0, 7);
   if (extended) mh.writeUInt32BE(ts >>> 0, 11);
-  const parts: Buffer[] = [basicHeader(0, csid), mh];
   const payload = Buffer.from(o.payload.buffer, o.payload.byteOffset, o.payload.byteLength);
-  for (let off = 0; off < payload.length; off += chunkSize) {
-    if (off > 0) {
-      parts.push(basicHeader(3, csid));
-      if (extended) parts.push(mh.subarray(11)); // fmt-3 repeats the extended timestamp
-    }
-    parts.push(payload.subarray(off, off + chunkSize));
+  const chunks: Buffer[] = [];
+  for (let off = 0; off === 0 || off < payload.length; off += chunkSize) {
+    // fmt-3 continuations repeat the extended timestamp.
+    const head = off === 0 ? [basicHeader(0, csid), mh] : extended ? [basicHeader(3, csid), mh.subarray(11)] : [basicHeader(3, csid)];
+    chunks.push(Buffer.concat([...head, payload.subarray(off, off + chunkSize)]));
   }
-  return Buffer.concat(parts);
+  return chunks;
 }
 
 /** Protocol control message Set Chunk Size (type 1, csid 2, stream 0; RTMP 5.4.1). */

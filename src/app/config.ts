@@ -50,6 +50,8 @@ export const configSchema = z
         /** Largest message accepted (checked before allocating). */
         maxMessageSize: int(64, 256 * MiB).default(16 * MiB),
         maxChunkStreams: int(4, 65600).default(64),
+        /** Message streams (createStream) one connection may have open at once; ids are the lowest free, from 1. */
+        maxMessageStreams: int(1, 1024).default(8),
         maxConnections: int(1).default(10000),
         handshakeTimeoutMs: int(100).default(10000),
         /** A session that receives no whole message for this long is closed (slowloris bound). */

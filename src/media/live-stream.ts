@@ -304,7 +304,17 @@ export class LiveStream implements StreamView {
   }
 
   removeSubscriber(sub: unknown): void {
-    this.subscribers.delete(sub as Subscriber);
+    const gone = sub as Subscriber;
+    if (!this.subscribers.delete(gone)) return;
+    // A cache nobody reads any more holds up to a ring's worth of egress bytes: drop it.
+    const id = gone.form.id;
+    for (const s of this.subscribers) if (s.form.id === id) return;
+    this.caches.delete(id);
+  }
+
+  /** Egress caches alive (one per form some player here uses). */
+  get cacheCount(): number {
+    return this.caches.size;
   }
 
   /** The shared egress cache of a form. */

@@ -23,10 +23,11 @@ export class NetConnection {
   /** The client's SetBufferLength (User Control 3), in ms. */
   bufferLengthMs = 0;
   readonly stream: NetStream;
-  private nextStreamId = 1;
+  /** Message stream ids createStream handed out and deleteStream has not closed. */
+  private readonly openStreams = new Set<number>();
 
   constructor(private readonly s: RtmpSessionIO) {
-    this.stream = new NetStream(s);
+    this.stream = new NetStream(s, (id) => this.openStreams.has(id));
   }
 
   onCommand(h: MessageHeader, cmd: Command): void {
@@ -34,6 +35,7 @@ export class NetConnection {
     s.log.debug({ command: cmd.name, txn: cmd.transactionId, streamId: h.streamId }, 'command');
     if (cmd.name === 'connect') return this.connect(cmd);
     if (this.app === undefined && !cmd.name.startsWith('_')) throw new SluiceError('ERR_COMMAND', `${cmd.name} before connect`);
+    if (cmd.name === 'deleteStream' && typeof cmd.args[0] === 'number') this.openStreams.delete(cmd.args[0]);
     if (this.app !== undefined && this.stream.onCommand(h, cmd, this.app)) return;
     switch (cmd.name) {
       case 'releaseStream':
@@ -50,8 +52,7 @@ export class NetConnection {
         s.send(onFc('onFCSubscribe', 'NetStream.Play.Start', `FCSubscribe to ${String(cmd.args[0])}.`));
         return;
       case 'createStream':
-        s.send(resultMessage(cmd.transactionId, null, this.nextStreamId++));
-        return;
+        return this.createStream(cmd.transactionId);
       case 'getStreamLength':
         // Live streams have no length.
         s.send(resultMessage(cmd.transactionId, null, 0));
@@ -63,6 +64,22 @@ export class NetConnection {
           s.send(errorMessage(cmd.transactionId, 'NetConnection.Call.Failed', `Method not found (${cmd.name}).`));
         }
     }
+  }
+
+  /**
+   * The lowest free id, so a client that creates and deletes streams in a
+   * loop keeps getting 1 (ids bound what egress forms, and so caches, exist).
+   */
+  private createStream(txn: number): void {
+    const max = this.s.ctx.config.rtmp.maxMessageStreams;
+    if (this.openStreams.size >= max) {
+      this.s.send(errorMessage(txn, 'NetConnection.Call.Failed', `createStream: ${max} message streams already open (rtmp.maxMessageStreams).`));
+      return;
+    }
+    let id = 1;
+    while (this.openStreams.has(id)) id++;
+    this.openStreams.add(id);
+    this.s.send(resultMessage(txn, null, id));
   }
 
   private connect(cmd: Command): void {

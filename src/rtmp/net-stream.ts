@@ -19,11 +19,21 @@ export class NetStream {
   /** A publish/play is waiting for the directory. */
   private pending = false;
 
-  constructor(private readonly s: RtmpSessionIO) {}
+  constructor(
+    private readonly s: RtmpSessionIO,
+    /** Whether createStream opened this message stream id (and it is not deleted). */
+    private readonly isOpen: (streamId: number) => boolean,
+  ) {}
 
   /** Handles a NetStream command; false if `cmd` is not one. */
   onCommand(h: MessageHeader, cmd: Command, app: string): boolean {
     const s = this.s;
+    if ((cmd.name === 'publish' || cmd.name === 'play' || cmd.name === 'play2') && !this.isOpen(h.streamId)) {
+      // The id would name the egress form (and its cache) of every chunk we send: only ids we assigned.
+      const status = cmd.name === 'publish' ? 'NetStream.Publish.Failed' : 'NetStream.Play.Failed';
+      this.refuse(cmd.name, h.streamId, String(cmd.args[0] ?? ''), status, 'ERR_COMMAND', `${cmd.name} on message stream ${h.streamId}, which createStream did not open`);
+      return true;
+    }
     switch (cmd.name) {
       case 'publish':
         this.publish(h, cmd, app);
@@ -85,15 +95,19 @@ export class NetStream {
    * then only this connection ends. Other failures end the session as errors.
    */
   private refusal(action: string, streamId: number, key: string, name: string, taken: string, full: string): (err: unknown) => boolean {
-    const s = this.s;
     return (err) => {
       if (!(err instanceof SluiceError) || (err.code !== 'ERR_STREAM' && err.code !== 'ERR_LIMIT')) return false;
-      const status = err.code === 'ERR_STREAM' ? taken : full;
-      s.send(onStatus(streamId, 'error', status, `${status}: ${err.message}.`, name));
-      s.log.warn({ streamKey: key, code: err.code, reason: err.message }, `${action} refused`);
-      setImmediate(() => s.close(`${action} refused: ${status}`));
+      this.refuse(action, streamId, name, err.code === 'ERR_STREAM' ? taken : full, err.code, err.message, key);
       return true;
     };
+  }
+
+  /** Tells the client why (an error status), logs it, then ends only this connection once the status is out. */
+  private refuse(action: string, streamId: number, name: string, status: string, code: string, reason: string, key?: string): void {
+    const s = this.s;
+    s.send(onStatus(streamId, 'error', status, `${status}: ${reason}.`, name));
+    s.log.warn({ ...(key ? { streamKey: key } : {}), code, reason }, `${action} refused`);
+    setImmediate(() => s.close(`${action} refused: ${status}`));
   }
 
   private play(streamId: number, app: string, rawName: AmfValue, reset: boolean): void {

@@ -41,15 +41,12 @@ class RtmpEgressForm implements EgressForm {
   }
 }
 
-const forms = new Map<string, RtmpEgressForm>();
-
-/** One shared form object per (message stream id, chunk size). */
+/**
+ * The form for a message stream id and chunk size. Players of one form
+ * share one egress cache (a stream's caches are keyed by form id, and
+ * dropped with their last player); the id is one sluice assigned in
+ * createStream (net-connection.ts), so players share it in practice: 1.
+ */
 export function rtmpEgressForm(streamId: number, chunkSize: number): EgressForm {
-  const id = `${streamId}:${chunkSize}`;
-  let f = forms.get(id);
-  if (!f) {
-    f = new RtmpEgressForm(streamId, chunkSize);
-    forms.set(id, f);
-  }
-  return f;
+  return new RtmpEgressForm(streamId, chunkSize);
 }

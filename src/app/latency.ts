@@ -7,8 +7,9 @@
  * two histograms, `current` and `previous`, turned over when a snapshot
  * finds `current` older than WINDOW_MS, so they describe the last one to
  * two minutes (a snapshot per scrape; a long gap between scrapes widens the
- * window to the gap). Count and sum run since the worker started, as
- * Prometheus summaries want.
+ * window to the gap). A window that falls out is added to `retired`, so
+ * retired + window is every sample since the worker started: the running
+ * counts Prometheus histogram buckets need, at no cost per sample.
  */
 import { buildHistogram, encodeHistogram, mergeHistograms, recordMs, type Histogram } from '../core/hdr.js';
 import type { LatencyRecorder } from '../media/types.js';
@@ -27,18 +28,26 @@ export interface LatencyWire {
   sumUs: number;
   /** The window's non-empty histograms, HdrHistogram V2 compressed base64 (interoperable with other HdrHistogram ports). */
   window: string[];
+  /** Every sample older than the window (same encoding); absent while there is none. */
+  retired?: string;
+}
+
+/** The histograms that together hold every sample since the worker started. */
+export function allSamples(w: LatencyWire): string[] {
+  return w.retired === undefined ? w.window : [w.retired, ...w.window];
 }
 
 export type LatencySnapshot = Record<LatencyMetric, LatencyWire>;
 
 /** Latencies up to 10 s (later ones still count: the histogram resizes). */
-const newHistogram = (): Histogram => buildHistogram(10_000_000);
+export const newLatencyHistogram = (): Histogram => buildHistogram(10_000_000);
 
 class Track {
   count = 0;
   sumUs = 0;
-  current = newHistogram();
-  previous = newHistogram();
+  current = newLatencyHistogram();
+  previous = newLatencyHistogram();
+  readonly retired = newLatencyHistogram();
 
   record(ms: number): void {
     this.sumUs += recordMs(this.current, ms);
@@ -48,13 +57,16 @@ class Track {
   turn(): void {
     const old = this.previous;
     this.previous = this.current;
+    if (old.totalCount > 0) this.retired.add(old);
     old.reset();
     this.current = old;
   }
 
   wire(): LatencyWire {
     const window = [this.previous, this.current].filter((h) => h.totalCount > 0).map(encodeHistogram);
-    return { count: this.count, sumUs: this.sumUs, window };
+    const w: LatencyWire = { count: this.count, sumUs: this.sumUs, window };
+    if (this.retired.totalCount > 0) w.retired = encodeHistogram(this.retired);
+    return w;
   }
 }
 
@@ -96,7 +108,7 @@ export interface MergedLatency {
 }
 
 export function mergeLatency(parts: readonly LatencyWire[]): MergedLatency {
-  const merged = mergeHistograms(newHistogram(), parts.flatMap((p) => p.window));
+  const merged = mergeHistograms(newLatencyHistogram(), parts.flatMap((p) => p.window));
   let count = 0;
   let sumUs = 0;
   for (const p of parts) {

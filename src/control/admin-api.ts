@@ -4,13 +4,11 @@
  * fresh worker snapshots (codecs, players, bytes), and the two actions
  * (kick a client, drop a publisher), carried out by the owning worker.
  *
- * Client ids are `{worker}-{protocol}-{localId}`, e.g. `2-rtmp-17`,
- * `1-http-flv-3`: worker ids are never reused within a process (a
- * replacement worker gets a new one), so an id names one connection for
- * the life of the server.
+ * Client ids (app/client-id.ts) are the ones log lines carry: `2-rtmp-17`.
  */
 import type { ClientProtocol, WorkerAnswers, WorkerRequest } from '../cluster/messages.js';
 import type { StreamDirectory } from '../cluster/directory.js';
+import { clientId, parseClientId } from '../app/client-id.js';
 import type { ByProtocol, StreamSnapshot, WorkerSnapshot } from './snapshot.js';
 
 /** An error the API answers with: `{ "error": { "code", "message" } }` and this status. */
@@ -74,15 +72,6 @@ export interface ClientsPage {
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 const PROTOCOL_ORDER: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
-
-export function clientId(worker: number, protocol: ClientProtocol, localId: number): string {
-  return `${worker}-${protocol}-${localId}`;
-}
-
-export function parseClientId(id: string): { worker: number; protocol: ClientProtocol; localId: number } | undefined {
-  const m = /^(\d{1,9})-(rtmp|http-flv|ws-flv)-(\d{1,15})$/.exec(id);
-  return m ? { worker: Number(m[1]), protocol: m[2] as ClientProtocol, localId: Number(m[3]) } : undefined;
-}
 
 function splitKey(key: string): { app: string; name: string } {
   const i = key.indexOf('/');

@@ -7,13 +7,17 @@
  * `sluice_worker_<name>` the same per worker (label `worker`), as separate
  * families so that sum() over one never counts anything twice. A worker
  * that dies leaves its counts in the totals (a total that went back would
- * read as a counter reset). Latency is exposed as summaries whose
- * quantiles come from HdrHistograms merged across workers (exact, not an
- * average of per-worker quantiles). docs/operations.md lists the names.
+ * read as a counter reset). Latency is exposed as Prometheus histograms
+ * with fixed buckets, so a fleet's pods can be aggregated (sum by le);
+ * their counts come from HdrHistograms of every sample since each worker
+ * started (app/latency.ts: retired samples plus the window), merged across workers by adding bucket
+ * counts. docs/operations.md lists the names and bounds.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClientProtocol } from '../cluster/messages.js';
-import { LATENCY_METRICS, mergeLatency, type LatencyMetric, type LatencyWire, type MergedLatency } from '../app/latency.js';
+import { countsAtOrBelow, mergeHistograms, type Histogram as Hdr } from '../core/hdr.js';
+import { allSamples, newLatencyHistogram, type LatencyMetric } from '../app/latency.js';
+import { packageVersion } from '../app/version.js';
 import type { ProtocolTraffic, WorkerSnapshot } from './snapshot.js';
 
 type Labels = Record<string, string>;
@@ -58,13 +62,20 @@ export const FAMILIES: readonly Family[] = [
   { name: 'sluice_publishes_total', type: 'counter', labelNames: [], read: one((w) => w.counters.publishesTotal), help: 'Publishes started' },
 ];
 
-export const LATENCY_FAMILIES: readonly { metric: LatencyMetric; name: string; help: string }[] = [
-  { metric: 'ingestToEgress', name: 'sluice_ingest_to_egress_seconds', help: 'Delay from a tag arriving from its publisher to its handoff to a player socket' },
-  { metric: 'firstFrame', name: 'sluice_first_frame_seconds', help: 'Time from a play request to the first media handed to the player' },
-  { metric: 'handshake', name: 'sluice_handshake_seconds', help: 'RTMP handshake time, from TCP accept to handshake done' },
-];
+/** Bucket bounds in seconds: a 1-2.5-5 ladder from 1 ms to 10 s, with extra steps where a metric's samples gather. */
+const LADDER = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const ladderWith = (...steps: number[]): number[] => [...LADDER, ...steps].sort((a, b) => a - b);
 
-export const QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
+export const LATENCY_FAMILIES: readonly { metric: LatencyMetric; name: string; help: string; buckets: readonly number[] }[] = [
+  // player.mergeWriteMs (100 ms by default) holds most tags back up to that long.
+  { metric: 'ingestToEgress', name: 'sluice_ingest_to_egress_seconds', buckets: ladderWith(0.075, 0.15, 0.2),
+    help: 'Delay from a tag arriving from its publisher to its handoff to a player socket' },
+  { metric: 'firstFrame', name: 'sluice_first_frame_seconds', buckets: LADDER,
+    help: 'Time from a play request to the first media handed to the player' },
+  // Sub-millisecond on a LAN.
+  { metric: 'handshake', name: 'sluice_handshake_seconds', buckets: ladderWith(0.00025, 0.0005),
+    help: 'RTMP handshake time, from TCP accept to handshake done' },
+];
 
 const perWorker = (name: string): string => name.replace(/^sluice_/, 'sluice_worker_');
 const key = (l: Labels): string => JSON.stringify(l);
@@ -77,28 +88,65 @@ function accumulate(into: Map<string, [Labels, number]>, reading: Reading): void
   }
 }
 
-/** A summary whose quantiles, sum and count are computed elsewhere (merged HdrHistograms). */
-class HdrSummary extends Summary<string> {
+/** One latency metric of some workers: every sample since they started (µs) and the samples' sum. */
+interface LatencyTotal {
+  histogram: Hdr;
+  sumUs: number;
+}
+
+const newTotal = (): LatencyTotal => ({ histogram: newLatencyHistogram(), sumUs: 0 });
+
+/** Adds one part (a worker's snapshot or the retired workers' total) into `into`; returns it. */
+function addTotal(into: LatencyTotal, histograms: readonly (string | Hdr)[], sumUs: number): LatencyTotal {
+  mergeHistograms(into.histogram, histograms);
+  into.sumUs += sumUs;
+  return into;
+}
+
+const addWorker = (into: LatencyTotal, w: WorkerSnapshot, m: LatencyMetric): LatencyTotal => addTotal(into, allSamples(w.latency[m]), w.latency[m].sumUs);
+
+/** A histogram whose buckets, sum and count are read from HdrHistograms (prom-client only formats them). */
+class HdrBuckets extends Histogram<string> {
+  private readonly boundsUs: number[];
+
   constructor(
     private readonly family: string,
-    help: string,
+    private readonly helpText: string,
     labelNames: string[],
+    private readonly bounds: readonly number[],
     registry: Registry,
-    private readonly read: () => [Labels, MergedLatency][],
+    private readonly read: () => [Labels, LatencyTotal][],
   ) {
-    super({ name: family, help, labelNames, registers: [registry] });
+    super({ name: family, help: helpText, labelNames, buckets: [...bounds], registers: [registry] });
+    this.boundsUs = bounds.map((s) => Math.round(s * 1e6));
   }
 
-  override async get(): ReturnType<Summary<string>['get']> {
-    const base = await super.get();
-    const values: typeof base.values = [];
-    for (const [labels, m] of this.read()) {
-      for (const q of QUANTILES) values.push({ labels: { ...labels, quantile: q }, value: m.quantile(q) });
-      values.push({ metricName: `${this.family}_sum`, labels, value: m.sumSeconds });
-      values.push({ metricName: `${this.family}_count`, labels, value: m.count });
+  /**
+   * What the registry formats: prom-client reads a histogram through this
+   * method (its get() adds nothing but merging `sharedLabels` into `labels`),
+   * so values take its shape: a series' labels shared, `le` apart.
+   */
+  async getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: MetricValue[] }> {
+    const values: MetricValue[] = [];
+    const bucket = `${this.family}_bucket`;
+    for (const [labels, t] of this.read()) {
+      const counts = countsAtOrBelow(t.histogram, this.boundsUs);
+      this.bounds.forEach((le, i) => values.push({ metricName: bucket, labels: { le }, sharedLabels: labels, value: counts[i]! }));
+      // One histogram gives every figure, so +Inf is _count and no bucket exceeds it.
+      const count = t.histogram.totalCount;
+      values.push({ metricName: bucket, labels: { le: '+Inf' }, sharedLabels: labels, value: count });
+      values.push({ metricName: `${this.family}_sum`, labels: {}, sharedLabels: labels, value: t.sumUs / 1e6 });
+      values.push({ metricName: `${this.family}_count`, labels: {}, sharedLabels: labels, value: count });
     }
-    return { ...base, values };
+    return { name: this.family, help: this.helpText, type: 'histogram', aggregator: 'sum', values };
   }
+}
+
+interface MetricValue {
+  metricName: string;
+  labels: { le?: number | string };
+  sharedLabels: Labels;
+  value: number;
 }
 
 /** What the registry reads from the cluster. */
@@ -116,7 +164,8 @@ export class ClusterMetrics {
   private answered = 0;
   /** Counters of workers that are gone, by family, then labels. */
   private readonly retired = new Map<string, Map<string, [Labels, number]>>();
-  private readonly retiredLatency = new Map<LatencyMetric, LatencyWire>();
+  /** Latency of workers that are gone (their samples stay in the cluster's buckets). */
+  private readonly retiredLatency = new Map<LatencyMetric, LatencyTotal>();
   private inflight: Promise<string> | undefined;
 
   constructor(private readonly source: MetricsSource) {
@@ -127,13 +176,20 @@ export class ClusterMetrics {
       );
     }
     for (const f of LATENCY_FAMILIES) {
-      new HdrSummary(f.name, `${f.help}; quantiles over the last 1-2 minutes`, [], this.registry, () => [
-        [{}, mergeLatency([...this.latest.values()].map((w) => w.latency[f.metric]).concat(this.retiredLatency.get(f.metric) ?? []))],
-      ]);
-      new HdrSummary(perWorker(f.name), `${f.help}, per worker`, ['worker'], this.registry, () =>
-        [...this.latest.values()].map((w) => [{ worker: String(w.worker) }, mergeLatency([w.latency[f.metric]])]),
+      new HdrBuckets(f.name, f.help, [], f.buckets, this.registry, () => {
+        const all = newTotal();
+        const retired = this.retiredLatency.get(f.metric);
+        if (retired) addTotal(all, [retired.histogram], retired.sumUs);
+        for (const w of this.latest.values()) addWorker(all, w, f.metric);
+        return [[{}, all]];
+      });
+      new HdrBuckets(perWorker(f.name), `${f.help}, per worker`, ['worker'], f.buckets, this.registry, () =>
+        [...this.latest.values()].map((w) => [{ worker: String(w.worker) }, addWorker(newTotal(), w, f.metric)]),
       );
     }
+    const info = new Gauge({ name: 'sluice_build_info', help: 'Always 1; the labels name the sluice and Node.js versions running',
+      labelNames: ['version', 'node'], registers: [this.registry] });
+    info.set({ version: packageVersion(), node: process.versions.node }, 1);
     this.define('sluice_worker_restarts_total', 'Worker threads replaced after dying', 'counter', [], () => [[{}, source.restarts()]]);
     this.define('sluice_workers', 'Worker threads that answered this scrape', 'gauge', [], () => [[{}, this.answered]]);
     // process_* (CPU, RSS, fds) cover every thread; nodejs_* describe the primary's own thread.
@@ -185,10 +241,10 @@ export class ClusterMetrics {
       if (!m) this.retired.set(f.name, (m = new Map()));
       accumulate(m, f.read(w));
     }
-    for (const metric of LATENCY_METRICS) {
-      const was = this.retiredLatency.get(metric) ?? { count: 0, sumUs: 0, window: [] };
-      const add = w.latency[metric];
-      this.retiredLatency.set(metric, { count: was.count + add.count, sumUs: was.sumUs + add.sumUs, window: [] });
+    for (const f of LATENCY_FAMILIES) {
+      let t = this.retiredLatency.get(f.metric);
+      if (!t) this.retiredLatency.set(f.metric, (t = newTotal()));
+      addWorker(t, w, f.metric);
     }
   }
 

@@ -116,6 +116,7 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
     countPlayer(p.streamKey, p.protocol);
   }
 
+  const latency = ctx.latency.snapshot(now);
   let tagsDropped = c.tagsDropped;
   const streams = ctx.hub.list().map((s): StreamSnapshot => {
     for (const sub of s.subscribers) tagsDropped += sub.tagsDropped;
@@ -150,6 +151,6 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
     publishers,
     tagsDropped,
     streams,
-    latency: ctx.latency.snapshot(now),
+    latency,
   };
 }

@@ -6,6 +6,7 @@
 import { pack } from 'msgpackr';
 import type { ClientProtocol, WorkerAnswers, WorkerRequest } from '../cluster/messages.js';
 import type { ServerContext } from '../app/context.js';
+import { clientId } from '../app/client-id.js';
 import { workerSnapshot } from './snapshot.js';
 
 export function answerRequest<R extends WorkerRequest>(ctx: ServerContext, m: R): WorkerAnswers[R['t']];
@@ -25,13 +26,13 @@ export function kickClient(ctx: ServerContext, protocol: ClientProtocol, id: num
   if (protocol === 'rtmp') {
     const s = ctx.sessions.get(id);
     if (!s) return false;
-    ctx.log.info({ clientId: id, protocol, reason }, 'closing client on request');
+    ctx.log.info({ clientId: clientId(ctx.workerId, protocol, id), protocol, reason }, 'closing client on request');
     s.close(reason);
     return true;
   }
   for (const p of ctx.flvPlayers) {
     if (p.id !== id || p.protocol !== protocol) continue;
-    ctx.log.info({ clientId: `${protocol}-${id}`, protocol, reason }, 'closing client on request');
+    ctx.log.info({ clientId: clientId(ctx.workerId, protocol, id), protocol, reason }, 'closing client on request');
     p.close(reason);
     return true;
   }
@@ -43,8 +44,8 @@ export function dropPublisher(ctx: ServerContext, key: string, reason: string): 
   const stream = ctx.hub.list().find((s) => s.key === key);
   const owner = stream?.publisher;
   const session = owner === undefined ? undefined : ctx.sessions.get(owner);
-  if (!session) return false;
-  ctx.log.info({ clientId: owner, streamKey: key, reason }, 'dropping publisher on request');
+  if (!session || owner === undefined) return false;
+  ctx.log.info({ clientId: clientId(ctx.workerId, 'rtmp', owner), streamKey: key, reason }, 'dropping publisher on request');
   session.close(reason);
   return true;
 }

@@ -41,3 +41,25 @@ export function mergeHistograms(into: Histogram, parts: Iterable<string | Histog
   }
   return into;
 }
+
+/**
+ * Cumulative counts at each of `bounds` (ascending, in the histogram's
+ * unit): element i counts the values at or below bounds[i], as Prometheus
+ * `le` buckets do. To the histogram's resolution: a value counts as at or
+ * below a bound when its equivalence range starts there or lower, the
+ * reading of HdrHistogram's own count-between-values.
+ */
+export function countsAtOrBelow(h: Histogram, bounds: readonly number[]): number[] {
+  if (!(h instanceof hdr.JsHistogram)) throw new TypeError('countsAtOrBelow: needs a JS (not WebAssembly) histogram');
+  const out = bounds.map(() => 0);
+  const it = h.recordedValuesIterator;
+  it.reset();
+  while (it.hasNext()) {
+    const v = it.next();
+    const low = h.lowestEquivalentValue(v.valueIteratedTo);
+    const i = bounds.findIndex((b) => low <= b);
+    if (i >= 0) out[i]! += v.countAtValueIteratedTo;
+  }
+  for (let i = 1; i < out.length; i++) out[i]! += out[i - 1]!;
+  return out;
+}

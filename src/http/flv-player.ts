@@ -3,7 +3,8 @@
  * sends the FLV header first (flags from the tracks the stream really
  * has), then tags with per-player timestamps (media/egress/flv-form.ts).
  * The transports (http-flv-player.ts, ws-flv-player.ts) say how bytes
- * leave and how the connection ends.
+ * leave and how the connection ends. Logs carry the admin API's client id
+ * and, once, "session closed" with the fields of an RTMP session's.
  */
 import { SluiceError, type ErrorCode } from '../core/errors.js';
 import { flvFileHeader } from '../protocol/flv-tag.js';
@@ -13,6 +14,8 @@ import type { PlayerTransport, SubscriberEvents } from '../media/types.js';
 import { FlvRebaser, flvForm } from '../media/egress/flv-form.js';
 import type { FlvPlayerHandle, FlvProtocol, ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
+import { clientId } from '../app/client-id.js';
+import type { Logger } from '../app/log.js';
 
 let nextId = 1;
 
@@ -27,6 +30,7 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
   protected started = false;
   protected done = false;
   private readonly rebaser = new FlvRebaser();
+  private readonly log: Logger;
   bytesOut = 0;
 
   constructor(
@@ -36,6 +40,7 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
     readonly protocol: FlvProtocol,
   ) {
     this.stream = lease.stream;
+    this.log = ctx.log.child({ clientId: clientId(ctx.workerId, protocol, this.id), peer });
   }
 
   get streamKey(): string {
@@ -45,7 +50,7 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
   attach(): void {
     this.ctx.counters.flv[this.protocol].connections++;
     this.sub = this.lease.subscribe(flvForm, this, this, this.ctx.config.player, this.ctx.latency);
-    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, live: this.stream.live }, 'playing');
+    this.log.info({ streamKey: this.stream.key, live: this.stream.live }, 'playing');
   }
 
   abstract get writableLength(): number;
@@ -81,9 +86,7 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
   onPublish(): void {}
 
   onStreamEnd(reason: string): void {
-    if (this.done) return;
-    this.finish(reason === 'stream not found' && !this.started ? 'not-found' : 'ok', reason);
-    this.detach();
+    this.end(reason === 'stream not found' && !this.started ? 'not-found' : 'ok', reason);
   }
 
   onEvict(code: ErrorCode, reason: string): void {
@@ -96,9 +99,8 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
     if (this.done) return;
     const c = this.ctx.counters;
     c.sessionErrors[err.code] = (c.sessionErrors[err.code] ?? 0) + 1;
-    this.ctx.log.warn({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, code: err.code, reason: err.message }, 'session ended by error');
-    this.finish('error', err.message);
-    this.detach();
+    this.log.warn({ streamKey: this.stream.key, code: err.code, reason: err.message }, 'session ended by error');
+    this.end('error', err.message);
   }
 
   /**
@@ -107,20 +109,29 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
    * a uWS socket still open when a worker thread ends aborts the process.
    */
   close(reason: string, abort = false): void {
-    if (this.done) return;
-    this.ctx.log.info({ clientId: `${this.protocol}-${this.id}`, peer: this.peer, streamKey: this.stream.key, reason }, 'session closed');
-    this.finish(abort ? 'abort' : 'error', reason);
-    this.detach();
+    this.end(abort ? 'abort' : 'error', reason);
   }
 
-  /** The peer went away or the player ended: leave the stream once. */
-  detach(): void {
+  /** The peer went away: leave the stream (once). */
+  detach(reason = 'peer closed'): void {
+    this.end(undefined, reason);
+  }
+
+  /**
+   * Ends the player once: the transport's goodbye (none when the peer left),
+   * then the stream is left and the close logged. `done` is set first: a
+   * transport may report its own close from inside finish() (uWS calls a
+   * WebSocket's close handler within end()), which must find it ended.
+   */
+  private end(status: FinishStatus | undefined, reason: string): void {
     if (this.done) return;
     this.done = true;
+    if (status) this.finish(status, reason);
     const c = this.ctx.counters;
     c.flv[this.protocol].bytesOut += this.bytesOut;
     c.tagsDropped += this.sub.tagsDropped;
     this.lease.release();
     this.ctx.flvPlayers.delete(this);
+    this.log.info({ streamKey: this.stream.key, reason, bytesOut: this.bytesOut, durationMs: Date.now() - this.since }, 'session closed');
   }
 }

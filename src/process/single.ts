@@ -1,7 +1,8 @@
 /**
  * A single-process server: one thread runs the RTMP listener, the stream
  * directory and its slab pool (what each worker and the primary do in a
- * cluster, see primary.ts). Used by tests and by `--workers 0`.
+ * cluster, see primary.ts), and for `--workers 0` the admin port too.
+ * Used by tests and by `--workers 0`.
  */
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
@@ -11,11 +12,15 @@ import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';
 import { listenHttp } from '../http/flv-route.js';
+import { startAdmin, type AdminServer } from '../control/admin.js';
+import { localControl } from '../control/local-control.js';
 import { stopServing } from './stop-serving.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
   readonly httpPort: number | undefined;
+  /** The control plane's port (undefined when not served, see StartOptions). */
+  readonly adminPort: number | undefined;
   readonly config: SluiceConfig;
   readonly ctx: ServerContext;
   readonly pool: SlabPool;
@@ -23,7 +28,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /**
+   * Serve /healthz, /readyz, /metrics and /api/v1 on `admin.port`. Default:
+   * when the configuration asks for one thread (`cluster.workers: 0`, that
+   * is `--workers 0`), not when a test or tool embeds the server.
+   */
+  admin?: boolean;
+}
+
+export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
@@ -32,17 +46,35 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
   const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;
   let closing: Promise<void> | undefined;
+  const stop = async (reason: string): Promise<void> => {
+    await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
+    directory.closeAll(reason);
+  };
+  let admin: AdminServer | undefined;
+  if (opts.admin ?? config.cluster.workers === 0) {
+    try {
+      const ready = () => closing === undefined;
+      admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, ...localControl(ctx, directory), log: logger });
+    } catch (err) {
+      await stop('admin port unavailable');
+      throw err;
+    }
+  }
+  logger.info({ rtmpPort: listener.port, httpPort: http?.port, adminPort: admin?.port }, 'server started');
   return {
     rtmpPort: listener.port,
     httpPort: http?.port,
+    adminPort: admin?.port,
     config,
     ctx,
     pool,
     directory,
     close() {
       closing ??= (async () => {
-        await stopServing(ctx, listener, http, 'server shutting down', config.cluster.shutdownGraceMs);
-        directory.closeAll('server shutting down');
+        // As a cluster's primary: /readyz reads 503 for drainDelayMs while still serving.
+        if (admin && config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
+        await stop('server shutting down');
+        await admin?.close();
       })();
       return closing;
     },

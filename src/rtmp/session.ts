@@ -14,6 +14,7 @@ import { RtmpConnection, type PeerControl } from '../protocol/rtmp-connection.js
 import { MessageType, type MessageHeader } from '../protocol/types.js';
 import type { Logger } from '../app/log.js';
 import type { ServerContext, SessionInfo } from '../app/context.js';
+import { clientId } from '../app/client-id.js';
 import { NetConnection } from './net-connection.js';
 import type { RtmpSessionIO } from './types.js';
 
@@ -41,7 +42,7 @@ export class RtmpSession implements RtmpSessionIO {
     readonly ctx: ServerContext,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.log = ctx.log.child({ clientId: this.id, peer: this.peer });
+    this.log = ctx.log.child({ clientId: clientId(ctx.workerId, 'rtmp', this.id), peer: this.peer });
     const cfg = ctx.config.rtmp;
     this.conn = new RtmpConnection(
       this.handshake,
@@ -229,11 +230,13 @@ export class RtmpSession implements RtmpSessionIO {
     this.conn.close();
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
+    const streamKey = this.info().streamKey;
     this.net.teardown();
     this.ctx.sessions.delete(this.id);
     this.ctx.counters.bytesIn += this.socket.bytesRead;
     this.ctx.counters.bytesOut += this.socket.bytesWritten;
-    this.log.info({ reason, bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten }, 'session closed');
+    const bytes = { bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten };
+    this.log.info({ reason, streamKey, ...bytes, durationMs: Date.now() - this.since }, 'session closed');
     if (destroy) this.socket.destroy();
     else this.socket.end();
     // A peer that never reads our FIN must not hold the socket for ever.

@@ -1,7 +1,7 @@
 /**
  * A strict reader of the Prometheus text exposition format (0.0.4), for
- * /metrics: it fails the test on anything a scraper could trip on, and
- * looks samples up by name and labels.
+ * /metrics: it fails the test on anything a scraper could trip on (a
+ * histogram's buckets included), and looks samples up by name and labels.
  */
 import assert from 'node:assert/strict';
 
@@ -82,8 +82,58 @@ export function parseExposition(text: string): Map<string, MetricFamily> {
     seen.add(series);
     fam.samples.push({ name: m[1]!, labels, value: parseValue(m[3]!, line) });
   }
-  for (const [name, f] of families) assert.notEqual(f.type, '', `${name} has no TYPE`);
+  for (const [name, f] of families) {
+    assert.notEqual(f.type, '', `${name} has no TYPE`);
+    if (f.type === 'histogram') checkHistogram(name, f);
+  }
   return families;
+}
+
+/** The labels of a sample without `le`, as a key: one histogram series per key. */
+const seriesKey = (labels: Record<string, string>): string =>
+  JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort());
+
+/**
+ * Per series: buckets in ascending `le` order ending at +Inf, cumulative
+ * counts that never decrease, +Inf equal to `_count`, and a `_sum`.
+ */
+function checkHistogram(name: string, f: MetricFamily): void {
+  const series = new Map<string, { les: number[]; counts: number[]; sum?: number; count?: number }>();
+  for (const s of f.samples) {
+    const k = seriesKey(s.labels);
+    let h = series.get(k);
+    if (!h) series.set(k, (h = { les: [], counts: [] }));
+    if (s.name === `${name}_bucket`) {
+      assert.ok(s.labels.le !== undefined, `${name}_bucket${k} without le`);
+      h.les.push(parseValue(s.labels.le, `${name}_bucket le="${s.labels.le}"`));
+      h.counts.push(s.value);
+    } else {
+      assert.equal(s.labels.le, undefined, `${s.name}${k} has le`);
+      if (s.name === `${name}_sum`) h.sum = s.value;
+      else h.count = s.value;
+    }
+  }
+  for (const [k, h] of series) {
+    const what = `${name}${k}`;
+    assert.ok(h.les.length > 0, `${what}: no buckets`);
+    assert.equal(h.les.at(-1), Infinity, `${what}: last bucket is not le="+Inf"`);
+    for (let i = 1; i < h.les.length; i++) {
+      assert.ok(h.les[i]! > h.les[i - 1]!, `${what}: le ${h.les[i]} after ${h.les[i - 1]}`);
+      assert.ok(h.counts[i]! >= h.counts[i - 1]!, `${what}: bucket le=${h.les[i]} (${h.counts[i]}) below le=${h.les[i - 1]} (${h.counts[i - 1]})`);
+    }
+    assert.equal(h.count, h.counts.at(-1), `${what}: _count differs from the +Inf bucket`);
+    assert.ok(h.sum !== undefined, `${what}: no _sum`);
+  }
+}
+
+/** A histogram series' buckets as [le, cumulative count], in order; +Inf last. */
+export function buckets(fams: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): [number, number][] {
+  const fam = fams.get(name);
+  assert.equal(fam?.type, 'histogram', `${name} is a histogram`);
+  const want = seriesKey(labels);
+  return fam.samples
+    .filter((s) => s.name === `${name}_bucket` && seriesKey(s.labels) === want)
+    .map((s): [number, number] => [parseValue(s.labels.le!, s.labels.le!), s.value]);
 }
 
 /** The one sample named `name` whose labels include `labels`. */

@@ -15,6 +15,7 @@
  */
 import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
+import { tsDiff, tsLater } from './timestamp.js';
 import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
 /** joinedBeforeLive of a player that came before the stream had a ring. */
@@ -215,7 +216,7 @@ export class Subscriber {
     const ring = this.stream.ring!;
     if (!seqBefore(this.cursor, head) || !ring.read(this.cursor, this.rec)) return;
     const lagBytes = (ring.cumBytes() - (this.rec.cumBytes - this.rec.length)) >>> 0;
-    const lagMs = this.stream.latestTimestamp() - this.rec.timestamp;
+    const lagMs = tsDiff(this.stream.latestTimestamp(), this.rec.timestamp);
     if (lagBytes <= this.policy.queueMaxBytes && lagMs <= this.policy.queueMaxMs) return;
     const key = ring.keySeq();
     if (key !== undefined && seqBefore(this.cursor, key)) this.jumpTo(key, true);
@@ -247,7 +248,7 @@ export class Subscriber {
       [TagType.Audio, s.audioHeader],
     ] as const) {
       if (!tag) continue;
-      const b = this.form.buildSticky(type, stamp < 0 ? tag.timestamp : Math.max(stamp, tag.timestamp), tag.body);
+      const b = this.form.buildSticky(type, stamp < 0 ? tag.timestamp : tsLater(stamp, tag.timestamp), tag.body);
       batch.push(b);
       n += b.length;
     }

@@ -8,7 +8,23 @@
  * - A new publisher on a stream that already carried media continues just
  *   after the last output instead of restarting at its own zero.
  * - Within each track the output never goes backwards (clamped).
+ * - RTMP timestamps are 32-bit milliseconds and wrap after ~49.7 days (an
+ *   encoder may also start near the top): input is unwrapped first, so a
+ *   wrap is no discontinuity, and output wraps the same way. Compare
+ *   wrapped timestamps with tsDiff, never with < or -.
  */
+
+const WRAP = 2 ** 32;
+
+/** a - b for 32-bit wrapping timestamps: right while they are within ~24 days of each other. */
+export function tsDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/** The later of two 32-bit wrapping timestamps. */
+export function tsLater(a: number, b: number): number {
+  return tsDiff(a, b) >= 0 ? a : b;
+}
 export const Track = { Audio: 0, Video: 1, Data: 2 } as const;
 
 export class TimestampPolicy {
@@ -16,6 +32,8 @@ export class TimestampPolicy {
   private maxOut = -1;
   private readonly lastOut = [-1, -1, -1];
   private fresh = true;
+  /** The last input, unwrapped (-1: none yet). */
+  private lastIn = -1;
 
   /**
    * `resumeAfter`: the latest timestamp players of this stream have already
@@ -34,7 +52,8 @@ export class TimestampPolicy {
     this.fresh = true;
   }
 
-  correct(track: number, ts: number): number {
+  correct(track: number, ts32: number): number {
+    const ts = this.unwrap(ts32 >>> 0);
     if (this.fresh) {
       this.fresh = false;
       if (this.maxOut >= 0) this.offset = this.maxOut + 1 - ts;
@@ -50,6 +69,17 @@ export class TimestampPolicy {
     if (out > this.maxOut) this.maxOut = out;
     // RTMP/FLV timestamps are 32-bit milliseconds.
     return out >>> 0;
+  }
+
+  /** 32-bit input on the line of the previous input: a step back of more than half the range is a wrap forward. */
+  private unwrap(ts32: number): number {
+    if (this.lastIn < 0) return (this.lastIn = ts32);
+    const epoch = Math.floor(this.lastIn / WRAP);
+    let ts = epoch * WRAP + ts32;
+    if (ts - this.lastIn < -WRAP / 2) ts += WRAP;
+    else if (ts - this.lastIn > WRAP / 2 && ts >= WRAP) ts -= WRAP;
+    this.lastIn = ts;
+    return ts;
   }
 
   /** Latest timestamp handed to players (for lag in media time). */

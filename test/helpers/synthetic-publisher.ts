@@ -30,6 +30,8 @@ export interface PublisherOptions {
   counterBase?: number;
   /** false: video only (default true). */
   audio?: boolean;
+  /** Timestamp of frame 0 and the headers (default 0); timestamps wrap at 2^32 as RTMP's do. */
+  startTs?: number;
 }
 
 /** A tag as sent (timestamps are the publisher's), with the counter it carries (-1 for headers). */
@@ -67,16 +69,17 @@ export class SyntheticPublisher {
 
   /** @setDataFrame onMetaData + sequence headers (no AAC one when video-only); returns the data message payload sent. */
   headers(meta: Record<string, AmfValue> = this.o.audio === false ? VIDEO_ONLY_META : META): Buffer {
-    const setDataFrame = this.c.setDataFrame(meta, 0);
+    const t0 = this.o.startTs ?? 0;
+    const setDataFrame = this.c.setDataFrame(meta, t0);
     this.onMetaData = setDataFrame.subarray(SET_DATA_FRAME_BYTES);
-    this.c.sendMedia(9, 0, AVC_SEQUENCE_HEADER);
+    this.c.sendMedia(9, t0, AVC_SEQUENCE_HEADER);
     this.sent.push(
-      { type: 18, ts: 0, data: this.onMetaData, n: -1, key: false },
-      { type: 9, ts: 0, data: AVC_SEQUENCE_HEADER, n: -1, key: false },
+      { type: 18, ts: t0, data: this.onMetaData, n: -1, key: false },
+      { type: 9, ts: t0, data: AVC_SEQUENCE_HEADER, n: -1, key: false },
     );
     if (this.o.audio !== false) {
-      this.c.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
-      this.sent.push({ type: 8, ts: 0, data: AAC_SEQUENCE_HEADER, n: -1, key: false });
+      this.c.sendMedia(8, t0, AAC_SEQUENCE_HEADER);
+      this.sent.push({ type: 8, ts: t0, data: AAC_SEQUENCE_HEADER, n: -1, key: false });
     }
     return setDataFrame;
   }
@@ -89,12 +92,12 @@ export class SyntheticPublisher {
   frame(): void {
     const n = this.nextN;
     const key = this.i % this.gop === 0;
-    const ts = this.i * this.frameMs;
+    const ts = ((this.o.startTs ?? 0) + this.i * this.frameMs) >>> 0;
     const v: SentTag = { type: 9, ts, data: videoFrame(n, key, this.videoBytes), n, key };
     this.c.sendMedia(9, v.ts, v.data);
     this.record(v);
     if (this.o.audio !== false) {
-      const a: SentTag = { type: 8, ts: ts + Math.floor(this.frameMs / 2), data: audioFrame(n, this.o.audioBytes ?? 16), n, key: false };
+      const a: SentTag = { type: 8, ts: (ts + Math.floor(this.frameMs / 2)) >>> 0, data: audioFrame(n, this.o.audioBytes ?? 16), n, key: false };
       this.c.sendMedia(8, a.ts, a.data);
       this.record(a);
     }

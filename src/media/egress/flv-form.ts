@@ -9,6 +9,7 @@
 import type { RecordView, TagRing } from '../../core/tag-ring.js';
 import { encodeTag, TAG_HEADER_SIZE } from '../../protocol/flv-tag.js';
 import type { EgressForm } from '../types.js';
+import { tsDiff } from '../timestamp.js';
 
 export const flvForm: EgressForm = {
   id: 'flv',
@@ -32,9 +33,16 @@ function tailOf(tag: Buffer): Buffer {
   return t;
 }
 
-/** Per-player timestamp rebasing: the player's first tag is at 0, later ones relative to it. */
+/**
+ * Per-player timestamp rebasing: the player's first tag is at 0, later ones
+ * relative to it. Relative time advances by each tag's 32-bit wrapping
+ * distance from the one before, so a stream whose timestamps wrap (or start
+ * near 2^32) keeps counting up instead of falling below the base.
+ */
 export class FlvRebaser {
-  private base: number | undefined;
+  /** Stream timestamp of the previous tag, and its time relative to the first (may be < 0: see below). */
+  private last: number | undefined;
+  private rel = 0;
   private readonly header = Buffer.alloc(TAG_HEADER_SIZE);
 
   /**
@@ -42,10 +50,11 @@ export class FlvRebaser {
    * consume it before the next call) and then the shared tail.
    */
   each(tag: Buffer, emit: (chunk: Buffer) => void): void {
-    const ts = (tag[4]! << 16) | (tag[5]! << 8) | tag[6]! | (tag[7]! << 24);
-    this.base ??= ts >>> 0;
-    // Audio interleaved just before the first keyframe may precede the base: clamp at 0.
-    const rel = Math.max(0, (ts >>> 0) - this.base);
+    const ts = ((tag[4]! << 16) | (tag[5]! << 8) | tag[6]! | (tag[7]! << 24)) >>> 0;
+    this.rel = this.last === undefined ? 0 : this.rel + tsDiff(ts, this.last);
+    this.last = ts;
+    // Audio interleaved just before the first keyframe may precede it: clamp at 0. FLV time wraps at 2^32 too.
+    const rel = Math.max(0, this.rel) >>> 0;
     const h = this.header;
     tag.copy(h, 0, 0, 4);
     h[4] = rel >>> 16;

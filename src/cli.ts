@@ -103,13 +103,20 @@ async function main(argv: string[]): Promise<number> {
   // Kubernetes service links (SLUICE_SERVICE_HOST...) look like ours but are not config.
   if (ignored.length > 0) log.debug({ names: ignored }, 'SLUICE_* environment names without __ are not config; skipped');
   if (config.cluster.workers > 0) keepServingOnError(log);
-  const server = config.cluster.workers === 0 ? await startServer(config, log) : await startCluster(config, log);
-  let stopping = false;
+  // Signals are taken from before the start: one that arrives while the server starts (it logs
+  // "started" before this function resumes) stops it once up, instead of killing it undrained.
+  let server: { close(): Promise<void> } | undefined;
+  let stopping: string | undefined;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    stopping ??= signal;
+    if (server) shutDown(server, signal);
+  };
+  let shuttingDown = false;
+  const shutDown = (srv: { close(): Promise<void> }, signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
     log.info({ signal, graceMs: config.cluster.shutdownGraceMs }, 'shutting down');
-    server.close().then(
+    srv.close().then(
       () => process.exit(0),
       (err) => {
         log.error({ reason: describeError(err) }, 'shutdown failed');
@@ -124,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  server = config.cluster.workers === 0 ? await startServer(config, log) : await startCluster(config, log);
+  if (stopping) shutDown(server, stopping);
   return -1;
 }
 

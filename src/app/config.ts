@@ -25,10 +25,20 @@ export const configSchema = z
         shutdownGraceMs: int(0).default(10000),
         /** On SIGTERM/SIGINT, /readyz reads 503 this long while still serving, so load balancers stop sending first. */
         drainDelayMs: int(0).default(0),
+        /** Each worker tells the primary it is alive this often. */
+        heartbeatMs: int(10, 60000).default(1000),
+        /** A serving worker silent this long (stuck in a loop) is taken out of service and replaced; 0 = never. At least 2 × heartbeatMs. */
+        heartbeatTimeoutMs: int(0).default(5000),
+        /** A worker (first start or replacement) must be listening within this long. */
+        startTimeoutMs: int(100).default(30000),
         /** Test-only: lets the primary make a worker throw (crash drills). */
         crashHook: z.boolean().default(false),
       })
       .strict()
+      .refine((c) => c.heartbeatTimeoutMs === 0 || c.heartbeatTimeoutMs >= 2 * c.heartbeatMs, {
+        message: 'heartbeatTimeoutMs must be 0 (off) or at least 2 × heartbeatMs',
+        path: ['heartbeatTimeoutMs'],
+      })
       .default({}),
     admin: z
       .object({

@@ -72,7 +72,9 @@ export type WorkerMessage =
   /** `result` undefined: the request failed on the worker (logged there). */
   | { t: 'answer'; req: number; result: WorkerAnswers[WorkerRequest['t']] | undefined }
   | { t: 'drained' }
-  | { t: 'crashed'; reason: string };
+  | { t: 'crashed'; reason: string }
+  /** Sent every cluster.heartbeatMs: a worker that stops sending is stuck. */
+  | { t: 'heartbeat' };
 
 /** Primary → worker. */
 export type PrimaryMessage =
@@ -80,4 +82,6 @@ export type PrimaryMessage =
   | DirectoryEvent
   | (WorkerRequest & { req: number })
   | { t: 'drain'; reason: string }
-  | { t: 'crash'; message: string };
+  | { t: 'crash'; message: string }
+  /** Drill (crashHook only): block the event loop this long, as a busy loop would. */
+  | { t: 'hang'; ms: number };

@@ -2,7 +2,8 @@
  * The primary's workers: spawns them, gives each its own SO_REUSEPORT
  * listening fd (the kernel then spreads connections; the primary itself
  * never accepts), routes their directory requests, replaces a worker that
- * dies, and drains them on shutdown.
+ * dies or is stuck (silent past its heartbeat timeout), and drains them on
+ * shutdown.
  */
 import { Worker, type TransferListItem } from 'node:worker_threads';
 import { createReuseportFd } from 'node-unix-socket';
@@ -10,6 +11,7 @@ import { unpack } from 'msgpackr';
 import net from 'node:net';
 import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
+import { rescueThread } from './thread-rescue.js';
 import type { DirectoryEvent, PrimaryMessage, PublishGrant, SubscribeGrant, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
 
 /**
@@ -48,6 +50,8 @@ export interface SupervisorOptions {
   httpPort: number | undefined;
   /** Passed to every worker as workerData.config. */
   config: unknown;
+  /** Worker liveness (cluster.heartbeatMs, heartbeatTimeoutMs (0 = off), startTimeoutMs). */
+  heartbeat: { intervalMs: number; timeoutMs: number; startTimeoutMs: number };
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 }
 
@@ -57,9 +61,18 @@ interface Slot {
   id: number;
   listening: boolean;
   drained: boolean;
+  exited: boolean;
+  spawnedAt: number;
+  /** When its last message (any: heartbeats come every heartbeatMs) arrived. */
+  lastSeen: number;
+  /** Why it is being taken out of service (set once: it is stuck and being terminated). */
+  stuck?: string;
   /** Cause reported by the worker before it ended itself. */
   crash?: string;
 }
+
+/** How long a stuck thread gets to close its sockets through the inspector before it is terminated anyway. */
+const RESCUE_TIMEOUT_MS = 2000;
 
 export class Supervisor {
   private readonly slots: Slot[] = [];
@@ -76,6 +89,8 @@ export class Supervisor {
   private deferred: [number, DirectoryEvent][] | undefined;
   /** Set by the owner: directory decisions go back to workers through it. */
   directory!: StreamDirectory;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
 
   constructor(private readonly opts: SupervisorOptions) {}
 
@@ -86,6 +101,8 @@ export class Supervisor {
     if (this.port !== 0) await assertPortFree(this.opts.host, this.port);
     // uWS shares a fixed port between threads (SO_REUSEPORT) but not one it got for port 0.
     if (this.httpPort === 0) this.httpPort = await freePort(this.opts.host);
+    this.lastCheck = Date.now();
+    this.watchdog = setInterval(() => this.checkLiveness(), this.opts.heartbeat.intervalMs).unref();
     // The first worker binds first, so a requested port 0 becomes one real port for all.
     await this.spawn(0);
     const rest = [];
@@ -104,11 +121,13 @@ export class Supervisor {
     const id = this.nextId++;
     const fd = createReuseportFd(this.port, this.opts.host);
     const worker = new Worker(this.opts.script, { workerData: { id, fd, httpPort: this.httpPort, config: this.opts.config } });
-    const slot: Slot = { index, worker, id, listening: false, drained: false };
+    const now = Date.now();
+    const slot: Slot = { index, worker, id, listening: false, drained: false, exited: false, spawnedAt: now, lastSeen: now };
     this.slots[index] = slot;
     let crash: unknown;
     const listening = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage) => {
+        slot.lastSeen = Date.now();
         if (m.t === 'listening') {
           if (this.port === 0) this.port = m.port;
           if (this.httpPort === 0) this.httpPort = m.httpPort;
@@ -125,6 +144,7 @@ export class Supervisor {
       worker.on('exit', (code) => {
         const everListened = slot.listening;
         slot.listening = false;
+        slot.exited = true;
         reject(new Error(`worker ${id} exited with code ${code} before listening`, { cause: crash ?? slot.crash }));
         this.onExit(slot, code, crash ?? slot.crash, everListened);
       });
@@ -170,7 +190,51 @@ export class Supervisor {
       case 'crashed':
         slot.crash = m.reason;
         return;
+      case 'heartbeat':
+        return;
     }
+  }
+
+  /**
+   * A worker that stopped talking (busy loop, stuck native call) still holds
+   * its SO_REUSEPORT fd, so the kernel keeps giving it 1/N of new connections:
+   * take it out of service and replace it. A replacement that never comes up
+   * is ended too (its start deadline).
+   */
+  private checkLiveness(): void {
+    const now = Date.now();
+    const late = now - this.lastCheck > 2 * this.opts.heartbeat.intervalMs;
+    this.lastCheck = now;
+    if (this.stopping) return;
+    const { timeoutMs, startTimeoutMs } = this.opts.heartbeat;
+    for (const slot of this.slots) {
+      if (!slot || slot.exited || slot.stuck) continue;
+      // The primary's own stall (GC, a long admin request) left heartbeats unread in its queue: not the workers' fault.
+      if (late) slot.lastSeen = now;
+      if (!slot.listening) {
+        if (now - slot.spawnedAt > startTimeoutMs) this.takeOut(slot, `not listening ${now - slot.spawnedAt} ms after start (cluster.startTimeoutMs ${startTimeoutMs})`);
+      } else if (timeoutMs > 0 && now - slot.lastSeen > timeoutMs) {
+        this.takeOut(slot, `no heartbeat for ${now - slot.lastSeen} ms (cluster.heartbeatTimeoutMs ${timeoutMs})`);
+      }
+    }
+  }
+
+  /** Unready at once, then stopped; its exit brings the replacement (onExit). */
+  private takeOut(slot: Slot, reason: string): void {
+    slot.stuck = reason;
+    slot.crash = reason;
+    this.opts.log.error({ worker: slot.id, code: 'ERR_TIMEOUT', reason }, 'worker unresponsive; terminating it');
+    void this.stopThread(slot, reason);
+  }
+
+  /** Ends a thread that does not end itself: its uWS sockets are closed from inside it first (see thread-rescue.ts). */
+  private async stopThread(slot: Slot, reason: string): Promise<void> {
+    if (slot.exited) return;
+    const closed = await rescueThread(slot.worker.threadId, slot.id, reason, RESCUE_TIMEOUT_MS);
+    if (!closed && !slot.exited) {
+      this.opts.log.error({ worker: slot.id, code: 'ERR_TIMEOUT', reason }, 'worker did not close its sockets in time; terminating it anyway');
+    }
+    await slot.worker.terminate();
   }
 
   /**
@@ -218,7 +282,7 @@ export class Supervisor {
   }
 
   ready(): boolean {
-    return !this.stopping && this.slots.length === this.opts.count && this.slots.every((s) => s.listening);
+    return !this.stopping && this.slots.length === this.opts.count && this.slots.every((s) => s.listening && !s.stuck);
   }
 
   workerIds(): number[] {
@@ -261,13 +325,20 @@ export class Supervisor {
     this.post(id, { t: 'crash', message });
   }
 
-  /** Graceful stop: workers stop listening and close their sessions; stragglers are terminated at the deadline. */
+  /** Test drill: the worker's event loop blocks for `ms`, as a busy loop would. */
+  hang(id: number, ms: number): void {
+    this.post(id, { t: 'hang', ms });
+  }
+
+  /** Graceful stop: workers stop listening and close their sessions; stragglers are stopped at the deadline. */
   async drain(reason: string, graceMs: number): Promise<void> {
     this.stopping = true;
-    const exits = this.slots.map((s) => new Promise<void>((resolve) => s.worker.once('exit', () => resolve())));
-    for (const s of this.slots) s.worker.postMessage({ t: 'drain', reason } satisfies PrimaryMessage);
+    clearInterval(this.watchdog);
+    const slots = this.slots.filter((s) => s && !s.exited);
+    const exits = slots.map((s) => new Promise<void>((resolve) => (s.exited ? resolve() : s.worker.once('exit', () => resolve()))));
+    for (const s of slots) s.worker.postMessage({ t: 'drain', reason } satisfies PrimaryMessage);
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
     await Promise.race([Promise.all(exits), deadline]);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(slots.map((s) => this.stopThread(s, `did not drain within ${graceMs} ms`)));
   }
 }

@@ -43,6 +43,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     port: config.rtmp.port,
     httpPort: config.http.enabled ? config.http.port : undefined,
     config,
+    heartbeat: { intervalMs: config.cluster.heartbeatMs, timeoutMs: config.cluster.heartbeatTimeoutMs, startTimeoutMs: config.cluster.startTimeoutMs },
     log: logger,
   });
   const directory = new StreamDirectory(pool, config.media, (w, e) => supervisor.deliver(w, e));

@@ -16,6 +16,7 @@ import type { WorkerMessage } from '../cluster/messages.js';
 import { newContext } from '../app/context.js';
 import { answerRequest } from '../control/worker-control.js';
 import { describeError } from '../core/errors.js';
+import { RESCUE_GLOBAL } from '../cluster/thread-rescue.js';
 
 const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
 const port = parentPort!;
@@ -26,16 +27,30 @@ const ctx = newContext(config, log, hub, id);
 const listener = await listenRtmp(ctx, { fd });
 const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
 
+const heartbeat = setInterval(() => link.post({ t: 'heartbeat' }), config.cluster.heartbeatMs);
+
 // Any uWS socket still open when the thread ends (listen socket, a player, an
-// idle keep-alive connection) aborts the whole process: on a crash, close them
-// all first, tell the primary why, then end this thread only.
-process.on('uncaughtException', (err) => {
+// idle keep-alive connection) aborts the whole process: before this thread is
+// ended (crash, or stuck and terminated by the primary) they are all closed.
+function closeUwsSockets(reason: string): void {
   try {
-    for (const p of [...ctx.flvPlayers]) p.close('worker crashed', true);
+    for (const p of [...ctx.flvPlayers]) p.close(reason, true);
   } catch {
     // The thread is ending anyway; what could be closed was.
   }
   http?.closeAll();
+}
+
+// The primary calls this through the inspector when this thread is stuck (cluster/thread-rescue.ts).
+(globalThis as Record<string, unknown>)[RESCUE_GLOBAL] = (workerId: number, reason: string): boolean => {
+  if (workerId !== id) return false;
+  log.error({ code: 'ERR_TIMEOUT', reason }, 'worker unresponsive; closing its HTTP sockets before it is terminated');
+  closeUwsSockets(reason);
+  return true;
+};
+
+process.on('uncaughtException', (err) => {
+  closeUwsSockets('worker crashed');
   log.fatal({ code: 'ERR_INTERNAL', reason: err.stack ?? String(err) }, 'worker crashed');
   port.postMessage({ t: 'crashed', reason: err.stack ?? String(err) } satisfies WorkerMessage);
   process.exit(1);
@@ -73,12 +88,21 @@ port.on('message', (m: PrimaryMessage) => {
         });
       }
       return;
+    case 'hang':
+      if (config.cluster.crashHook) {
+        setImmediate(() => {
+          const until = Date.now() + m.ms;
+          while (Date.now() < until);
+        });
+      }
+      return;
   }
 });
 
 /** Stop accepting, close every session properly, then let the thread end. */
 async function drain(reason: string): Promise<void> {
   await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
+  clearInterval(heartbeat);
   link.post({ t: 'drained' });
   port.close();
 }

@@ -31,6 +31,9 @@ test('a bad value or unknown key fails naming the key', () => {
   assert.throws(() => resolveConfig({ rtmp: { prot: 1 } } as never), /rtmp.*prot/);
   assert.throws(() => resolveConfig({ player: { stallTimeoutMs: 'soon' } } as never), /player\.stallTimeoutMs/);
   assert.throws(() => configFromEnv({ SLUICE_RTMP__NOPE: '1' }), /SLUICE_RTMP__NOPE/);
+  // A timeout shorter than two heartbeats would replace healthy workers.
+  assert.throws(() => resolveConfig({ cluster: { heartbeatMs: 1000, heartbeatTimeoutMs: 1500 } }), /cluster\.heartbeatTimeoutMs/);
+  assert.equal(resolveConfig({ cluster: { heartbeatMs: 1000, heartbeatTimeoutMs: 0 } }).cluster.heartbeatTimeoutMs, 0);
 });
 
 test('Kubernetes service links of a Service named sluice are not config (issue 15)', () => {

@@ -58,3 +58,18 @@ export async function rawRequest(port: number, request: string, idleMs = 150): P
   for (const l of lines) headers[l.slice(0, l.indexOf(':')).trim().toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine!)?.[1]), headers, body: all.subarray(end + 4) };
 }
+
+/** `n` idle keep-alive HTTP connections, each after its 404 answer (on a cluster, several land on each worker). */
+export async function idleHttpConnections(port: number, n: number): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  const answered: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    sockets.push(s);
+    answered.push(new Promise((resolve) => s.once('data', () => resolve())));
+    s.write('GET /live/none.flv HTTP/1.1\r\nHost: sluice\r\n\r\n');
+  }
+  await Promise.all(answered);
+  return sockets;
+}

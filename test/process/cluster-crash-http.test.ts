@@ -4,24 +4,16 @@
 // process, which hosts the cluster) must survive and the worker be replaced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import { sleep, waitFor } from '../helpers/net.js';
+import { idleHttpConnections } from '../helpers/raw-http.js';
 
 test('a worker crash with idle keep-alive HTTP connections open does not take the process down', { timeout: 20000 }, async () => {
   const cluster = await startTestCluster({ cluster: { workers: 2, crashHook: true }, media: { playWaitMs: 0 } });
-  const sockets: net.Socket[] = [];
+  let sockets: net.Socket[] = [];
   try {
-    // A 404 answer leaves an HTTP/1.1 connection open and idle; several land on each worker.
-    const answered: Promise<void>[] = [];
-    for (let i = 0; i < 10; i++) {
-      const s = net.connect(cluster.httpPort!, '127.0.0.1');
-      s.on('error', () => {});
-      sockets.push(s);
-      answered.push(new Promise((resolve) => s.once('data', () => resolve())));
-      s.write('GET /live/none.flv HTTP/1.1\r\nHost: sluice\r\n\r\n');
-    }
-    await Promise.all(answered);
+    sockets = await idleHttpConnections(cluster.httpPort!, 10);
     const [victim, survivor] = cluster.supervisor.workerIds();
     cluster.supervisor.crash(victim!, 'crash drill with idle HTTP connections');
     await waitFor(() => cluster.supervisor.restarts === 1 && cluster.ready(), 3000, 'worker replaced');

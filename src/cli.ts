@@ -28,9 +28,12 @@ Options:
       --admin-port N         control plane port: health, metrics, API (admin.port, default 8081)
       --host ADDR            RTMP listen address (rtmp.host, default 0.0.0.0)
       --log-level LEVEL      trace|debug|info|warn|error|silent (log.level)
+      --mode MODE            standalone|origin|edge (mode, default standalone)
+      --origin URL           (edge) pull from rtmp://host:port[/app]; repeat in order of preference (edge.origins)
   -s, --set KEY=VALUE        any config key, e.g. --set media.republishGraceMs=10000
 
-Environment: SLUICE_<SECTION>__<KEY>=VALUE, e.g. SLUICE_RTMP__PORT=1936.
+Environment: SLUICE_<SECTION>__<KEY>=VALUE, e.g. SLUICE_RTMP__PORT=1936; SLUICE_MODE=edge;
+lists comma-separated: SLUICE_EDGE__ORIGINS=rtmp://o1:1935,rtmp://o2:1935.
 Keys and defaults: docs/configuration.md.
 `;
 
@@ -69,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       'admin-port': { type: 'string' },
       host: { type: 'string' },
       'log-level': { type: 'string' },
+      mode: { type: 'string' },
+      origin: { type: 'string', multiple: true },
       set: { type: 'string', short: 's', multiple: true },
     },
   });
@@ -91,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
   if (values['admin-port'] !== undefined) setPath(flags, 'admin.port', values['admin-port']);
   if (values.host !== undefined) flags.rtmp = { ...(flags.rtmp as object), host: values.host };
   if (values['log-level'] !== undefined) flags.log = { level: values['log-level'] };
+  if (values.mode !== undefined) flags.mode = values.mode;
+  if (values.origin !== undefined) flags.edge = { origins: values.origin };
   for (const kv of values.set ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new Error(`--set ${kv}: expected KEY=VALUE`);

@@ -11,12 +11,41 @@ import YAML from 'yaml';
 import { SluiceError } from '../core/errors.js';
 import { SlabPool } from '../core/slab-pool.js';
 import type { StreamOptions } from '../media/types.js';
+import type { DirectoryOptions } from '../cluster/directory.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const MiB = 1024 * 1024;
 
-export const configSchema = z
+/** An origin: rtmp://host[:port][/app] (no app: the player's app is used). */
+const originUrl = z
+  .string()
+  .regex(/^rtmp:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'expected rtmp://host[:port][/app]');
+
+const configObject = z
   .object({
+    /** standalone: serves what is published to it; origin: the same, for edges to pull from; edge: pulls what it does not have from edge.origins. */
+    mode: z.enum(['standalone', 'origin', 'edge']).default('standalone'),
+    edge: z
+      .object({
+        /** Origins in order of preference; the first that has a stream serves it, the next ones are the failover. */
+        origins: z.array(originUrl).default([]),
+        /** Bound on reaching an origin: TCP connect, handshake, connect and play replies. */
+        connectTimeoutMs: int(100).default(3000),
+        /** Backoff between rounds over all origins: doubles from minMs to maxMs. */
+        retry: z
+          .object({ minMs: int(0).default(200), maxMs: int(0).default(5000) })
+          .strict()
+          .refine((r) => r.maxMs >= r.minMs, { message: 'maxMs must be at least minMs', path: ['maxMs'] })
+          .default({}),
+        /** A player of a stream no origin has (yet) waits this long, then gets StreamNotFound / 404. */
+        playWaitMs: int(100).default(5000),
+        /** The upstream of a stream closes this long after its last player left. */
+        idleStopMs: int(0).default(5000),
+        /** An upstream that delivers nothing this long is dropped and the next origin tried. */
+        stallTimeoutMs: int(100).default(5000),
+      })
+      .strict()
+      .default({}),
     cluster: z
       .object({
         /** Worker threads serving connections; 0 runs everything in one thread. */
@@ -125,6 +154,11 @@ export const configSchema = z
   })
   .strict();
 
+export const configSchema = configObject.refine((c) => c.mode !== 'edge' || c.edge.origins.length > 0, {
+  message: 'mode edge needs at least one origin (--origin rtmp://host:port[/app])',
+  path: ['edge', 'origins'],
+});
+
 export type SluiceConfig = z.infer<typeof configSchema>;
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 export type ConfigInput = DeepPartial<SluiceConfig>;
@@ -164,6 +198,8 @@ export function setPath(obj: Record<string, unknown>, path: string, text: string
 
 /** Names the config file (cli.ts), not a key. */
 const CONFIG_FILE_ENV = 'SLUICE_CONFIG';
+/** The one top-level scalar key: SLUICE_MODE=edge. */
+const MODE_ENV = 'SLUICE_MODE';
 const ENV_PREFIX = 'SLUICE_';
 /** Separates section from key: SLUICE_<SECTION>__<KEY>. */
 const ENV_LEVEL_SEPARATOR = '__';
@@ -175,7 +211,7 @@ const ENV_LEVEL_SEPARATOR = '__';
  * SLUICE_PORT_1935_TCP_ADDR, ...), and those never contain `__`.
  */
 function envNameKind(name: string): 'config' | 'ignored' | 'other' {
-  if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV) return 'other';
+  if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || name === MODE_ENV) return 'other';
   return name.includes(ENV_LEVEL_SEPARATOR, ENV_PREFIX.length) ? 'config' : 'ignored';
 }
 
@@ -188,8 +224,12 @@ function envNameKind(name: string): 'config' | 'ignored' | 'other' {
  */
 export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const shape = configSchema.shape as Record<string, z.ZodTypeAny>;
+  const shape = configObject.shape as Record<string, z.ZodTypeAny>;
   for (const [name, text] of Object.entries(env)) {
+    if (name === MODE_ENV && text !== undefined) {
+      out.mode = text;
+      continue;
+    }
     if (text === undefined || envNameKind(name) !== 'config') continue;
     const parts = name.slice(ENV_PREFIX.length).toLowerCase().split(ENV_LEVEL_SEPARATOR);
     const section = Object.keys(shape).find((s) => s.toLowerCase() === parts[0]);
@@ -198,9 +238,23 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (!section || !key || parts.length !== 2) {
       throw new SluiceError('ERR_CONFIG', `environment ${name}: no such config key`);
     }
-    setPath(out, `${section}.${key}`, text);
+    if (isArrayKey(shape[section]!, key)) setPath(out, `${section}.${key}`, JSON.stringify(text.split(',').map((v) => v.trim()).filter(Boolean)));
+    else setPath(out, `${section}.${key}`, text);
   }
   return out;
+}
+
+/** A list key (edge.origins) is given in the environment comma-separated. */
+function isArrayKey(section: z.ZodTypeAny, key: string): boolean {
+  let cur: z.ZodTypeAny = unwrap(section);
+  cur = cur instanceof z.ZodObject ? unwrap(cur.shape[key]) : cur;
+  return cur instanceof z.ZodArray;
+}
+
+function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
+  let cur = t;
+  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodEffects) cur = cur instanceof z.ZodEffects ? cur._def.schema : cur._def.innerType;
+  return cur;
 }
 
 /** The SLUICE_* names configFromEnv skips as not config (e.g. Kubernetes service links), sorted, for a debug log line. */
@@ -211,8 +265,7 @@ export function ignoredEnvNames(env: NodeJS.ProcessEnv): string[] {
 }
 
 function innerKeys(t: z.ZodTypeAny): string[] {
-  let cur: z.ZodTypeAny = t;
-  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur._def.innerType;
+  const cur = unwrap(t);
   return cur instanceof z.ZodObject ? Object.keys(cur.shape) : [];
 }
 
@@ -249,6 +302,17 @@ export function resolveConfig(...sources: unknown[]): SluiceConfig {
 /** The per-stream settings of a config. */
 export function streamOptionsOf(config: SluiceConfig): StreamOptions {
   return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWriteMs: config.player.mergeWriteMs };
+}
+
+/** The stream directory's rules: an edge waits edge.playWaitMs for its origins and elects one puller per stream. */
+export function directoryOptionsOf(config: SluiceConfig): DirectoryOptions {
+  const edge = config.mode === 'edge';
+  return {
+    maxStreams: config.media.maxStreams,
+    republishGraceMs: config.media.republishGraceMs,
+    playWaitMs: edge ? config.edge.playWaitMs : config.media.playWaitMs,
+    pull: edge ? { idleStopMs: config.edge.idleStopMs } : undefined,
+  };
 }
 
 /** The slab pool every stream ring comes from. */

@@ -83,6 +83,24 @@ export interface FlvPlayerHandle {
   onStreamEnd(reason: string): void;
 }
 
+/** An edge upstream as the control plane sees it (edge/pull-session.ts). */
+export interface UpstreamInfo {
+  streamKey: string;
+  /** Origin URL of the current (or last) attempt. */
+  origin: string | undefined;
+  state: 'connecting' | 'playing' | 'retrying' | 'stopped';
+  bytesIn: number;
+  reconnects: number;
+  since: number;
+  worker: number;
+}
+
+/** This worker's upstreams (edge mode), as shutdown and the control plane see them. */
+export interface UpstreamRegistry {
+  list(): UpstreamInfo[];
+  closeAll(reason: string): void;
+}
+
 export interface ServerContext {
   config: SluiceConfig;
   log: Logger;
@@ -99,6 +117,8 @@ export interface ServerContext {
   latency: HdrLatencyRecorder;
   /** Ingest bitrate of the streams published here. */
   ingest: IngestMeter;
+  /** Edge mode: the upstreams pulling streams from origins (set by the process that wires edge/). */
+  upstreams: UpstreamRegistry | undefined;
   version: string;
 }
 
@@ -114,6 +134,7 @@ export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, wo
     flvPlayers: new Set(),
     latency: new HdrLatencyRecorder(),
     ingest: new IngestMeter(hub).start(),
+    upstreams: undefined,
     version: packageVersion(),
   };
 }

@@ -19,6 +19,16 @@ export function cleanName(raw: AmfValue, what: string): string {
   return name;
 }
 
+/** Longest query string passed on (to an edge's origin). */
+export const MAX_QUERY = 2048;
+
+/** "cam1?token=x" -> "token=x" ('' without one): what an edge passes to its origin. */
+export function queryOf(raw: AmfValue): string {
+  if (typeof raw !== 'string') return '';
+  const at = raw.indexOf('?');
+  return at < 0 ? '' : raw.slice(at + 1, at + 1 + MAX_QUERY);
+}
+
 /** The key a stream is known by in the directory, the API and the logs. */
 export function streamKey(app: string, name: string): string {
   return `${app}/${name}`;

@@ -48,7 +48,10 @@ export class PlayLease {
 
   /** Attaches the player to the stream (once); its subscriber ends with the lease. */
   subscribe(form: EgressForm, transport: PlayerTransport, events: SubscriberEvents, policy: PlayerPolicy, latency?: LatencyRecorder): Subscriber {
-    this.sub ??= this.stream.addSubscriber(form, transport, events, policy, latency);
+    if (!this.sub) {
+      this.sub = this.stream.addSubscriber(form, transport, events, policy, latency);
+      this.hub.subscriberJoined(this.stream);
+    }
     return this.sub;
   }
 
@@ -65,13 +68,17 @@ export class StreamService {
   constructor(private readonly hub: WorkerHub) {}
 
   /** Starts publishing app/name for session `owner`; throws ERR_STREAM when it is live anywhere. */
-  async publish(app: string, name: string, owner: number): Promise<PublishLease> {
-    return new PublishLease(this.hub, await this.hub.publish(app, name, owner), owner);
+  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher'): Promise<PublishLease> {
+    return new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner);
   }
 
-  /** The stream a player attaches to (live, in grace, or awaited); undefined = not found. */
-  async play(app: string, name: string): Promise<PlayLease | undefined> {
-    const stream = await this.hub.play(app, name);
+  /**
+   * The stream a player attaches to (live, in grace, or awaited); undefined
+   * = not found. `query`: the player's URL query (an edge hands the first
+   * one to its origin, so origin-side tokens work through edges).
+   */
+  async play(app: string, name: string, query = ''): Promise<PlayLease | undefined> {
+    const stream = await this.hub.play(app, name, query);
     return stream && new PlayLease(this.hub, stream);
   }
 }

@@ -10,6 +10,13 @@
  * a player may wait for a publisher (an awaited name takes no slab); a
  * slab goes back to the pool only when
  * every worker that held it has let go of it.
+ *
+ * On an edge (`pull` set) a name awaited by players gets one puller: the
+ * directory elects one worker to open the upstream (pull it from an
+ * origin and publish it there), and every other player of the name, on
+ * any worker, waits for that publish as for any other. One decision point,
+ * so no race opens two upstreams; when nobody watches the stream for
+ * idleStopMs, the puller is told to stop.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { SlabPool } from '../core/slab-pool.js';
@@ -20,6 +27,8 @@ export interface DirectoryOptions {
   maxStreams: number;
   republishGraceMs: number;
   playWaitMs: number;
+  /** Edge: elect a puller for awaited names; close an unwatched upstream after idleStopMs. */
+  pull?: { idleStopMs: number } | undefined;
 }
 
 interface Entry {
@@ -33,6 +42,13 @@ interface Entry {
   holders: Set<number>;
   timer: NodeJS.Timeout | undefined;
   since: number;
+  /** (edge) The worker asked to pull this name; while live by pull it is also the home. */
+  puller?: number;
+  /** (edge) The first player's query string, passed to the origin (tokens). */
+  query?: string;
+  /** (edge) The home has local players of its pulled stream (other workers' are their holds). */
+  homeWatched?: boolean;
+  idleTimer?: NodeJS.Timeout;
 }
 
 export interface DirectoryStats {
@@ -92,7 +108,14 @@ export class StreamDirectory {
     e.state = 'live';
     e.home = worker;
     e.holders.add(worker);
+    if (e.puller !== undefined && e.puller !== worker) {
+      // A publisher here took the name while it was being pulled: that upstream has no use.
+      this.send(e.puller, { t: 'pullStop', id: e.id, key, reason: 'a publisher on this node took the name' });
+      e.puller = undefined;
+    }
+    e.homeWatched = false;
     for (const w of e.holders) if (w !== worker) this.send(w, { t: 'streamUp', id: e.id, key, sab, port: this.channelToHome(e) });
+    this.checkIdle(e);
     return { ok: true, id: e.id, sab };
   }
 
@@ -109,17 +132,69 @@ export class StreamDirectory {
     this.goIdle(e, worker);
   }
 
-  /** The publisher is gone: readers keep the ring through the grace period. */
+  /**
+   * The publisher is gone: readers keep the ring through the grace period.
+   * A pulled stream someone still watches (a player came just as it was
+   * stopped, or its upstream gave up) gets a new puller at once.
+   */
   private goIdle(e: Entry, oldHome: number): void {
+    const others = [...e.holders].find((w) => w !== oldHome);
+    const repull = e.puller === oldHome ? (e.homeWatched ? oldHome : others) : undefined;
+    if (e.puller === oldHome) e.puller = undefined;
+    e.homeWatched = false;
+    clearTimeout(e.idleTimer);
+    e.idleTimer = undefined;
     e.state = 'grace';
     e.home = undefined;
     for (const w of e.holders) if (w !== oldHome) this.send(w, { t: 'streamDown', id: e.id, key: e.key });
     if (this.opts.republishGraceMs === 0) return this.end(e, 'publisher left');
     e.timer = setTimeout(() => this.end(e, 'publisher did not return'), this.opts.republishGraceMs);
+    if (repull !== undefined) this.ensurePuller(e, repull);
     this.endIfUnused(e);
   }
 
-  subscribe(key: string, worker: number): SubscribeGrant | undefined {
+  /** (edge) An awaited name with players and nobody pulling it: `worker` opens its upstream. */
+  private ensurePuller(e: Entry, worker: number, query?: string): void {
+    if (!this.opts.pull || e.state === 'live' || e.puller !== undefined) return;
+    e.puller = worker;
+    if (query !== undefined) e.query ??= query;
+    this.send(worker, { t: 'pull', id: e.id, key: e.key, query: e.query ?? '' });
+  }
+
+  /** (edge) Whether the home of a pulled stream has local players now. */
+  watched(id: number, worker: number, yes: boolean): void {
+    const e = this.byId(id);
+    if (!e || e.home !== worker) return;
+    e.homeWatched = yes;
+    this.checkIdle(e);
+  }
+
+  /** (edge) The pull of an awaited name ended before it went live: no origin has it, its players need not wait longer. */
+  pullEnded(id: number, worker: number, reason: string): void {
+    const e = this.byId(id);
+    if (!e || e.puller !== worker) return;
+    e.puller = undefined;
+    if (e.state === 'waiting') this.end(e, reason);
+  }
+
+  /** (edge) A pulled stream nobody watches is stopped after idleStopMs; a player in between keeps it. */
+  private checkIdle(e: Entry): void {
+    if (!this.opts.pull || e.state !== 'live' || e.home === undefined || e.home !== e.puller) return;
+    const watched = (): boolean => e.homeWatched === true || [...e.holders].some((w) => w !== e.home);
+    if (watched()) {
+      clearTimeout(e.idleTimer);
+      e.idleTimer = undefined;
+      return;
+    }
+    e.idleTimer ??= setTimeout(() => {
+      e.idleTimer = undefined;
+      if (this.entries.get(e.key) === e && e.state === 'live' && e.home === e.puller && !watched()) {
+        this.send(e.home!, { t: 'pullStop', id: e.id, key: e.key, reason: `no players for ${this.opts.pull!.idleStopMs} ms (edge.idleStopMs)` });
+      }
+    }, this.opts.pull.idleStopMs);
+  }
+
+  subscribe(key: string, worker: number, query = ''): SubscribeGrant | undefined {
     let e = this.entries.get(key);
     if (!e) {
       if (this.opts.playWaitMs === 0) return undefined;
@@ -134,6 +209,8 @@ export class StreamDirectory {
     e.holders.add(worker);
     const grant: SubscribeGrant = { ok: true, id: e.id, sab: e.sab, live: e.state === 'live' };
     if (e.state === 'live' && e.home !== worker) grant.port = this.channelToHome(e);
+    this.ensurePuller(e, worker, query);
+    this.checkIdle(e);
     return grant;
   }
 
@@ -155,15 +232,24 @@ export class StreamDirectory {
     if (!e || e.home === worker) return;
     e.holders.delete(worker);
     this.endIfUnused(e);
+    this.checkIdle(e);
   }
 
   /** A worker died: its publishers go idle, its holds are dropped. */
   workerGone(worker: number): void {
     for (const e of [...this.entries.values()]) {
-      if (e.home === worker) this.goIdle(e, worker);
+      if (e.home === worker) {
+        // Its players died with it: a new puller is one of the survivors' (below).
+        e.homeWatched = false;
+        this.goIdle(e, worker);
+      }
       if (this.entries.get(e.key) === e) {
         e.holders.delete(worker);
+        if (e.puller === worker) e.puller = undefined;
         this.endIfUnused(e);
+        const survivor = e.holders.values().next();
+        if (!survivor.done) this.ensurePuller(e, survivor.value);
+        this.checkIdle(e);
       }
     }
     for (const e of [...this.ending.values()]) this.release(e.id, worker);
@@ -177,6 +263,7 @@ export class StreamDirectory {
   end(e: Entry, reason: string): void {
     if (this.entries.get(e.key) !== e) return;
     clearTimeout(e.timer);
+    clearTimeout(e.idleTimer);
     this.entries.delete(e.key);
     if (e.holders.size === 0) return this.free(e);
     this.ending.set(e.id, e);
@@ -198,11 +285,12 @@ export class StreamDirectory {
     return this.entries.get(key)?.home;
   }
 
-  list(): { key: string; state: string; home: number | undefined; readers: number[]; since: number }[] {
+  list(): { key: string; state: string; home: number | undefined; readers: number[]; since: number; puller?: number }[] {
     return [...this.entries.values()].map((e) => ({
       key: e.key,
       state: e.state,
       home: e.home,
+      ...(e.puller !== undefined ? { puller: e.puller } : {}),
       readers: [...e.holders].filter((w) => w !== e.home),
       since: e.since,
     }));

@@ -15,9 +15,11 @@ export function localCluster(pool: SlabPool, opts: DirectoryOptions, streamOptio
   const directory = new StreamDirectory(pool, opts, (_w, e) => queueMicrotask(() => hub!.onEvent(e)));
   const link: DirectoryLink = {
     publish: async (key) => directory.publish(key, WORKER),
-    subscribe: async (key) => directory.subscribe(key, WORKER),
+    subscribe: async (key, query) => directory.subscribe(key, WORKER, query),
     unpublish: (id) => directory.unpublish(id, WORKER),
     release: (id) => directory.release(id, WORKER),
+    watched: (id, _key, yes) => directory.watched(id, WORKER, yes),
+    pullEnded: (id, _key, reason) => directory.pullEnded(id, WORKER, reason),
   };
   hub = new WorkerHub(WORKER, link, streamOptions);
   return { directory, hub };

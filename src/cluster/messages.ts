@@ -38,7 +38,11 @@ export type DirectoryEvent =
   | { t: 'streamUp'; id: number; key: string; sab: SharedArrayBuffer; port?: MessagePort }
   | { t: 'streamDown'; id: number; key: string }
   | { t: 'streamEnd'; id: number; key: string; reason: string }
-  | { t: 'attachReader'; id: number; key: string; port: MessagePort };
+  | { t: 'attachReader'; id: number; key: string; port: MessagePort }
+  /** (edge) Open the one upstream of this awaited stream: pull it from the origins and publish it here. `query` is the first player's. */
+  | { t: 'pull'; id: number; key: string; query: string }
+  /** (edge, to the home) Nobody has watched this pulled stream for edge.idleStopMs: close its upstream. */
+  | { t: 'pullStop'; id: number; key: string; reason: string };
 
 /** How a client reaches a worker. */
 export type ClientProtocol = 'rtmp' | 'http-flv' | 'ws-flv';
@@ -65,7 +69,7 @@ export interface WorkerAnswers {
 /** Worker → primary. Requests carry `req` and get a `reply` with the same number. */
 export type WorkerMessage =
   | { t: 'publish'; req: number; key: string }
-  | { t: 'subscribe'; req: number; key: string }
+  | { t: 'subscribe'; req: number; key: string; query?: string }
   | { t: 'unpublish'; id: number; key: string }
   | { t: 'release'; id: number; key: string }
   | { t: 'listening'; port: number; httpPort: number | undefined }
@@ -73,6 +77,10 @@ export type WorkerMessage =
   | { t: 'answer'; req: number; result: WorkerAnswers[WorkerRequest['t']] | undefined }
   | { t: 'drained' }
   | { t: 'crashed'; reason: string }
+  /** (edge, home of a pulled stream) it has local players now / none any more. */
+  | { t: 'watched'; id: number; key: string; yes: boolean }
+  /** (edge) the pull asked for ended without publishing (no origin had it in time). */
+  | { t: 'pullEnded'; id: number; key: string; reason: string }
   /** Sent every cluster.heartbeatMs: a worker that stops sending is stuck. */
   | { t: 'heartbeat' };
 

@@ -20,7 +20,7 @@ export class ParentLink implements DirectoryLink {
     this.port.postMessage(m);
   }
 
-  private request<T>(m: { t: 'publish' | 'subscribe'; key: string }): Promise<T> {
+  private request<T>(m: { t: 'publish' | 'subscribe'; key: string; query?: string }): Promise<T> {
     const req = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -48,8 +48,8 @@ export class ParentLink implements DirectoryLink {
     return this.request({ t: 'publish', key });
   }
 
-  subscribe(key: string): Promise<SubscribeGrant | undefined> {
-    return this.request({ t: 'subscribe', key });
+  subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined> {
+    return this.request({ t: 'subscribe', key, ...(query ? { query } : {}) });
   }
 
   unpublish(id: number, key: string): void {
@@ -58,5 +58,13 @@ export class ParentLink implements DirectoryLink {
 
   release(id: number, key: string): void {
     this.post({ t: 'release', id, key });
+  }
+
+  watched(id: number, key: string, yes: boolean): void {
+    this.post({ t: 'watched', id, key, yes });
+  }
+
+  pullEnded(id: number, key: string, reason: string): void {
+    this.post({ t: 'pullEnded', id, key, reason });
   }
 }

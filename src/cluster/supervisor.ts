@@ -176,11 +176,15 @@ export class Supervisor {
       case 'publish':
         return this.answer(slot.id, m.req, () => d.publish(m.key, slot.id));
       case 'subscribe':
-        return this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id));
+        return this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id, m.query));
       case 'unpublish':
         return d.unpublish(m.id, slot.id);
       case 'release':
         return d.release(m.id, slot.id);
+      case 'watched':
+        return d.watched(m.id, slot.id, m.yes);
+      case 'pullEnded':
+        return d.pullEnded(m.id, slot.id, m.reason);
       case 'answer':
         this.pending.get(m.req)?.done(m.result);
         return;

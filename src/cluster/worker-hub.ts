@@ -11,13 +11,26 @@ import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js
 /** How a worker reaches the directory (in-process, or over the primary's port). */
 export interface DirectoryLink {
   publish(key: string): Promise<PublishGrant>;
-  subscribe(key: string): Promise<SubscribeGrant | undefined>;
+  /** `query`: the player's query string (an edge passes the first one to its origin). */
+  subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined>;
   unpublish(id: number, key: string): void;
   release(id: number, key: string): void;
+  /** (edge) The home of a pulled stream has local players / none any more. */
+  watched(id: number, key: string, yes: boolean): void;
+  /** (edge) A pull the directory asked for ended before it published. */
+  pullEnded(id: number, key: string, reason: string): void;
+}
+
+/** Who opens and closes an edge's upstreams on this worker (edge/). */
+export interface PullHandler {
+  start(req: { id: number; key: string; query: string }): void;
+  stop(req: { id: number; key: string; reason: string }): void;
 }
 
 export class WorkerHub {
   private readonly streams = new Map<string, LiveStream>();
+  /** Set on an edge: the directory's pull requests go there. */
+  pulls: PullHandler | undefined;
 
   constructor(
     readonly workerId: number,
@@ -26,13 +39,16 @@ export class WorkerHub {
   ) {}
 
   /** Starts publishing; throws ERR_STREAM when the name is live anywhere. */
-  async publish(app: string, name: string, owner: number): Promise<LiveStream> {
+  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher'): Promise<LiveStream> {
     const key = `${app}/${name}`;
     if (this.streams.get(key)?.publisher !== undefined) throw new SluiceError('ERR_STREAM', `${key} is already being published`);
     const g = await this.link.publish(key);
     if (!g.ok) throw new SluiceError(g.code, g.reason);
     const s = this.view(app, name, g.id, g.sab);
     s.startPublishing(owner);
+    s.source = source;
+    s.watchedNoted = false;
+    this.noteWatched(s);
     return s;
   }
 
@@ -44,11 +60,11 @@ export class WorkerHub {
   }
 
   /** The stream a player attaches to (live, in grace, or awaited); undefined = not found; throws a coded refusal (ERR_LIMIT...). */
-  async play(app: string, name: string): Promise<LiveStream | undefined> {
+  async play(app: string, name: string, query = ''): Promise<LiveStream | undefined> {
     const key = `${app}/${name}`;
     const have = this.streams.get(key);
     if (have) return have;
-    const g = await this.link.subscribe(key);
+    const g = await this.link.subscribe(key, query);
     if (!g) return undefined;
     if (!g.ok) throw new SluiceError(g.code, g.reason);
     const raced = this.streams.get(key);
@@ -63,9 +79,29 @@ export class WorkerHub {
     return s;
   }
 
+  /** (edge) A pull asked for ended without publishing: the directory's waiting players need not wait. */
+  pullEnded(id: number, key: string, reason: string): void {
+    this.link.pullEnded(id, key, reason);
+  }
+
+  /** A local player attached. */
+  subscriberJoined(s: LiveStream): void {
+    this.noteWatched(s);
+  }
+
   /** A local player left: a view nobody here uses is let go. */
   subscriberLeft(s: LiveStream): void {
+    this.noteWatched(s);
     this.releaseIfUnused(s);
+  }
+
+  /** (edge) The directory stops an upstream nobody watches: it hears when the home's players come and go. */
+  private noteWatched(s: LiveStream): void {
+    if (s.source !== 'pull' || !s.isHome) return;
+    const yes = s.subscribers.size > 0;
+    if (yes === s.watchedNoted) return;
+    s.watchedNoted = yes;
+    this.link.watched(s.entryId, s.key, yes);
   }
 
   private view(app: string, name: string, id: number, sab: SharedArrayBuffer | undefined): LiveStream {
@@ -97,6 +133,7 @@ export class WorkerHub {
 
   /** Applies a directory decision to the local view. */
   onEvent(e: DirectoryEvent): void {
+    if (e.t === 'pull' || e.t === 'pullStop') return this.onPullEvent(e);
     const s = this.streams.get(e.key);
     if (!s || s.entryId !== e.id) {
       if ('port' in e && e.port) e.port.close();
@@ -120,6 +157,18 @@ export class WorkerHub {
         s.addReader(e.port);
         return;
     }
+  }
+
+  private onPullEvent(e: Extract<DirectoryEvent, { t: 'pull' | 'pullStop' }>): void {
+    if (e.t === 'pull') {
+      if (this.pulls) this.pulls.start(e);
+      else this.link.pullEnded(e.id, e.key, 'this worker does not pull');
+      return;
+    }
+    const s = this.streams.get(e.key);
+    // A player came here as the stop was decided: its `watched` is on the way and keeps the upstream.
+    if (s?.entryId === e.id && s.source === 'pull' && s.isHome && s.subscribers.size > 0) return;
+    this.pulls?.stop(e);
   }
 
   /** This worker's view of app/name, if it has one. */

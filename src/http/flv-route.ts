@@ -8,7 +8,7 @@
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
 import { describeError, SluiceError } from '../core/errors.js';
-import { cleanName } from '../app/stream-name.js';
+import { cleanName, MAX_QUERY } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
@@ -62,7 +62,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   };
 
   /** Resolves the stream through the directory; `aborted()` tells whether the response went away meanwhile. */
-  const lookup = (res: HttpResponse, url: string, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
+  const lookup = (res: HttpResponse, url: string, query: string, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
     const path = parseFlvPath(url);
     if (!path) return notFound(res, 'not a stream path (expected /{app}/{name}.flv)');
     let aborted = false;
@@ -70,7 +70,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       aborted = true;
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
-    ctx.streams.play(path.app, path.name).then(
+    ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY)).then(
       (lease) => then(lease, () => aborted),
       (err) => {
         const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
@@ -96,7 +96,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const peer = peerOf(res);
-      lookup(res, url, (lease, aborted) => {
+      lookup(res, url, req.getQuery() ?? '', (lease, aborted) => {
         if (aborted()) return lease?.release();
         if (!lease) return notFound(res, 'stream not found');
         res.cork(() => res.upgrade<WsData>({ lease, peer }, key, protocol, extensions, context));
@@ -126,7 +126,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   });
 
   app.head('/*', (res, req) => {
-    lookup(res, req.getUrl(), (lease, aborted) => {
+    lookup(res, req.getUrl(), req.getQuery() ?? '', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease?.stream.live) {
         notFound(res, 'stream not found', true);
@@ -142,7 +142,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
 
   app.get('/*', (res, req: HttpRequest) => {
     const peer = peerOf(res);
-    lookup(res, req.getUrl(), (lease, aborted) => {
+    lookup(res, req.getUrl(), req.getQuery() ?? '', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease) return notFound(res, 'stream not found');
       // Headers go out with the first bytes, so a stream that is awaited and never comes can still 404.

@@ -39,6 +39,10 @@ export class LiveStream implements StreamView {
   live = false;
   /** Owner id of the local publisher while this worker is the stream's home. */
   publisher: number | undefined;
+  /** What writes it here: an encoder's session, or an edge upstream pulling it from an origin. */
+  source: 'publisher' | 'pull' = 'publisher';
+  /** (pulled) Whether the directory was last told this home has local players. */
+  watchedNoted = false;
   private timestamps: TimestampPolicy | null = null;
   readonly info: StreamInfo = {};
   readonly counters: MediaCounters = { tagsIn: 0, bytesIn: 0, tagsDropped: 0, playersEvicted: 0, resyncs: 0 };
@@ -118,6 +122,16 @@ export class LiveStream implements StreamView {
     // Continue after whatever players of this ring have already seen.
     this.timestamps = new TimestampPolicy(this.opts.maxTimestampJumpMs, this.slab.latestTimestamp());
     this.markLive(true);
+  }
+
+  /**
+   * The same publisher continues from another source (an edge's upstream
+   * failed over to the next origin): its first tag is placed after what
+   * players saw, as on a republish, and a half-received message is dropped.
+   */
+  newSource(): void {
+    this.abandonMedia();
+    this.timestamps?.newPublisher();
   }
 
   stopPublishing(owner: number): void {

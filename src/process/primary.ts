@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { directoryOptionsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -46,7 +46,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     heartbeat: { intervalMs: config.cluster.heartbeatMs, timeoutMs: config.cluster.heartbeatTimeoutMs, startTimeoutMs: config.cluster.startTimeoutMs },
     log: logger,
   });
-  const directory = new StreamDirectory(pool, config.media, (w, e) => supervisor.deliver(w, e));
+  const directory = new StreamDirectory(pool, directoryOptionsOf(config), (w, e) => supervisor.deliver(w, e));
   supervisor.directory = directory;
   let rtmpPort: number;
   try {

@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
-import { resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { directoryOptionsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';
@@ -15,6 +15,7 @@ import { listenHttp } from '../http/flv-route.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { localControl } from '../control/local-control.js';
 import { stopServing } from './stop-serving.js';
+import { enableEdge } from '../edge/edge-puller.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
@@ -41,8 +42,9 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
-  const { directory, hub } = localCluster(pool, config.media, streamOptionsOf(config));
+  const { directory, hub } = localCluster(pool, directoryOptionsOf(config), streamOptionsOf(config));
   const ctx = newContext(config, logger, hub, 0);
+  enableEdge(ctx);
   const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
   const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;
   let closing: Promise<void> | undefined;

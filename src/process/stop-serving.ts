@@ -13,6 +13,7 @@ export async function stopServing(ctx: ServerContext, rtmp: RtmpListener, http: 
   const stopped = rtmp.stop();
   http?.stop();
   ctx.ingest.stop();
+  ctx.upstreams?.closeAll(reason);
   closeFlvPlayers(ctx, reason);
   closeSessions(ctx, reason);
   const until = Date.now() + graceMs;

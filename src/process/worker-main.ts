@@ -17,6 +17,7 @@ import { newContext } from '../app/context.js';
 import { answerRequest } from '../control/worker-control.js';
 import { describeError } from '../core/errors.js';
 import { RESCUE_GLOBAL } from '../cluster/thread-rescue.js';
+import { enableEdge } from '../edge/edge-puller.js';
 
 const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
 const port = parentPort!;
@@ -24,6 +25,7 @@ const log = createLogger(config.log.level).child({ worker: id });
 const link = new ParentLink(port);
 const hub = new WorkerHub(id, link, streamOptionsOf(config));
 const ctx = newContext(config, log, hub, id);
+enableEdge(ctx);
 const listener = await listenRtmp(ctx, { fd });
 const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
 
@@ -63,6 +65,8 @@ port.on('message', (m: PrimaryMessage) => {
     case 'streamDown':
     case 'streamEnd':
     case 'attachReader':
+    case 'pull':
+    case 'pullStop':
       hub.onEvent(m);
       return;
     case 'snapshot':

@@ -8,7 +8,7 @@ import { SluiceError } from '../core/errors.js';
 import { onStatus, type Command } from '../protocol/commands.js';
 import type { MessageHeader } from '../protocol/types.js';
 import type { AmfValue } from '../protocol/amf-types.js';
-import { cleanName, streamKey } from '../app/stream-name.js';
+import { cleanName, queryOf, streamKey } from '../app/stream-name.js';
 import { RtmpPlayer } from './player.js';
 import { notPublishing, RtmpPublisher } from './publisher.js';
 import type { RtmpSessionIO } from './types.js';
@@ -115,7 +115,7 @@ export class NetStream {
     const name = cleanName(rawName, 'play name');
     if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'play: session already publishing or playing');
     this.ask(
-      () => s.ctx.streams.play(app, name),
+      () => s.ctx.streams.play(app, name, queryOf(rawName)),
       (lease) => {
         if (!lease) {
           s.send(onStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${streamKey(app, name)} not found.`, name));

@@ -67,9 +67,9 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
           this.phase = 'chunks';
           this.onHandshakeDone?.();
         },
-        // Each message gets its own buffer: the payload handed to listeners is theirs to keep.
-        payloadFor: (h) => Buffer.allocUnsafe(h.length),
-        abandoned: () => undefined,
+        // Each message gets its own buffer (the payload handed to listeners is theirs to keep), unless a sink takes it.
+        payloadFor: (h) => this.opts.ingest?.payloadFor(h) ?? Buffer.allocUnsafe(h.length),
+        abandoned: (h, dest) => this.opts.ingest?.abandoned(h, dest),
         control: (c, h, payload) => this.onControl(c, h, payload as Buffer),
         message: (h, payload) => this.dispatch(h, payload as Buffer),
       },
@@ -110,6 +110,11 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
   /** Window Acknowledgement Size the server announced (0: none yet). */
   get serverWindowAckSize(): number {
     return this.conn.peerWindow;
+  }
+
+  /** The ingest sink moved a partial message's body from `from` to `to`: read on into `to`. */
+  moveDestination(from: Uint8Array, to: Uint8Array): boolean {
+    return this.conn.moveDestination(from, to);
   }
 
   /** Bytes queued in our socket and not yet sent (for publishers that honour backpressure). */
@@ -310,6 +315,8 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
         this.safeEmit('media', { type: h.type, timestamp: h.timestamp, streamId: h.streamId, payload });
         return;
       case MessageType.Aggregate:
+        // Split (and copied) only for 'media' listeners; a sink reads the 'message' whole.
+        if (this.listenerCount('media') === 0) return;
         splitAggregate(h, payload, (sub, body) => {
           this.stats.mediaIn++;
           this.safeEmit('media', { type: sub.type, timestamp: sub.timestamp, streamId: h.streamId, payload: Buffer.from(body) });

@@ -32,6 +32,7 @@ export { buildAggregate, type AggregateTag } from '../../protocol/aggregate.js';
 export {
   RtmpStatusError,
   type RtmpClientOptions,
+  type IngestSink,
   type MediaMessage,
   type StatusEvent,
   type ControlEvent,

@@ -32,10 +32,24 @@ export interface RtmpClientOptions {
   bufferLengthMs?: number;
   /** Largest message accepted from the server (default 16 MiB). */
   maxMessageSize?: number;
+  /** Where received message bodies go (default: a buffer of the client's own per message). */
+  ingest?: IngestSink;
 }
 
-/** The options with their defaults applied (the two without a default stay optional). */
-export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding'>> & RtmpClientOptions;
+/**
+ * Zero-copy ingest (an edge's upstream): the body of a message is read
+ * straight into memory the sink chooses, e.g. a stream ring's reservation.
+ * Payloads handed to listeners are then the sink's, not the client's.
+ */
+export interface IngestSink {
+  /** Where this message's `h.length` body bytes go; undefined: a buffer of the client's own. */
+  payloadFor(h: MessageHeader): Uint8Array | undefined;
+  /** A partial message in `dest` was dropped (Abort, or the connection closed). */
+  abandoned(h: MessageHeader, dest: Uint8Array): void;
+}
+
+/** The options with their defaults applied (the ones without a default stay optional). */
+export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding' | 'ingest'>> & RtmpClientOptions;
 
 /** Audio (8), video (9) or a data message (18, 15), as received; `payload` is the client's own copy. */
 export interface MediaMessage {

@@ -98,6 +98,8 @@ export interface UpstreamInfo {
 /** This worker's upstreams (edge mode), as shutdown and the control plane see them. */
 export interface UpstreamRegistry {
   list(): UpstreamInfo[];
+  /** Since the worker started, ended upstreams included (counters never go back). */
+  totals(): { reconnects: number; bytesIn: number };
   closeAll(reason: string): void;
 }
 

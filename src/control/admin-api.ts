@@ -39,6 +39,8 @@ export interface StreamJson {
   state: string;
   /** Worker that publishes it (null when not live). */
   home: number | null;
+  /** What feeds it while live: an encoder (`publisher`) or an edge upstream (`pull`, from `origin`). */
+  source: { type: 'publisher' | 'pull'; origin: string | null } | null;
   video: { codec: string | null; width: number | null; height: number | null; fps: number | null } | null;
   audio: { codec: string | null } | null;
   ingest: { bitsPerSecond: number; bytes: number; tags: number };
@@ -78,7 +80,17 @@ function splitKey(key: string): { app: string; name: string } {
   return { app: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [number, StreamSnapshot][], now: number): StreamJson {
+export interface UpstreamJson {
+  stream: string;
+  origin: string | null;
+  state: string;
+  worker: number;
+  bytesIn: number;
+  reconnects: number;
+  since: string;
+}
+
+function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [number, StreamSnapshot][], now: number, upstreams: UpstreamJson[]): StreamJson {
   const home = views.find(([w, v]) => w === entry.home && v.home)?.[1];
   // After the publisher left, the last home's view (if a player keeps it) still knows the codecs.
   const known = home ?? views.map(([, v]) => v).find((v) => v.videoCodec !== undefined || v.audioCodec !== undefined);
@@ -100,6 +112,7 @@ function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [
     name,
     state: entry.state,
     home: entry.home ?? null,
+    source: home ? { type: home.source, origin: home.source === 'pull' ? (upstreams.find((u) => u.stream === entry.key)?.origin ?? null) : null } : null,
     video,
     audio: known?.audioCodec !== undefined ? { codec: known.audioCodec } : null,
     ingest: { bitsPerSecond: Math.round(home?.bitsPerSecond ?? 0), bytes: home?.bytesIn ?? 0, tags: home?.tagsIn ?? 0 },
@@ -167,14 +180,20 @@ export class AdminApi {
     const streams = this.src.directory
       .list()
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map((e) => streamJson(e, viewsOf(snaps, e.key), now));
+      .map((e) => streamJson(e, viewsOf(snaps, e.key), now, upstreamsOf(snaps)));
     return { streams };
+  }
+
+  /** Edge upstreams: which origin each pulled stream comes from, and how it fares. */
+  async upstreams(): Promise<{ upstreams: UpstreamJson[] }> {
+    return { upstreams: upstreamsOf(await this.src.snapshots({ clients: false })) };
   }
 
   async stream(key: string): Promise<StreamJson> {
     const entry = this.src.directory.list().find((e) => e.key === key);
     if (!entry) throw notFoundStream(key);
-    return streamJson(entry, viewsOf(await this.src.snapshots({ clients: false }), key), Date.now());
+    const snaps = await this.src.snapshots({ clients: false });
+    return streamJson(entry, viewsOf(snaps, key), Date.now(), upstreamsOf(snaps));
   }
 
   async clients(query: URLSearchParams): Promise<ClientsPage> {
@@ -206,6 +225,13 @@ export class AdminApi {
     const done = await this.src.request(entry.home, { t: 'dropPublisher', key, reason: 'publisher dropped by admin request' });
     if (!done) throw new ApiError(409, 'STREAM_NOT_LIVE', `${key}: its publisher is already gone`);
   }
+}
+
+function upstreamsOf(snaps: WorkerSnapshot[]): UpstreamJson[] {
+  return snaps
+    .flatMap((w) => w.upstreams)
+    .sort((a, b) => (a.streamKey < b.streamKey ? -1 : a.streamKey > b.streamKey ? 1 : a.worker - b.worker))
+    .map((u) => ({ stream: u.streamKey, origin: u.origin ?? null, state: u.state, worker: u.worker, bytesIn: u.bytesIn, reconnects: u.reconnects, since: new Date(u.since).toISOString() }));
 }
 
 function viewsOf(snaps: WorkerSnapshot[], key: string): [number, StreamSnapshot][] {

@@ -7,6 +7,7 @@
  *   GET    /api/v1/streams               every stream the directory knows
  *   GET    /api/v1/streams/{app}/{name}  one stream
  *   DELETE /api/v1/streams/{app}/{name}  drop its publisher
+ *   GET    /api/v1/upstreams             edge upstreams: stream, origin, state, bytes, reconnects
  *   GET    /api/v1/clients?limit=&offset= connections, paged
  *   GET    /api/v1/clients/{id}          one connection
  *   DELETE /api/v1/clients/{id}          close it
@@ -74,6 +75,7 @@ function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> 
   if (path === '/metrics' && metrics) return { GET: async () => ({ status: 200, body: await metrics.scrape(), type: metrics.contentType }) };
   if (!api) return undefined;
   if (path === '/api/v1/streams') return { GET: async () => json(await api.streams()) };
+  if (path === '/api/v1/upstreams') return { GET: async () => json(await api.upstreams()) };
   if (path === '/api/v1/clients') return { GET: async (q) => json(await api.clients(q)) };
   const key = rest(path, '/api/v1/streams/');
   if (key !== undefined && key.includes('/')) {

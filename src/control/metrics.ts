@@ -35,6 +35,10 @@ interface Family {
 const PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
 const perProtocol = (f: (t: ProtocolTraffic) => number) => (w: WorkerSnapshot): Reading => PROTOCOLS.map((p) => [{ protocol: p }, f(w.traffic[p])]);
 const one = (f: (w: WorkerSnapshot) => number) => (w: WorkerSnapshot): Reading => [[{}, f(w)]];
+const UPSTREAM_STATES = ['connecting', 'playing', 'retrying'] as const;
+function upstreamStates(w: WorkerSnapshot): Reading {
+  return UPSTREAM_STATES.map((state) => [{ state }, w.upstreams.filter((u) => u.state === state).length]);
+}
 
 export const FAMILIES: readonly Family[] = [
   { name: 'sluice_connections_total', type: 'counter', labelNames: ['protocol'], read: perProtocol((t) => t.accepted),
@@ -60,6 +64,12 @@ export const FAMILIES: readonly Family[] = [
   { name: 'sluice_handshake_failures_total', type: 'counter', labelNames: [], read: one((w) => w.counters.handshakeFailures),
     help: 'RTMP sessions that ended before completing the handshake' },
   { name: 'sluice_publishes_total', type: 'counter', labelNames: [], read: one((w) => w.counters.publishesTotal), help: 'Publishes started' },
+  { name: 'sluice_upstream_connections', type: 'gauge', labelNames: ['state'], read: upstreamStates,
+    help: 'Edge upstreams (pulls from origins) by state' },
+  { name: 'sluice_upstream_reconnects_total', type: 'counter', labelNames: [], read: one((w) => w.upstreamTotals.reconnects),
+    help: 'Edge upstream attempts after the first (failover to the next origin, retries)' },
+  { name: 'sluice_upstream_bytes_total', type: 'counter', labelNames: [], read: one((w) => w.upstreamTotals.bytesIn),
+    help: 'Bytes received from origins by edge upstreams' },
 ];
 
 /** Bucket bounds in seconds: a 1-2.5-5 ladder from 1 ms to 10 s, with extra steps where a metric's samples gather. */

@@ -5,7 +5,7 @@
  * traffic flows and never go back when a connection ends.
  */
 import type { ClientProtocol } from '../cluster/messages.js';
-import type { FlvProtocol, ServerContext, ServerCounters, SessionInfo } from '../app/context.js';
+import type { FlvProtocol, ServerContext, ServerCounters, SessionInfo, UpstreamInfo } from '../app/context.js';
 import type { LatencySnapshot } from '../app/latency.js';
 
 export interface FlvPlayerInfo {
@@ -35,6 +35,8 @@ export interface StreamSnapshot {
   name: string;
   /** This worker publishes the stream (it is the ring's writer). */
   home: boolean;
+  /** Home only: an encoder's session, or an edge upstream. */
+  source: 'publisher' | 'pull';
   live: boolean;
   /** Local subscribers (every protocol). */
   players: number;
@@ -65,6 +67,9 @@ export interface WorkerSnapshot {
   tagsDropped: number;
   streams: StreamSnapshot[];
   latency: LatencySnapshot;
+  /** Edge upstreams open on this worker, and totals since it started. */
+  upstreams: UpstreamInfo[];
+  upstreamTotals: { reconnects: number; bytesIn: number };
 }
 
 const PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
@@ -126,6 +131,7 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
       app: s.app,
       name: s.name,
       home: s.isHome,
+      source: s.source,
       live: s.live,
       players: s.subscribers.size,
       playersByProtocol: playersOf.get(s.key) ?? byProtocol(() => 0),
@@ -152,5 +158,7 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
     tagsDropped,
     streams,
     latency,
+    upstreams: ctx.upstreams?.list() ?? [],
+    upstreamTotals: ctx.upstreams?.totals() ?? { reconnects: 0, bytesIn: 0 },
   };
 }

@@ -14,6 +14,8 @@ export class EdgePuller implements PullHandler, UpstreamRegistry {
   /** Owner ids of pulled publishes: negative, so never an RTMP session's. */
   private nextOwner = -1;
   private closed = false;
+  /** Of upstreams that have ended (live ones are read from their sessions). */
+  private readonly ended = { reconnects: 0, bytesIn: 0 };
 
   constructor(private readonly ctx: ServerContext) {}
 
@@ -25,6 +27,9 @@ export class EdgePuller implements PullHandler, UpstreamRegistry {
     const { app, name } = splitKey(req.key);
     const s = new PullSession(this.ctx, app, name, req.id, req.query, this.nextOwner--, (done, published, reason) => {
       if (this.sessions.get(done.key) === done) this.sessions.delete(done.key);
+      const info = done.info();
+      this.ended.reconnects += info.reconnects;
+      this.ended.bytesIn += info.bytesIn;
       // An unpublish told the directory already; a pull that never went live must say so itself.
       if (!published) this.ctx.hub.pullEnded(done.entryId, done.key, reason);
     });
@@ -39,6 +44,15 @@ export class EdgePuller implements PullHandler, UpstreamRegistry {
 
   list(): UpstreamInfo[] {
     return [...this.sessions.values()].map((s) => s.info());
+  }
+
+  totals(): { reconnects: number; bytesIn: number } {
+    const t = { ...this.ended };
+    for (const u of this.list()) {
+      t.reconnects += u.reconnects;
+      t.bytesIn += u.bytesIn;
+    }
+    return t;
   }
 
   /** Shutdown: every upstream closes, and no new one opens. */

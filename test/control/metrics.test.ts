@@ -28,6 +28,8 @@ function snapshotOf(worker: number, rec: HdrLatencyRecorder, now: number): Worke
     tagsDropped: 0,
     streams: [],
     latency,
+    upstreams: [],
+    upstreamTotals: { reconnects: 0, bytesIn: 0 },
   };
 }
 

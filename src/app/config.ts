@@ -46,6 +46,15 @@ const configObject = z
       })
       .strict()
       .default({}),
+    relay: z
+      .object({
+        /** Republish streams whose key matches `match` (`*` = anything) to every URL of `to`, each independently. */
+        push: z
+          .array(z.object({ match: z.string().min(1), to: z.array(originUrl).min(1) }).strict())
+          .default([]),
+      })
+      .strict()
+      .default({}),
     cluster: z
       .object({
         /** Worker threads serving connections; 0 runs everything in one thread. */

@@ -83,23 +83,32 @@ export interface FlvPlayerHandle {
   onStreamEnd(reason: string): void;
 }
 
-/** An edge upstream as the control plane sees it (edge/pull-session.ts). */
+/** An upstream connection as the control plane sees it: a pull (edge/pull-session.ts) or a push (edge/push-session.ts). */
 export interface UpstreamInfo {
   streamKey: string;
-  /** Origin URL of the current (or last) attempt. */
+  /** pull: from an origin; forward: an edge's publisher to its origin; relay: relay push. */
+  kind: 'pull' | 'forward' | 'relay';
+  /** Origin or destination URL of the current (or last) attempt. */
   origin: string | undefined;
-  state: 'connecting' | 'playing' | 'retrying' | 'stopped';
+  state: 'connecting' | 'playing' | 'publishing' | 'retrying' | 'stopped';
   bytesIn: number;
+  bytesOut: number;
   reconnects: number;
   since: number;
   worker: number;
+}
+
+export interface UpstreamTotals {
+  reconnects: number;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 /** This worker's upstreams (edge mode), as shutdown and the control plane see them. */
 export interface UpstreamRegistry {
   list(): UpstreamInfo[];
   /** Since the worker started, ended upstreams included (counters never go back). */
-  totals(): { reconnects: number; bytesIn: number };
+  totals(): UpstreamTotals;
   closeAll(reason: string): void;
 }
 

@@ -19,6 +19,7 @@ export class PublishLease {
     readonly stream: LiveStream,
     /** The publishing session's id (the stream's `publisher`). */
     readonly owner: number,
+    private readonly hooks?: PublishHooks,
   ) {}
 
   get released(): boolean {
@@ -28,6 +29,7 @@ export class PublishLease {
   release(): void {
     if (this.done) return;
     this.done = true;
+    this.hooks?.end(this);
     this.hub.unpublish(this.stream, this.owner);
   }
 }
@@ -64,12 +66,35 @@ export class PlayLease {
   }
 }
 
+/**
+ * What happens around every publish (edge/: forward to the origins, relay
+ * push). `begin` runs after the directory granted the name and before the
+ * publisher is told; a rejection refuses the publish (BadName when an
+ * origin refused the name). `end` runs once, when the publish ends.
+ */
+export interface PublishHooks {
+  begin(lease: PublishLease, query: string): Promise<void>;
+  end(lease: PublishLease): void;
+}
+
 export class StreamService {
+  /** Set on a node with forwarding or relay push configured. */
+  hooks: PublishHooks | undefined;
+
   constructor(private readonly hub: WorkerHub) {}
 
   /** Starts publishing app/name for session `owner`; throws ERR_STREAM when it is live anywhere. */
-  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher'): Promise<PublishLease> {
-    return new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner);
+  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', query = ''): Promise<PublishLease> {
+    const hooks = this.hooks;
+    const lease = new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner, hooks);
+    if (!hooks) return lease;
+    try {
+      await hooks.begin(lease, query);
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    return lease;
   }
 
   /**

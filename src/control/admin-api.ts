@@ -82,10 +82,13 @@ function splitKey(key: string): { app: string; name: string } {
 
 export interface UpstreamJson {
   stream: string;
+  /** pull (from an origin), forward (an edge's publisher to its origin), relay (relay push). */
+  kind: string;
   origin: string | null;
   state: string;
   worker: number;
   bytesIn: number;
+  bytesOut: number;
   reconnects: number;
   since: string;
 }
@@ -112,7 +115,7 @@ function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [
     name,
     state: entry.state,
     home: entry.home ?? null,
-    source: home ? { type: home.source, origin: home.source === 'pull' ? (upstreams.find((u) => u.stream === entry.key)?.origin ?? null) : null } : null,
+    source: home ? { type: home.source, origin: home.source === 'pull' ? (upstreams.find((u) => u.stream === entry.key && u.kind === 'pull')?.origin ?? null) : null } : null,
     video,
     audio: known?.audioCodec !== undefined ? { codec: known.audioCodec } : null,
     ingest: { bitsPerSecond: Math.round(home?.bitsPerSecond ?? 0), bytes: home?.bytesIn ?? 0, tags: home?.tagsIn ?? 0 },
@@ -231,7 +234,17 @@ function upstreamsOf(snaps: WorkerSnapshot[]): UpstreamJson[] {
   return snaps
     .flatMap((w) => w.upstreams)
     .sort((a, b) => (a.streamKey < b.streamKey ? -1 : a.streamKey > b.streamKey ? 1 : a.worker - b.worker))
-    .map((u) => ({ stream: u.streamKey, origin: u.origin ?? null, state: u.state, worker: u.worker, bytesIn: u.bytesIn, reconnects: u.reconnects, since: new Date(u.since).toISOString() }));
+    .map((u) => ({
+      stream: u.streamKey,
+      kind: u.kind,
+      origin: u.origin ?? null,
+      state: u.state,
+      worker: u.worker,
+      bytesIn: u.bytesIn,
+      bytesOut: u.bytesOut,
+      reconnects: u.reconnects,
+      since: new Date(u.since).toISOString(),
+    }));
 }
 
 function viewsOf(snaps: WorkerSnapshot[], key: string): [number, StreamSnapshot][] {

@@ -19,6 +19,7 @@ import { countsAtOrBelow, mergeHistograms, type Histogram as Hdr } from '../core
 import { allSamples, newLatencyHistogram, type LatencyMetric } from '../app/latency.js';
 import { packageVersion } from '../app/version.js';
 import type { ProtocolTraffic, WorkerSnapshot } from './snapshot.js';
+import type { UpstreamInfo } from '../app/context.js';
 
 type Labels = Record<string, string>;
 type Reading = [Labels, number][];
@@ -35,9 +36,15 @@ interface Family {
 const PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
 const perProtocol = (f: (t: ProtocolTraffic) => number) => (w: WorkerSnapshot): Reading => PROTOCOLS.map((p) => [{ protocol: p }, f(w.traffic[p])]);
 const one = (f: (w: WorkerSnapshot) => number) => (w: WorkerSnapshot): Reading => [[{}, f(w)]];
-const UPSTREAM_STATES = ['connecting', 'playing', 'retrying'] as const;
+const UPSTREAM_STATES: Record<UpstreamInfo['kind'], readonly UpstreamInfo['state'][]> = {
+  pull: ['connecting', 'playing', 'retrying'],
+  forward: ['connecting', 'publishing', 'retrying'],
+  relay: ['connecting', 'publishing', 'retrying'],
+};
 function upstreamStates(w: WorkerSnapshot): Reading {
-  return UPSTREAM_STATES.map((state) => [{ state }, w.upstreams.filter((u) => u.state === state).length]);
+  return Object.entries(UPSTREAM_STATES).flatMap(([kind, states]) =>
+    states.map((state): [Labels, number] => [{ kind, state }, w.upstreams.filter((u) => u.kind === kind && u.state === state).length]),
+  );
 }
 
 export const FAMILIES: readonly Family[] = [
@@ -64,12 +71,13 @@ export const FAMILIES: readonly Family[] = [
   { name: 'sluice_handshake_failures_total', type: 'counter', labelNames: [], read: one((w) => w.counters.handshakeFailures),
     help: 'RTMP sessions that ended before completing the handshake' },
   { name: 'sluice_publishes_total', type: 'counter', labelNames: [], read: one((w) => w.counters.publishesTotal), help: 'Publishes started' },
-  { name: 'sluice_upstream_connections', type: 'gauge', labelNames: ['state'], read: upstreamStates,
-    help: 'Edge upstreams (pulls from origins) by state' },
+  { name: 'sluice_upstream_connections', type: 'gauge', labelNames: ['kind', 'state'], read: upstreamStates,
+    help: 'Upstream connections by kind (pull from an origin, forward to one, relay push) and state' },
   { name: 'sluice_upstream_reconnects_total', type: 'counter', labelNames: [], read: one((w) => w.upstreamTotals.reconnects),
-    help: 'Edge upstream attempts after the first (failover to the next origin, retries)' },
-  { name: 'sluice_upstream_bytes_total', type: 'counter', labelNames: [], read: one((w) => w.upstreamTotals.bytesIn),
-    help: 'Bytes received from origins by edge upstreams' },
+    help: 'Upstream attempts after the first (failover to the next origin or destination, retries)' },
+  { name: 'sluice_upstream_bytes_total', type: 'counter', labelNames: ['direction'],
+    read: (w) => [[{ direction: 'in' }, w.upstreamTotals.bytesIn], [{ direction: 'out' }, w.upstreamTotals.bytesOut]],
+    help: 'Bytes received from origins (pulls) and sent upstream (forward, relay push)' },
 ];
 
 /** Bucket bounds in seconds: a 1-2.5-5 ladder from 1 ms to 10 s, with extra steps where a metric's samples gather. */

@@ -5,7 +5,7 @@
  * traffic flows and never go back when a connection ends.
  */
 import type { ClientProtocol } from '../cluster/messages.js';
-import type { FlvProtocol, ServerContext, ServerCounters, SessionInfo, UpstreamInfo } from '../app/context.js';
+import type { FlvProtocol, ServerContext, ServerCounters, SessionInfo, UpstreamInfo, UpstreamTotals } from '../app/context.js';
 import type { LatencySnapshot } from '../app/latency.js';
 
 export interface FlvPlayerInfo {
@@ -69,7 +69,7 @@ export interface WorkerSnapshot {
   latency: LatencySnapshot;
   /** Edge upstreams open on this worker, and totals since it started. */
   upstreams: UpstreamInfo[];
-  upstreamTotals: { reconnects: number; bytesIn: number };
+  upstreamTotals: UpstreamTotals;
 }
 
 const PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
@@ -159,6 +159,6 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
     streams,
     latency,
     upstreams: ctx.upstreams?.list() ?? [],
-    upstreamTotals: ctx.upstreams?.totals() ?? { reconnects: 0, bytesIn: 0 },
+    upstreamTotals: ctx.upstreams?.totals() ?? { reconnects: 0, bytesIn: 0, bytesOut: 0 },
   };
 }

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'ERR_LIMIT'
   | 'ERR_CONFIG'
   | 'ERR_STREAM'
+  /** An origin or push destination could not be reached or failed (edge). */
+  | 'ERR_UPSTREAM'
   | 'ERR_INTERNAL';
 
 export class SluiceError extends Error {

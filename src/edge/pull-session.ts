@@ -63,7 +63,7 @@ export class PullSession {
 
   info(): UpstreamInfo {
     const bytesIn = this.bytesDone + (this.client?.stats.bytesIn ?? 0);
-    return { streamKey: this.key, origin: this.origin, state: this.state, bytesIn, reconnects: this.reconnects, since: this.since, worker: this.ctx.workerId };
+    return { streamKey: this.key, kind: 'pull', origin: this.origin, state: this.state, bytesIn, bytesOut: 0, reconnects: this.reconnects, since: this.since, worker: this.ctx.workerId };
   }
 
   start(): void {

@@ -15,7 +15,7 @@ import { listenHttp } from '../http/flv-route.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { localControl } from '../control/local-control.js';
 import { stopServing } from './stop-serving.js';
-import { enableEdge } from '../edge/edge-puller.js';
+import { enableEdge } from '../edge/edge-node.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;

@@ -17,7 +17,7 @@ import { newContext } from '../app/context.js';
 import { answerRequest } from '../control/worker-control.js';
 import { describeError } from '../core/errors.js';
 import { RESCUE_GLOBAL } from '../cluster/thread-rescue.js';
-import { enableEdge } from '../edge/edge-puller.js';
+import { enableEdge } from '../edge/edge-node.js';
 
 const { id, fd, httpPort, config } = workerData as { id: number; fd: number; httpPort: number | undefined; config: SluiceConfig };
 const port = parentPort!;

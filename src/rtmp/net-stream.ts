@@ -77,7 +77,7 @@ export class NetStream {
     if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'publish: session already publishing or playing');
     const key = streamKey(app, name);
     this.ask(
-      () => s.ctx.streams.publish(app, name, s.id),
+      () => s.ctx.streams.publish(app, name, s.id, 'publisher', queryOf(cmd.args[0])),
       (lease) => {
         this.publishing = new RtmpPublisher(lease, h.streamId, s.ctx.config.amf);
         s.ctx.counters.publishesTotal++;
@@ -96,7 +96,7 @@ export class NetStream {
    */
   private refusal(action: string, streamId: number, key: string, name: string, taken: string, full: string): (err: unknown) => boolean {
     return (err) => {
-      if (!(err instanceof SluiceError) || (err.code !== 'ERR_STREAM' && err.code !== 'ERR_LIMIT')) return false;
+      if (!(err instanceof SluiceError) || (err.code !== 'ERR_STREAM' && err.code !== 'ERR_LIMIT' && err.code !== 'ERR_UPSTREAM')) return false;
       this.refuse(action, streamId, name, err.code === 'ERR_STREAM' ? taken : full, err.code, err.message, key);
       return true;
     };

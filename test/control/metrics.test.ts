@@ -29,7 +29,7 @@ function snapshotOf(worker: number, rec: HdrLatencyRecorder, now: number): Worke
     streams: [],
     latency,
     upstreams: [],
-    upstreamTotals: { reconnects: 0, bytesIn: 0 },
+    upstreamTotals: { reconnects: 0, bytesIn: 0, bytesOut: 0 },
   };
 }
 

@@ -26,6 +26,7 @@ test('an edge shows its upstreams in the API and in /metrics', { timeout: 20000 
     const { upstreams } = (await (await fetch(`${admin}/api/v1/upstreams`)).json()) as { upstreams: Record<string, unknown>[] };
     assert.equal(upstreams.length, 1);
     assert.equal(upstreams[0]!.stream, 'live/cam');
+    assert.equal(upstreams[0]!.kind, 'pull');
     assert.equal(upstreams[0]!.origin, originUrl);
     assert.equal(upstreams[0]!.state, 'playing');
     assert.ok((upstreams[0]!.bytesIn as number) > 0);
@@ -35,17 +36,17 @@ test('an edge shows its upstreams in the API and in /metrics', { timeout: 20000 
     assert.deepEqual(stream.source, { type: 'pull', origin: originUrl });
 
     const fams = parseExposition(await (await fetch(`${admin}/metrics`)).text());
-    assert.equal(value(fams, 'sluice_upstream_connections', { state: 'playing' }), 1);
-    assert.equal(value(fams, 'sluice_upstream_connections', { state: 'retrying' }), 0);
-    assert.ok(sum(fams, 'sluice_upstream_bytes_total') > 0);
+    assert.equal(value(fams, 'sluice_upstream_connections', { kind: 'pull', state: 'playing' }), 1);
+    assert.equal(value(fams, 'sluice_upstream_connections', { kind: 'pull', state: 'retrying' }), 0);
+    assert.ok(sum(fams, 'sluice_upstream_bytes_total', { direction: 'in' }) > 0);
 
     // The upstream's end keeps its bytes in the counter.
-    const before = sum(fams, 'sluice_upstream_bytes_total');
+    const before = sum(fams, 'sluice_upstream_bytes_total', { direction: 'in' });
     player.destroy();
     await waitFor(async () => ((await (await fetch(`${admin}/api/v1/upstreams`)).json()) as { upstreams: unknown[] }).upstreams.length === 0, 10000, 'idle upstream closed');
     const after = parseExposition(await (await fetch(`${admin}/metrics`)).text());
-    assert.ok(sum(after, 'sluice_upstream_bytes_total') >= before, 'a counter never goes back');
-    assert.equal(value(after, 'sluice_upstream_connections', { state: 'playing' }), 0);
+    assert.ok(sum(after, 'sluice_upstream_bytes_total', { direction: 'in' }) >= before, 'a counter never goes back');
+    assert.equal(value(after, 'sluice_upstream_connections', { kind: 'pull', state: 'playing' }), 0);
   } finally {
     pool.closeAll();
     await closeCluster(edge);

@@ -14,7 +14,7 @@
 import { buildHistogram, encodeHistogram, mergeHistograms, recordMs, type Histogram } from '../core/hdr.js';
 import type { LatencyRecorder } from '../media/types.js';
 
-export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake'] as const;
+export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake', 'pullStart'] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 
 /** Quantile window: a snapshot reports between one and two of these. */
@@ -72,7 +72,12 @@ class Track {
 
 /** A worker's recorder: players feed it (LatencyRecorder), sessions add handshake times. */
 export class HdrLatencyRecorder implements LatencyRecorder {
-  private readonly tracks: Record<LatencyMetric, Track> = { ingestToEgress: new Track(), firstFrame: new Track(), handshake: new Track() };
+  private readonly tracks: Record<LatencyMetric, Track> = {
+    ingestToEgress: new Track(),
+    firstFrame: new Track(),
+    handshake: new Track(),
+    pullStart: new Track(),
+  };
   private turnedAt = Date.now();
 
   ingestToEgress(ms: number): void {
@@ -86,6 +91,11 @@ export class HdrLatencyRecorder implements LatencyRecorder {
   /** From socket accept to the end of the RTMP handshake. */
   handshake(ms: number): void {
     this.tracks.handshake.record(ms);
+  }
+
+  /** Edge: from the pull's start (its first player's request) to the first message from an origin. */
+  pullStart(ms: number): void {
+    this.tracks.pullStart.record(ms);
   }
 
   snapshot(now = Date.now()): LatencySnapshot {

@@ -93,6 +93,8 @@ export const LATENCY_FAMILIES: readonly { metric: LatencyMetric; name: string; h
   // Sub-millisecond on a LAN.
   { metric: 'handshake', name: 'sluice_handshake_seconds', buckets: ladderWith(0.00025, 0.0005),
     help: 'RTMP handshake time, from TCP accept to handshake done' },
+  { metric: 'pullStart', name: 'sluice_pull_start_seconds', buckets: LADDER,
+    help: 'Edge: time from the first player asking for a stream the node lacks to the first message from an origin' },
 ];
 
 const perWorker = (name: string): string => name.replace(/^sluice_/, 'sluice_worker_');

@@ -188,6 +188,7 @@ export class PullSession {
     }
     if (this.stopped) return this.lease.release();
     this.publisher = new RtmpPublisher(this.lease, 0, this.ctx.config.amf);
+    this.ctx.latency.pullStart(Date.now() - this.since);
     this.setState('playing', this.origin, 'first message from the origin');
     const held = this.held ?? [];
     this.held = null;

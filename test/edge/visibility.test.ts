@@ -39,6 +39,8 @@ test('an edge shows its upstreams in the API and in /metrics', { timeout: 20000 
     assert.equal(value(fams, 'sluice_upstream_connections', { kind: 'pull', state: 'playing' }), 1);
     assert.equal(value(fams, 'sluice_upstream_connections', { kind: 'pull', state: 'retrying' }), 0);
     assert.ok(sum(fams, 'sluice_upstream_bytes_total', { direction: 'in' }) > 0);
+    // One pull started: its start latency is one sample.
+    assert.equal(sum(fams, 'sluice_pull_start_seconds_count'), 1);
 
     // The upstream's end keeps its bytes in the counter.
     const before = sum(fams, 'sluice_upstream_bytes_total', { direction: 'in' });

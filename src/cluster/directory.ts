@@ -170,11 +170,12 @@ export class StreamDirectory {
   }
 
   /** (edge) The pull of an awaited name ended before it went live: no origin has it, its players need not wait longer. */
-  pullEnded(id: number, worker: number, reason: string): void {
+  pullEnded(id: number, worker: number, _reason: string): void {
     const e = this.byId(id);
     if (!e || e.puller !== worker) return;
     e.puller = undefined;
-    if (e.state === 'waiting') this.end(e, reason);
+    // Players hear what they would from a standalone server (StreamNotFound / 404); the worker logged `reason`.
+    if (e.state === 'waiting') this.end(e, 'stream not found');
   }
 
   /** (edge) A pulled stream nobody watches is stopped after idleStopMs; a player in between keeps it. */

@@ -266,6 +266,8 @@ export class StreamDirectory {
     clearTimeout(e.timer);
     clearTimeout(e.idleTimer);
     this.entries.delete(e.key);
+    // A pull still trying for a name that is over (no player waits any more, or the wait ran out) stops too.
+    if (e.puller !== undefined && e.state !== 'live') this.send(e.puller, { t: 'pullStop', id: e.id, key: e.key, reason: `${reason} (${e.key})` });
     if (e.holders.size === 0) return this.free(e);
     this.ending.set(e.id, e);
     for (const w of e.holders) this.send(w, { t: 'streamEnd', id: e.id, key: e.key, reason });

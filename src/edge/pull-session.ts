@@ -11,6 +11,7 @@
  */
 import { describeError, SluiceError } from '../core/errors.js';
 import { MessageType, type MessageHeader } from '../protocol/types.js';
+import { isSampleAccess } from '../protocol/commands.js';
 import type { Logger } from '../app/log.js';
 import type { ServerContext, UpstreamInfo } from '../app/context.js';
 import type { PublishLease } from '../app/stream-service.js';
@@ -163,7 +164,9 @@ export class PullSession {
   private onMessage(client: RtmpClient, h: MessageHeader, payload: Uint8Array): void {
     if (client !== this.client || this.stopped) return;
     this.lastMessageAt = Date.now();
-    if (!isStreamMessage(h.type)) return;
+    // An origin answers every play with |RtmpSampleAccess, live or not: that is no sign of a stream,
+    // and the edge sends its own players their own.
+    if (!isStreamMessage(h.type) || (h.type === MessageType.DataAmf0 && isSampleAccess(payload))) return;
     if (this.held) {
       this.held.push({ h, payload });
       return;

@@ -59,6 +59,14 @@ export function unwrapSetDataFrame(body: Uint8Array): Uint8Array {
   return body;
 }
 
+/** AMF0 "|RtmpSampleAccess": what a server sends each player on play, not stream content. */
+const SAMPLE_ACCESS = encodeAmf0(['|RtmpSampleAccess']);
+
+/** Whether a data message (type 18) is the server's per-play |RtmpSampleAccess, which a relay must not pass on. */
+export function isSampleAccess(payload: Uint8Array): boolean {
+  return payload.length >= SAMPLE_ACCESS.length && Buffer.from(payload.buffer, payload.byteOffset, SAMPLE_ACCESS.length).equals(SAMPLE_ACCESS);
+}
+
 // ---- server -> client ------------------------------------------------------
 
 export const COMMAND_CSID = 3;

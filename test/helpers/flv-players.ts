@@ -27,7 +27,8 @@ export function getFlv(url: string): HttpFlvPlayer {
     res: new Promise<IncomingMessage>((resolve, reject) => {
       req.once('error', reject);
       req.once('response', (r) => {
-        r.on('data', (b: Buffer) => flv.push(b));
+        // Only a 200 carries FLV; an error status's body is text.
+        r.on('data', (b: Buffer) => r.statusCode === 200 && flv.push(b));
         r.on('error', () => undefined);
         r.on('close', () => (p.ended = true));
         resolve(r);

@@ -287,17 +287,26 @@ export class LiveStream implements StreamView {
 
   // ---- fan-out -------------------------------------------------------------------
 
+  /** Some player here has not had its first frame yet: flush at once, not after player.mergeWriteMs. */
+  private startPending = false;
+
   private scheduleFlush(now = false): void {
     if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
-    if (now || this.opts.mergeWriteMs === 0) setImmediate(this.flush);
+    // A player still waiting for its first picture is not held back by the merge window (time to first frame).
+    if (now || this.startPending || this.opts.mergeWriteMs === 0) setImmediate(this.flush);
     else setTimeout(this.flush, this.opts.mergeWriteMs);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.closed) return;
-    for (const s of this.subscribers) s.pump();
+    let pending = false;
+    for (const s of this.subscribers) {
+      s.pump();
+      if (s.awaitingFirstFrame) pending = true;
+    }
+    this.startPending = pending;
     if (this.outPorts.size > 0) {
       const head = this.slab.ring.head();
       for (const [port, told] of this.outPorts) {
@@ -314,6 +323,7 @@ export class LiveStream implements StreamView {
     this.subscribers.add(sub);
     // A new player gets its start (sticky tags, GOP cache) without waiting for a merge window.
     setImmediate(() => sub.pump());
+    this.startPending = true;
     return sub;
   }
 

@@ -148,6 +148,11 @@ export class Subscriber {
    * A player that joined before the stream went live starts at the first
    * keyframe published since it joined instead: it has been waiting for it.
    */
+  /** Nothing delivered yet, or still waiting for the first video keyframe (a paused player or one without video waits for nothing). */
+  get awaitingFirstFrame(): boolean {
+    return !this.paused && (!this.started || (this.waitKey && this.video));
+  }
+
   private start(): void {
     const ring = this.stream.ring!;
     const joined = this.joinedBeforeLive === BEFORE_FIRST_TAG ? ring.tail() : this.joinedBeforeLive;

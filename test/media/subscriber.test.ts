@@ -27,6 +27,15 @@ class FakeTransport implements PlayerTransport {
   }
 }
 
+/** Counts the writes: one per flush that had something for the player. */
+class CountingTransport extends FakeTransport {
+  writes = 0;
+  override write(chunks: Buffer[]): void {
+    this.writes++;
+    super.write(chunks);
+  }
+}
+
 const events = (): SubscriberEvents & { evicted: string[] } => {
   const evicted: string[] = [];
   return { evicted, onPublish() {}, onUnpublish() {}, onStreamEnd() {}, onEvict: (_c, r) => evicted.push(r) };
@@ -120,24 +129,41 @@ test('merged writes: tags arriving within mergeWriteMs go out in one write; a ne
   s.startPublishing(1);
   s.commitMedia(9, 0, avcHeader);
   publish(s, 0, 3, 25);
-  const t = new FakeTransport();
-  let writes = 0;
-  const write = t.write.bind(t);
-  t.write = (chunks) => {
-    writes++;
-    write(chunks);
-  };
+  const t = new CountingTransport();
   s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
   await turn();
-  assert.equal(writes, 1, 'the new player got its start without waiting for the merge window');
+  assert.equal(t.writes, 1, 'the new player got its start without waiting for the merge window');
   // Three frames 10 ms apart, all inside one 60 ms window: one write.
   for (let i = 3; i < 6; i++) {
     publish(s, i, 1, 25);
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal(writes, 1, 'nothing written before the window closes');
+  assert.equal(t.writes, 1, 'nothing written before the window closes');
   await new Promise((r) => setTimeout(r, 80));
-  assert.equal(writes, 2, 'one write for the three frames');
+  assert.equal(t.writes, 2, 'one write for the three frames');
   const frames = t.sent.filter((b) => b[0] === 9 && b.length > 100).map(frameNo);
   assert.deepEqual(frames, [0, 1, 2, 3, 4, 5]);
+});
+
+test('merged writes: a player waiting for the stream gets its first keyframe at once, then writes merge again', async () => {
+  const sab = new SharedArrayBuffer(4 * 1024 * 1024);
+  StreamSlab.format(sab);
+  const s = new LiveStream('live', 'w', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 2000 });
+  const t = new CountingTransport();
+  // Joined before the publisher (an edge's players while it pulls, a player before the encoder).
+  s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+  await turn();
+  assert.equal(t.writes, 0, 'nothing to send before the publish');
+  s.startPublishing(1);
+  s.commitMedia(9, 0, avcHeader);
+  publish(s, 0, 1, 25);
+  await turn();
+  await turn();
+  assert.deepEqual(t.sent.filter((b) => b[0] === 9 && b.length > 100).map(frameNo), [0], 'the first keyframe without waiting 2000 ms');
+  const after = t.writes;
+  publish(s, 1, 2, 25);
+  await turn();
+  await turn();
+  assert.equal(t.writes, after, 'once started, the player is back on the merge window');
+  s.close('test over');
 });

@@ -19,6 +19,7 @@ import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { getFlv, wsFlv, type HttpFlvPlayer, type WsFlvPlayer } from '../helpers/flv-players.js';
 import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
+import type { ClientJson } from '../helpers/admin-json.js';
 
 // ---- HTTP ----------------------------------------------------------------------
 
@@ -69,18 +70,6 @@ function assertError(r: Res, status: number, code: string): void {
 }
 
 // ---- the cluster and its traffic -------------------------------------------------
-
-interface ClientJson {
-  id: string;
-  protocol: string;
-  peer: string;
-  worker: number;
-  role: string;
-  stream: string | null;
-  bytesIn: number;
-  bytesOut: number;
-  since: string;
-}
 
 interface StreamJson {
   key: string;

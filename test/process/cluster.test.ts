@@ -18,10 +18,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import type { RunningCluster } from '../../src/process/primary.js';
 import type { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
-import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
+import { findRun, isFrame, kindOf, readClip, type ClipReference, type ClipTag } from '../helpers/clip-tags.js';
 import { makeClip, publish, type Clip, type FfmpegProcess } from '../helpers/ffmpeg.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { connectOnWorker, sessionsByPort } from '../helpers/cluster-placement.js';
@@ -32,47 +31,11 @@ const FPS = 25;
 
 // ---- tags: the clip's and a player's ------------------------------------------
 
-type Kind = 'meta' | 'data' | 'vseq' | 'aseq' | 'key' | 'inter' | 'eos' | 'audio';
-
-interface Tag {
-  type: number;
-  ts: number;
-  kind: Kind;
-  data: Buffer;
+/** A tag as a player received it. */
+interface Tag extends ClipTag {
   /** Date.now() when a player received it. */
   at: number;
 }
-
-/** AMF0 string "onMetaData": marker 02, length 000a, then the name. */
-const ON_METADATA = Buffer.from([0x02, 0x00, 0x0a, ...Buffer.from('onMetaData')]);
-
-function kindOf(type: number, d: Buffer): Kind {
-  if (type === 9) return d[1] === 0 ? 'vseq' : d[1] === 2 ? 'eos' : d[0]! >> 4 === 1 ? 'key' : 'inter';
-  if (type === 8) return d[1] === 0 ? 'aseq' : 'audio';
-  return d.subarray(0, ON_METADATA.length).equals(ON_METADATA) ? 'meta' : 'data';
-}
-
-interface Reference {
-  vseq: Buffer;
-  aseq: Buffer;
-  video: Tag[];
-  audio: Tag[];
-}
-
-function readClip(clip: Clip): Reference {
-  const demux = new FlvDemuxer();
-  const tags = demux.push(readFileSync(clip.file)).map((t) => {
-    const data = Buffer.from(t.data);
-    return { type: t.type, ts: t.timestamp, kind: kindOf(t.type, data), data, at: 0 };
-  });
-  demux.end();
-  const vseq = tags.find((t) => t.kind === 'vseq')?.data;
-  const aseq = tags.find((t) => t.kind === 'aseq')?.data;
-  assert.ok(vseq && aseq, 'clip has both sequence headers');
-  return { vseq, aseq, video: tags.filter(isVideo), audio: tags.filter((t) => t.kind === 'audio') };
-}
-
-const isVideo = (t: Tag): boolean => t.kind === 'key' || t.kind === 'inter';
 
 /** One RtmpClient player and everything it received, stamped on arrival. */
 class Player {
@@ -97,32 +60,12 @@ class Player {
   }
 
   get video(): Tag[] {
-    return this.tags.filter(isVideo);
+    return this.tags.filter(isFrame);
   }
 
   get audio(): Tag[] {
     return this.tags.filter((t) => t.kind === 'audio');
   }
-}
-
-/** Where `recv` sits in `ref` as one contiguous run: its start index (the first candidate that matches all of it). */
-function findRun(recv: Tag[], ref: Tag[], what: string, startOk: (t: Tag) => boolean): number {
-  assert.ok(recv.length > 0, `${what}: nothing received`);
-  let best = { start: -1, n: -1 };
-  for (let s = 0; s < ref.length; s++) {
-    if (!ref[s]!.data.equals(recv[0]!.data)) continue;
-    let n = 1;
-    while (n < recv.length && s + n < ref.length && ref[s + n]!.data.equals(recv[n]!.data)) n++;
-    if (n === recv.length && startOk(ref[s]!)) return s;
-    if (n > best.n) best = { start: s, n };
-  }
-  assert.ok(best.start >= 0, `${what}: first received tag (${recv[0]!.data.length} bytes, ts ${recv[0]!.ts}) is not in the clip`);
-  assert.fail(
-    best.n === recv.length
-      ? `${what}: the received run starts at clip #${best.start}, which is not a keyframe`
-      : `${what}: received #0..#${best.n - 1} match clip #${best.start}.. but received #${best.n} ` +
-          `(${recv[best.n]?.data.length} bytes, ts ${recv[best.n]?.ts}) is not clip #${best.start + best.n}`,
-  );
 }
 
 /**
@@ -131,7 +74,7 @@ function findRun(recv: Tag[], ref: Tag[], what: string, startOk: (t: Tag) => boo
  * keyframe) with timestamps never going back; with `toEnd`, both runs reach
  * the clip's last frame.
  */
-function assertClipRun(p: Player, ref: Reference, what: string, toEnd: boolean): { video: number; audio: number } {
+function assertClipRun(p: Player, ref: ClipReference, what: string, toEnd: boolean): { video: number; audio: number } {
   const head = p.tags.slice(0, 3).map((t) => t.kind);
   assert.deepEqual(head, ['meta', 'vseq', 'aseq'], `${what}: first tags`);
   assert.ok(p.tags[1]!.data.equals(ref.vseq), `${what}: video sequence header differs from the clip's`);
@@ -140,7 +83,7 @@ function assertClipRun(p: Player, ref: Reference, what: string, toEnd: boolean):
   // A republished sequence header or a second onMetaData mid-run would be a fault here.
   const stray = rest.find((t) => t.kind === 'vseq' || t.kind === 'aseq' || t.kind === 'meta');
   assert.equal(stray, undefined, `${what}: ${stray?.kind} again after the start`);
-  const video = rest.filter(isVideo);
+  const video = rest.filter(isFrame);
   const audio = rest.filter((t) => t.kind === 'audio');
   const v = findRun(video, ref.video, `${what} video`, (t) => t.kind === 'key');
   const a = findRun(audio, ref.audio, `${what} audio`, () => true);

@@ -90,6 +90,8 @@ export interface ServerUnderTest {
   name: string;
   proc: ChildProcess;
   rtmpUrl: string;
+  /** sluice: its admin port (/metrics). */
+  adminPort?: number;
   stop(): Promise<void>;
 }
 
@@ -111,7 +113,8 @@ export async function launchSluice(workers: number, extra: string[] = []): Promi
   );
   await waitTcp(port);
   const label = workers === 0 ? 'sluice (1 thread)' : `sluice (${workers} worker${workers > 1 ? 's' : ''})`;
-  return { name: extra.length ? `${label} ${extra.filter((a) => a !== '--set').join(' ')}` : label, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
+  const name = extra.length ? `${label} ${extra.filter((a) => a !== '--set').join(' ')}` : label;
+  return { name, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, adminPort: admin, stop: stopper(proc) };
 }
 
 export async function launchNodeMediaServer(): Promise<ServerUnderTest> {
@@ -146,12 +149,25 @@ rtmp { server { listen 127.0.0.1:${port}; chunk_size 4096; application live { li
   return { name: 'nginx-rtmp 1.2.2', proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, stop: stopper(proc) };
 }
 
+/** Sum of a sluice counter over its labels, from /metrics (NaN for a server without it). */
+export async function metricSum(server: ServerUnderTest, metric: string): Promise<number> {
+  if (server.adminPort === undefined) return NaN;
+  const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
 export interface LoadOptions {
   players: number;
   /** Video bitrate of the one published stream, Mbit/s. */
   mbps: number;
   seconds: number;
   fps?: number;
+  /** Players play here (e.g. an edge pulling from `server`) instead of at `server`. */
+  playAt?: ServerUnderTest;
+  /** Further processes whose CPU is measured over the same window (e.g. the origin). */
+  alsoMeasure?: ServerUnderTest[];
 }
 
 export interface LoadResult {
@@ -165,6 +181,10 @@ export interface LoadResult {
   ttffP50: number;
   ttffP99: number;
   playersWithMedia: number;
+  /** Cores used by each of `alsoMeasure` over the window. */
+  alsoCores: number[];
+  /** Mbit/s each of `alsoMeasure` sent to its clients over the window (sluice only). */
+  alsoMbitOut: number[];
 }
 
 /**
@@ -182,21 +202,20 @@ export function onFirstVideoKeyframe(then: () => void): (m: MediaMessage) => voi
   };
 }
 
-/**
- * One stream (synthetic H.264-shaped frames on a wall-clock schedule) to
- * `players` RTMP players; measures a steady-state window after they joined.
- */
-export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<LoadResult> {
-  const fps = o.fps ?? 25;
-  const pub = await RtmpClient.connect(server.rtmpUrl, { timeoutMs: 15000 });
-  await pub.publish('bench');
+/** A publisher of synthetic H.264-shaped frames on a wall-clock schedule (a slow server shows as lag, not as a lower rate). */
+export interface BenchPublisher {
+  stop(): void;
+}
+
+export async function startPublisher(rtmpUrl: string, name: string, mbps: number, fps = 25): Promise<BenchPublisher> {
+  const pub = await RtmpClient.connect(rtmpUrl, { timeoutMs: 15000 });
+  await pub.publish(name);
   const sps = Buffer.from('6764001facd9405005bb011000000300100000030320f1831960', 'hex');
   const pps = Buffer.from('68ebecb22c', 'hex');
   pub.sendMedia(TagType.Video, 0, buildAvcSequenceHeader([sps], [pps]));
-  const frameBytes = Math.round((o.mbps * 1e6) / 8 / fps);
+  const frameBytes = Math.round((mbps * 1e6) / 8 / fps);
   let n = 0;
   const start = Date.now();
-  // Frames go out on the wall-clock schedule: a slow server shows as lag, not as a lower rate.
   const timer = setInterval(() => {
     const due = Math.floor(((Date.now() - start) * fps) / 1000);
     for (; n <= due; n++) {
@@ -205,47 +224,81 @@ export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<
       pub.sendMedia(TagType.Video, Math.round((n * 1000) / fps), body);
     }
   }, 10);
-  const ttff = buildHistogram(60_000_000);
-  const players: RtmpClient[] = [];
+  return {
+    stop: () => {
+      clearInterval(timer);
+      pub.destroy();
+    },
+  };
+}
+
+export interface PlayerSet {
+  players: RtmpClient[];
+  ttff: ReturnType<typeof buildHistogram>;
+}
+
+/** `count` RTMP players of `name` at `rtmpUrl`, 25 at a time; TTFF from the TCP connect to the first video keyframe. */
+export async function startPlayers(rtmpUrl: string, name: string, count: number): Promise<PlayerSet> {
+  const set: PlayerSet = { players: [], ttff: buildHistogram(60_000_000) };
+  for (let i = 0; i < count; i += 25) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, count - i) }, async () => {
+        const t0 = Date.now();
+        const c = await RtmpClient.connect(rtmpUrl, { timeoutMs: 15000 });
+        c.on('media', onFirstVideoKeyframe(() => recordMs(set.ttff, Date.now() - t0)));
+        await c.play(name);
+        return c;
+      }),
+    );
+    set.players.push(...batch);
+  }
+  return set;
+}
+
+/**
+ * One stream to `players` RTMP players; measures a steady-state window
+ * after they joined. The stream is published to `server`; the players
+ * play it there, or at `o.playAt` (an edge in front of `server`), whose
+ * CPU is then the one measured; `o.alsoMeasure` are measured alongside.
+ */
+export async function runLoad(server: ServerUnderTest, o: LoadOptions): Promise<LoadResult> {
+  const pub = await startPublisher(server.rtmpUrl, 'bench', o.mbps, o.fps ?? 25);
+  const measured = o.playAt ?? server;
+  let set: PlayerSet | undefined;
   try {
-    for (let i = 0; i < o.players; i += 25) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(25, o.players - i) }, async () => {
-          const t0 = Date.now();
-          const c = await RtmpClient.connect(server.rtmpUrl, { timeoutMs: 15000 });
-          c.on('media', onFirstVideoKeyframe(() => recordMs(ttff, Date.now() - t0)));
-          await c.play('bench');
-          return c;
-        }),
-      );
-      players.push(...batch);
-    }
+    set = await startPlayers(measured.rtmpUrl, 'bench', o.players);
+    const players = set.players;
     await sleep(2000);
+    const others = o.alsoMeasure ?? [];
     const bytes = () => players.reduce((s, p) => s + p.stats.bytesIn, 0);
-    const cpu0 = cpuSeconds(server.proc.pid!);
+    const cpu0 = cpuSeconds(measured.proc.pid!);
+    const others0 = others.map((x) => cpuSeconds(x.proc.pid!));
+    const out0 = await Promise.all(others.map((x) => metricSum(x, 'sluice_bytes_out_total')));
     const gen0 = process.cpuUsage();
     const b0 = bytes();
     const t0 = Date.now();
     await sleep(o.seconds * 1000);
     const secs = (Date.now() - t0) / 1000;
-    const cpu = cpuSeconds(server.proc.pid!) - cpu0;
+    const cpu = cpuSeconds(measured.proc.pid!) - cpu0;
     const gen = process.cpuUsage(gen0);
     const gbit = ((bytes() - b0) * 8) / 1e9;
+    const out1 = await Promise.all(others.map((x) => metricSum(x, 'sluice_bytes_out_total')));
     return {
       mbitDelivered: (gbit * 1000) / secs,
       serverCpuS: cpu,
       cpuPerGbit: cpu / gbit,
       serverCores: cpu / secs,
       generatorCores: (gen.user + gen.system) / 1e6 / secs,
-      rssMb: rssMb(server.proc.pid!),
-      ttffP50: Math.round(ttff.getValueAtPercentile(50) / 1000),
-      ttffP99: Math.round(ttff.getValueAtPercentile(99) / 1000),
+      rssMb: rssMb(measured.proc.pid!),
+      ttffP50: Math.round(set.ttff.getValueAtPercentile(50) / 1000),
+      ttffP99: Math.round(set.ttff.getValueAtPercentile(99) / 1000),
       playersWithMedia: players.filter((p) => p.stats.mediaIn > 0).length,
+      alsoCores: others.map((x, i) => (cpuSeconds(x.proc.pid!) - others0[i]!) / secs),
+      alsoMbitOut: others.map((_, i) => ((out1[i]! - out0[i]!) * 8) / 1e6 / secs),
     };
   } finally {
-    clearInterval(timer);
-    for (const p of players) p.destroy();
-    pub.destroy();
+    for (const p of set?.players ?? []) p.destroy();
+    pub.stop();
   }
 }
 

@@ -20,6 +20,9 @@ import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTra
 
 /** joinedBeforeLive of a player that came before the stream had a ring. */
 const BEFORE_FIRST_TAG = Symbol('before first tag');
+/** stickyStamp values that are not timestamps: the tags' own, or 0 (a new player's opening tags). */
+const OWN = -1;
+const OPENING = -2;
 
 let nextId = 1;
 
@@ -33,7 +36,7 @@ export class Subscriber {
   private videoNeedsKey = false;
   /** Sticky version the player holds. */
   private stickyVersion = -1;
-  /** Sticky tags to send before the next media; stamp = timestamp to give them, -1 = their own. */
+  /** Sticky tags to send before the next media; stamp = timestamp to give them, -1 = their own, OPENING = 0. */
   private stickyStamp: number | undefined;
   private rewind = false;
   closed = false;
@@ -168,8 +171,9 @@ export class Subscriber {
     this.cursor = key ?? ring.head();
     // Audio-only streams have no keyframes to wait for.
     this.waitKey = key === undefined && this.stream.hasVideo;
-    // Sticky tags go out stamped at the keyframe they precede, so a late joiner's first tags share one timestamp.
-    this.stickyStamp = key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : -1;
+    // The opening sticky tags: at 0 where the form wants it (EgressForm.opensAtZero), else at the keyframe they precede.
+    const keyTs = key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : OWN;
+    this.stickyStamp = this.form.opensAtZero ? OPENING : keyTs;
   }
 
   private firstKeySince(from: number): number | undefined {
@@ -253,7 +257,7 @@ export class Subscriber {
       [TagType.Audio, s.audioHeader],
     ] as const) {
       if (!tag) continue;
-      const b = this.form.buildSticky(type, stamp < 0 ? tag.timestamp : tsLater(stamp, tag.timestamp), tag.body);
+      const b = this.form.buildSticky(type, stamp === OPENING ? 0 : stamp === OWN ? tag.timestamp : tsLater(stamp, tag.timestamp), tag.body);
       batch.push(b);
       n += b.length;
     }

@@ -16,6 +16,12 @@ export interface EgressForm {
   build(ring: TagRing, rec: RecordView): Buffer;
   /** Egress bytes of a sticky tag (metadata / sequence header) held outside the ring. */
   buildSticky(type: number, timestamp: number, body: Uint8Array): Buffer;
+  /**
+   * A new player's metadata and sequence headers go out at timestamp 0
+   * (true), or at its first frame's (false: a form that re-bases each
+   * player to 0 itself, as FLV does, keeps them together with that frame).
+   */
+  readonly opensAtZero: boolean;
 }
 
 /** A form's egress bytes per ring record, shared by its players (media/egress/cache.ts). */

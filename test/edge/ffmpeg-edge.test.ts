@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { RunningServer } from '../../src/process/single.js';
 import type { RunningCluster } from '../../src/process/primary.js';
-import { findRun, isFrame, kindOf, readClip, type ClipReference, type ClipTag } from '../helpers/clip-tags.js';
+import { assertFlvClipRun, readClip, type ClipReference } from '../helpers/clip-tags.js';
 import { framemd5, makeClip, play, publish, type Clip, type FfmpegProcess, type Player } from '../helpers/ffmpeg.js';
 import { packetsOf } from '../helpers/framemd5.js';
 import { assertContiguousRun, assertMonotonic, describeRun } from '../helpers/packet-run.js';
@@ -28,7 +28,6 @@ import { getFlv, wsFlv, type HttpFlvPlayer, type WsFlvPlayer } from '../helpers/
 import { playersPerWorker } from '../helpers/cluster-placement.js';
 import { closeCluster, closeServer, startTestCluster, startTestServer } from '../helpers/servers.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import type { FlvTag } from '../helpers/flv-collector.js';
 import type { ClientJson } from '../helpers/admin-json.js';
 
 const FPS = 25;
@@ -48,43 +47,11 @@ const KEY = `live/${NAME}`;
 
 // ---- the clip's FLV tags ---------------------------------------------------------
 
-const tagOf = (t: { type: number; ts: number; data: Buffer }): ClipTag => ({ type: t.type, ts: t.ts, kind: kindOf(t.type, t.data), data: t.data });
-
 /** readClip, and the clip is what makeClip promises: a keyframe exactly every GOP frames. */
 function clipReference(clip: Clip): ClipReference {
   const ref = readClip(clip);
   ref.video.forEach((t, i) => assert.equal(t.kind === 'key', i % GOP === 0, `clip video #${i}: ${t.kind}`));
   return ref;
-}
-
-/**
- * An FLV player's tags: onMetaData, the clip's video and audio sequence
- * headers byte for byte, then (nothing of those again) per track one
- * contiguous run of the clip's frames, the video run from a keyframe, video
- * timestamps spaced exactly as the clip's and audio ones never going back.
- */
-function assertFlvClipRun(tags: FlvTag[], ref: ClipReference, what: string): { video: number; audio: number; frames: number } {
-  const all = tags.map(tagOf);
-  assert.deepEqual(all.slice(0, 3).map((t) => t.kind), ['meta', 'vseq', 'aseq'], `${what}: first tags`);
-  assert.ok(all[1]!.data.equals(ref.vseq), `${what}: AVC sequence header differs from the clip's`);
-  assert.ok(all[2]!.data.equals(ref.aseq), `${what}: AAC sequence header differs from the clip's`);
-  const rest = all.slice(3);
-  const stray = rest.find((t) => t.kind === 'vseq' || t.kind === 'aseq' || t.kind === 'meta' || t.kind === 'eos');
-  assert.equal(stray, undefined, `${what}: ${stray?.kind} after the start`);
-  const video = rest.filter(isFrame);
-  const audio = rest.filter((t) => t.kind === 'audio');
-  assert.equal(video[0]?.kind, 'key', `${what}: the first video frame is a keyframe`);
-  const v = findRun(video, ref.video, `${what} video`, (t) => t.kind === 'key');
-  const a = findRun(audio, ref.audio, `${what} audio`, () => true);
-  for (let i = 1; i < video.length; i++) {
-    const got = video[i]!.ts - video[0]!.ts;
-    const want = ref.video[v + i]!.ts - ref.video[v]!.ts;
-    assert.equal(got, want, `${what} video #${i}: ${got} ms after the first frame, the clip has ${want} ms`);
-  }
-  for (let i = 1; i < audio.length; i++) {
-    assert.ok(audio[i]!.ts >= audio[i - 1]!.ts, `${what} audio: timestamp goes back from ${audio[i - 1]!.ts} to ${audio[i]!.ts} at #${i}`);
-  }
-  return { video: v, audio: a, frames: video.length };
 }
 
 // ---- the origin's admin API --------------------------------------------------------

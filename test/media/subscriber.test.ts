@@ -10,6 +10,7 @@ const form: EgressForm = {
   id: 'test',
   build: (ring: TagRing, rec: RecordView) => frame(rec.type, rec.timestamp, ring.body(rec)),
   buildSticky: (type, ts, body) => frame(type, ts, body),
+  opensAtZero: false,
 };
 function frame(type: number, ts: number, body: Uint8Array): Buffer {
   const b = Buffer.alloc(5 + body.length);
@@ -166,4 +167,21 @@ test('merged writes: a player waiting for the stream gets its first keyframe at 
   await turn();
   assert.equal(t.writes, after, 'once started, the player is back on the merge window');
   s.close('test over');
+});
+
+test('a late joiner\'s opening sequence header goes out at 0 for a form that opensAtZero (RTMP, for librtmp), at its keyframe otherwise (FLV re-bases)', async () => {
+  for (const opensAtZero of [true, false]) {
+    const s = stream(4 * 1024 * 1024);
+    s.commitMedia(9, 0, avcHeader);
+    publish(s, 0, 60, 25); // keyframes at frames 0, 25, 50 (ts 2000)
+    const t = new FakeTransport();
+    s.addSubscriber({ ...form, opensAtZero }, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+    await turn();
+    const [seq, first] = t.sent;
+    assert.ok(seq && first, 'sent the sequence header and a frame');
+    assert.equal(seq.length, 5 + avcHeader.length, 'the sequence header first');
+    assert.equal(seq.readUInt32BE(1), opensAtZero ? 0 : 2000, `sequence header timestamp (opensAtZero ${opensAtZero})`);
+    assert.equal(frameNo(first), 50, 'then the latest keyframe');
+    assert.equal(first.readUInt32BE(1), 2000, 'at its own timestamp');
+  }
 });

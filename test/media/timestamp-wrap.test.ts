@@ -46,7 +46,7 @@ test('a player\'s lag in media time across the wrap: a stalled player still drop
   StreamSlab.format(sab);
   const s = new LiveStream('live', 'wrap', 1, sab, { maxTimestampJumpMs: 10_000, mergeWriteMs: 0 });
   s.startPublishing(1);
-  const form: EgressForm = { id: 't', build: () => Buffer.alloc(1), buildSticky: () => Buffer.alloc(1) };
+  const form: EgressForm = { id: 't', build: () => Buffer.alloc(1), buildSticky: () => Buffer.alloc(1), opensAtZero: false };
   const t: PlayerTransport & { writes: number } = { writableLength: 0, writes: 0, write() { this.writes++; } };
   const frame = (i: number) => s.commitMedia(9, u32(NEAR_TOP + i * 40), Buffer.from([i % 10 === 0 ? 0x17 : 0x27, 1, 0, 0, 0, i & 0xff]));
   for (let i = 0; i < 10; i++) frame(i);

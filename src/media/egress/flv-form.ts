@@ -13,6 +13,8 @@ import { tsDiff } from '../timestamp.js';
 
 export const flvForm: EgressForm = {
   id: 'flv',
+  // FlvRebaser puts each player's first tag at 0: the sticky tags stay with the first frame.
+  opensAtZero: false,
   build(ring: TagRing, rec: RecordView): Buffer {
     return Buffer.from(ring.data.subarray(rec.offset, rec.offset + rec.length));
   },

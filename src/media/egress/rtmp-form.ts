@@ -20,6 +20,10 @@ function csidFor(type: number): number {
 
 class RtmpEgressForm implements EgressForm {
   readonly id: string;
+  // fmt 0 bytes are shared, so a player's timeline is the stream's; only the opening tags can be put at 0,
+  // which librtmp (rtmpdump, GStreamer rtmpsrc) needs: it sets its FLV header's audio/video flags from
+  // what arrives before the first non-zero timestamp.
+  readonly opensAtZero = true;
 
   constructor(
     readonly streamId: number,

@@ -1,0 +1,96 @@
+// librtmp clients (Debian's rtmpdump) join a live ffmpeg publish mid-GOP,
+// with the simple and with the FP9 (digest) handshake, and the FLV they save
+// must say "audio and video" in its header. librtmp writes those flags from
+// the media messages it receives before the first non-zero timestamp, so a
+// server that stamps a late joiner's metadata and sequence headers at the
+// GOP's time gets files flagged 00. Then the file's tags are checked against
+// the clip's own: onMetaData and both sequence headers at 0, byte for byte,
+// then a keyframe-first contiguous run per track.
+//
+// HTTP-FLV and WS-FLV late joiners are held to the same opening (what
+// flv.js and mpegts.js expect): flags 05, onMetaData first, all at 0.
+//
+// rtmpdump comes from `apt-get install rtmpdump` (.ci/run does it). Outside
+// CI a machine without it skips with a message; in CI (CI=1) it fails.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { RunningServer } from '../../src/process/single.js';
+import { assertFlvClipRun, assertFlvOpening, readClip } from '../helpers/clip-tags.js';
+import { makeClip, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { FlvCollector } from '../helpers/flv-collector.js';
+import { getFlv, wsFlv } from '../helpers/flv-players.js';
+import { closeServer, startTestServer } from '../helpers/servers.js';
+import { sleep, waitFor } from '../helpers/net.js';
+
+const FPS = 25;
+const GOP = FPS;
+const NAME = 'lib';
+/** Video frames every player must have before the checks (2 s). */
+const ENOUGH = 2 * FPS;
+
+const hasRtmpdump = spawnSync('rtmpdump', ['-h'], { stdio: 'ignore' }).error === undefined;
+const skip = !hasRtmpdump && !process.env.CI ? 'rtmpdump is not installed (apt-get install rtmpdump); .ci/run installs it' : false;
+
+/** rtmpdump writing FLV to its stdout, collected. */
+function rtmpdump(url: string, args: string[]): { proc: ChildProcess; flv: FlvCollector; stderr: () => string } {
+  const proc = spawn('rtmpdump', ['-q', '-v', '-r', url, '-o', '-', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const flv = new FlvCollector();
+  let err = '';
+  proc.stdout!.on('data', (b: Buffer) => flv.push(b));
+  proc.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8192)));
+  return { proc, flv, stderr: () => err };
+}
+
+const videoFrames = (flv: FlvCollector): number => flv.tags.filter((t) => t.type === 9 && t.data[1] === 1).length;
+
+test('rtmpdump (simple and FP9 handshake), HTTP-FLV and WS-FLV join a live ffmpeg publish mid-GOP: FLV header flags audio+video, onMetaData and sequence headers at 0, then a keyframe-first run of the clip', { skip, timeout: 40000 }, async () => {
+  assert.ok(hasRtmpdump, 'rtmpdump is installed (CI=1: .ci/run must install it)');
+  const clip = await makeClip({ seconds: 7, fps: FPS, gop: GOP, width: 160, height: 120 });
+  const ref = readClip(clip);
+  let srv: RunningServer | undefined;
+  let pub: FfmpegProcess | undefined;
+  const dumps: ReturnType<typeof rtmpdump>[] = [];
+  const flvs: ReturnType<typeof getFlv>[] = [];
+  const wss: ReturnType<typeof wsFlv>[] = [];
+  try {
+    srv = await startTestServer();
+    const s = srv;
+    pub = publish(`rtmp://127.0.0.1:${s.rtmpPort}/live/${NAME}`, clip);
+    await waitFor(() => s.directory.homeOf(`live/${NAME}`) !== undefined, 10000, 'the publish is live');
+    // Into the second GOP, and not on a keyframe: the players join late and mid-GOP.
+    await sleep(1500);
+    const url = `rtmp://127.0.0.1:${s.rtmpPort}/live/${NAME}`;
+    dumps.push(rtmpdump(url, []));
+    // A SWF hash and size make librtmp use the FP9 handshake (client digest, server signature checked).
+    dumps.push(rtmpdump(url, ['-w', 'ab'.repeat(32), '-x', '12345']));
+    const flvUrl = `http://127.0.0.1:${s.httpPort}/live/${NAME}.flv`;
+    flvs.push(getFlv(flvUrl));
+    wss.push(wsFlv(flvUrl.replace('http:', 'ws:')));
+    const players = [
+      ...dumps.map((d, i) => ({ what: i === 0 ? 'rtmpdump (simple handshake)' : 'rtmpdump (FP9 handshake)', flv: d.flv, stderr: d.stderr })),
+      { what: 'HTTP-FLV', flv: flvs[0]!.flv, stderr: () => '' },
+      { what: 'WS-FLV', flv: wss[0]!.flv, stderr: () => '' },
+    ];
+    await waitFor(
+      () => {
+        for (const d of dumps) if (d.proc.exitCode !== null) throw new Error(`rtmpdump exited early (${d.proc.exitCode}):\n${d.stderr()}`);
+        return players.every((p) => videoFrames(p.flv) >= ENOUGH);
+      },
+      15000,
+      `${ENOUGH} video frames at every player`,
+      50,
+    );
+    for (const p of players) {
+      assertFlvOpening(p.flv, p.what);
+      const run = assertFlvClipRun(p.flv.tags, ref, p.what);
+      assert.ok(run.video > 0, `${p.what}: joined late (clip video #${run.video}), not at the start`);
+    }
+  } finally {
+    for (const d of dumps) d.proc.kill('SIGKILL');
+    for (const f of flvs) f.close();
+    for (const w of wss) w.close();
+    pub?.proc.kill('SIGKILL');
+    await closeServer(srv);
+  }
+});

@@ -97,11 +97,15 @@ const configObject = z
         maxIncomingChunkSize: int(1, 0x7fffffff).default(65536),
         /** Largest message accepted (checked before allocating). */
         maxMessageSize: int(64, 256 * MiB).default(16 * MiB),
+        /** Largest message other than a publishing session's audio/video/data/aggregate (commands, control, media before publish). */
+        maxCommandBytes: int(256, 16 * MiB).default(64 * 1024),
         maxChunkStreams: int(4, 65600).default(64),
         /** Message streams (createStream) one connection may have open at once; ids are the lowest free, from 1. */
         maxMessageStreams: int(1, 1024).default(8),
         maxConnections: int(1).default(10000),
         handshakeTimeoutMs: int(100).default(10000),
+        /** A session that has neither published nor played this long after its handshake is closed. */
+        startTimeoutMs: int(100).default(15000),
         /** A session that receives no whole message for this long is closed (slowloris bound). */
         idleTimeoutMs: int(100).default(30000),
         windowAckSize: int(1).default(2500000),

@@ -79,6 +79,7 @@ export class NetStream {
     this.ask(
       () => s.ctx.streams.publish(app, name, s.id, 'publisher', queryOf(cmd.args[0])),
       (lease) => {
+        s.started();
         this.publishing = new RtmpPublisher(lease, h.streamId, s.ctx.config.amf);
         s.ctx.counters.publishesTotal++;
         s.send(onStatus(h.streamId, 'status', 'NetStream.Publish.Start', `${key} is now published.`, name));
@@ -121,6 +122,7 @@ export class NetStream {
           s.send(onStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${streamKey(app, name)} not found.`, name));
           return;
         }
+        s.started();
         s.stopIdleTimer();
         s.ctx.counters.playsTotal++;
         this.playing = new RtmpPlayer(s, lease, streamId, reset);

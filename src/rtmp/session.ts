@@ -18,6 +18,9 @@ import { clientId } from '../app/client-id.js';
 import { NetConnection } from './net-connection.js';
 import type { RtmpSessionIO } from './types.js';
 
+/** Message types a publishing session may send up to rtmp.maxMessageSize; everything else is held to rtmp.maxCommandBytes. */
+const PUBLISHED_MEDIA = new Set<number>([MessageType.Audio, MessageType.Video, MessageType.DataAmf0, MessageType.DataAmf3, MessageType.Aggregate]);
+
 let nextSessionId = 1;
 
 export class RtmpSession implements RtmpSessionIO {
@@ -32,6 +35,8 @@ export class RtmpSession implements RtmpSessionIO {
   readonly net: NetConnection;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** From the handshake until the session publishes or plays (rtmp.startTimeoutMs). */
+  private startTimer: NodeJS.Timeout | undefined;
   /** Set once playing: a player may legitimately stay silent for ever. */
   private idleExempt = false;
   /** Messages that arrived while a directory request was in flight (socket paused). */
@@ -91,6 +96,11 @@ export class RtmpSession implements RtmpSessionIO {
   private handshakeDone(): void {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
+    const startMs = this.ctx.config.rtmp.startTimeoutMs;
+    this.startTimer = setTimeout(
+      () => this.fail(new SluiceError('ERR_TIMEOUT', `neither published nor played within ${startMs} ms of the handshake (rtmp.startTimeoutMs)`)),
+      startMs,
+    );
     this.ctx.latency.handshake(performance.now() - this.acceptedAt);
     if (this.handshake.complex) this.ctx.counters.complexHandshakes++;
     this.log.debug({ complex: this.handshake.complex, schema: this.handshake.schema }, 'handshake done');
@@ -99,6 +109,15 @@ export class RtmpSession implements RtmpSessionIO {
   /** Audio/video of a publishing session go straight into the stream's ring; the rest into a buffer of its own. */
   private payloadFor(h: MessageHeader): Uint8Array {
     const publishing = this.net.stream.publishing;
+    const max = this.ctx.config.rtmp.maxCommandBytes;
+    // Only a publishing session's media may be large: anything else (and media before publish) is checked
+    // at its header, before a byte is buffered, so a peer cannot make us assemble 16 MB it has not earned.
+    if (h.length > max && !(publishing && PUBLISHED_MEDIA.has(h.type))) {
+      throw new SluiceError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `message type ${h.type} of ${h.length} bytes over rtmp.maxCommandBytes (${max})${publishing ? '' : ' from a session that is not publishing'}`,
+      );
+    }
     if ((h.type === MessageType.Audio || h.type === MessageType.Video) && publishing) return publishing.stream.beginMedia(h.length, this.payloadMoved);
     return Buffer.allocUnsafe(h.length);
   }
@@ -119,6 +138,11 @@ export class RtmpSession implements RtmpSessionIO {
         ms,
       );
     }
+  }
+
+  started(): void {
+    clearTimeout(this.startTimer);
+    this.startTimer = undefined;
   }
 
   stopIdleTimer(): void {
@@ -230,6 +254,7 @@ export class RtmpSession implements RtmpSessionIO {
     this.conn.close();
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.startTimer);
     const streamKey = this.info().streamKey;
     this.net.teardown();
     this.ctx.sessions.delete(this.id);

@@ -24,6 +24,8 @@ export interface RtmpSessionIO {
   hold(): void;
   /** Replay what was held, then read on. */
   unhold(): void;
+  /** The session published or played: rtmp.startTimeoutMs no longer applies. */
+  started(): void;
   /** A player may stay silent for ever: no idle bound from now on. */
   stopIdleTimer(): void;
   /** Ends the session for a protocol or policy error (logged and counted). */

@@ -30,13 +30,18 @@ import {
   withTimeout,
 } from '../helpers/net.js';
 import { closeServer, startTestServer } from '../helpers/servers.js';
+import { readClip } from '../helpers/clip-tags.js';
 
 const FPS = 25;
 const GOP = 25;
 const HANDSHAKE_TIMEOUT_MS = 2500;
 const IDLE_TIMEOUT_MS = 3000;
+/** Above the idle timeout, so the slowloris case meets the idle bound first. */
+const START_TIMEOUT_MS = 4500;
 const MAX_INCOMING_CHUNK_SIZE = 65536;
 const MAX_MESSAGE_SIZE = 256 * 1024;
+/** Below the clip's keyframes, so the ffmpeg publisher's media proves a publishing session is held to maxMessageSize only. */
+const MAX_COMMAND_BYTES = 2048;
 const MAX_CHUNK_STREAMS = 16;
 const AMF_MAX_DEPTH = 8;
 /** A bad connection must be closed this soon after the bad bytes are sent. */
@@ -61,12 +66,16 @@ before(async () => {
     rtmp: {
       handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: IDLE_TIMEOUT_MS,
+      startTimeoutMs: START_TIMEOUT_MS,
       maxIncomingChunkSize: MAX_INCOMING_CHUNK_SIZE,
       maxMessageSize: MAX_MESSAGE_SIZE,
+      maxCommandBytes: MAX_COMMAND_BYTES,
       maxChunkStreams: MAX_CHUNK_STREAMS,
     },
     amf: { maxDepth: AMF_MAX_DEPTH },
   });
+  const biggest = Math.max(...readClip(clip).video.map((t) => t.data.length));
+  assert.ok(biggest > MAX_COMMAND_BYTES, `the clip has video frames above rtmp.maxCommandBytes (largest ${biggest})`);
   const url = `rtmp://127.0.0.1:${srv.rtmpPort}/live/${STREAM}`;
   pub = publish(url, clip);
   await sleep(1000);
@@ -208,6 +217,18 @@ promptCloseCase(`message length above rtmp.maxMessageSize (${MAX_MESSAGE_SIZE + 
   return fmt0Chunk({ csid: 6, type: TYPE_VIDEO, streamId: 1, length: MAX_MESSAGE_SIZE + 1, payload: Buffer.alloc(128) });
 });
 
+promptCloseCase(`command above rtmp.maxCommandBytes (${MAX_COMMAND_BYTES + 1}), header only`, 'ERR_MESSAGE_TOO_LARGE', async (c) => {
+  await connected(c);
+  // Far below maxMessageSize: a command is held to the small limit, checked at its header.
+  return fmt0Chunk({ csid: 3, type: TYPE_COMMAND_AMF0, length: MAX_COMMAND_BYTES + 1, payload: Buffer.alloc(128) });
+});
+
+promptCloseCase(`video above rtmp.maxCommandBytes from a session that only connected, header only`, 'ERR_MESSAGE_TOO_LARGE', async (c) => {
+  await connected(c);
+  // The 16 MB trickle of the issue, scaled: media before publish has not earned the media limit.
+  return fmt0Chunk({ csid: 6, type: TYPE_VIDEO, streamId: 1, length: MAX_COMMAND_BYTES + 1, payload: Buffer.alloc(128) });
+});
+
 // --- AMF / commands -------------------------------------------------------------
 
 promptCloseCase('truncated AMF: connect whose string length runs past the message end', 'ERR_AMF', async (c) => {
@@ -259,6 +280,29 @@ test(`slowloris after the handshake: closed around rtmp.idleTimeoutMs (${IDLE_TI
       assert.ok(after >= IDLE_TIMEOUT_MS - EARLY_MS, `closed after ${after} ms, before the ${IDLE_TIMEOUT_MS} ms idle timeout`);
     } finally {
       stop();
+    }
+  } finally {
+    c.destroy();
+  }
+  await assertStreamUnharmed(packetsBefore);
+});
+
+test(`connected, busy with commands, never publishes or plays: closed around rtmp.startTimeoutMs (${START_TIMEOUT_MS} ms)`, async (t) => {
+  const packetsBefore = player.packets.length;
+  const c = await rawClient();
+  try {
+    const from = Date.now() - c.t0;
+    await c.handshakeAndConnect(srv.rtmpPort);
+    // Then a whole (unknown, answered with _error) command every 300 ms: never idle, never started.
+    let n = 2;
+    const timer = setInterval(() => !c.isClosed && c.write(fmt0Chunk({ csid: 3, type: TYPE_COMMAND_AMF0, payload: amf0('getBusy', n++, null) })), 300);
+    try {
+      const closed = await expectSessionError('ERR_TIMEOUT', () => c.expectClosedWithin(START_TIMEOUT_MS + LATE_MS, 'start timeout'));
+      const after = closed.atMs - from;
+      t.diagnostic(`closed (${closed.how}) ${after} ms after the handshake`);
+      assert.ok(after >= START_TIMEOUT_MS - EARLY_MS, `closed after ${after} ms, before the ${START_TIMEOUT_MS} ms start timeout`);
+    } finally {
+      clearInterval(timer);
     }
   } finally {
     c.destroy();

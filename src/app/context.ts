@@ -29,6 +29,8 @@ export interface ServerCounters {
   playersEvicted: number;
   /** Tags skipped for slow players, by players that have left (open ones are read live). */
   tagsDropped: number;
+  /** Publisher timestamp discontinuities re-based (media.maxTimestampJumpMs). */
+  timestampJumps: number;
   /** HTTP-FLV / WS-FLV players accepted, and the bytes of those that have ended. */
   flv: Record<FlvProtocol, { connections: number; bytesOut: number }>;
   /** Sessions ended by an error, by code. */
@@ -47,6 +49,7 @@ export function newCounters(): ServerCounters {
     playsTotal: 0,
     playersEvicted: 0,
     tagsDropped: 0,
+    timestampJumps: 0,
     flv: { 'http-flv': { connections: 0, bytesOut: 0 }, 'ws-flv': { connections: 0, bytesOut: 0 } },
     sessionErrors: {},
   };
@@ -134,13 +137,18 @@ export interface ServerContext {
 }
 
 export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, workerId: number): ServerContext {
+  const counters = newCounters();
+  hub.timestampJump = (streamKey, stepMs) => {
+    counters.timestampJumps++;
+    log.warn({ streamKey, stepMs, maxTimestampJumpMs: config.media.maxTimestampJumpMs }, 'publisher timestamp jump re-based');
+  };
   return {
     config,
     log,
     hub,
     streams: new StreamService(hub),
     workerId,
-    counters: newCounters(),
+    counters,
     sessions: new Map(),
     flvPlayers: new Set(),
     latency: new HdrLatencyRecorder(),

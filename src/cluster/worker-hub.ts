@@ -31,6 +31,8 @@ export class WorkerHub {
   private readonly streams = new Map<string, LiveStream>();
   /** Set on an edge: the directory's pull requests go there. */
   pulls: PullHandler | undefined;
+  /** Told of every publisher timestamp discontinuity on this thread (context.ts counts and logs them). */
+  timestampJump: ((key: string, stepMs: number) => void) | undefined;
 
   constructor(
     readonly workerId: number,
@@ -113,7 +115,7 @@ export class WorkerHub {
       s = undefined;
     }
     if (!s) {
-      s = new LiveStream(app, name, id, sab, this.streamOptions);
+      s = new LiveStream(app, name, id, sab, { ...this.streamOptions, onTimestampJump: (k, step) => this.timestampJump?.(k, step) });
       this.streams.set(key, s);
     }
     // A view made while the name was only awaited gets its slab with the publisher.

@@ -63,6 +63,8 @@ export const FAMILIES: readonly Family[] = [
     help: 'Bytes sent to clients, open connections included' },
   { name: 'sluice_tags_dropped_total', type: 'counter', labelNames: [], read: one((w) => w.tagsDropped),
     help: 'Tags skipped for slow or lapped players (they jump to a keyframe)' },
+  { name: 'sluice_timestamp_jumps_total', type: 'counter', labelNames: [], read: one((w) => w.counters.timestampJumps),
+    help: 'Publisher timestamp jumps over media.maxTimestampJumpMs, re-based so players see no gap' },
   { name: 'sluice_players_evicted_total', type: 'counter', labelNames: [], read: one((w) => w.counters.playersEvicted),
     help: 'Players disconnected for not reading (player.stallTimeoutMs)' },
   { name: 'sluice_session_errors_total', type: 'counter', labelNames: ['code'],

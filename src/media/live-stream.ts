@@ -280,7 +280,9 @@ export class LiveStream implements StreamView {
 
   private correct(track: number, timestamp: number): number {
     if (!this.timestamps) throw new SluiceError('ERR_PROTOCOL', `${this.key}: media without a publisher`);
+    const jumps = this.timestamps.jumps;
     const ts = this.timestamps.correct(track, timestamp);
+    if (this.timestamps.jumps !== jumps) this.opts.onTimestampJump?.(this.key, this.timestamps.lastJumpMs);
     this.slab.setLatestTimestamp(this.timestamps.latest());
     return ts;
   }

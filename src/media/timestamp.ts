@@ -34,6 +34,9 @@ export class TimestampPolicy {
   private fresh = true;
   /** The last input, unwrapped (-1: none yet). */
   private lastIn = -1;
+  /** Discontinuities re-based so far, and the input step of the latest (ms, signed). */
+  jumps = 0;
+  lastJumpMs = 0;
 
   /**
    * `resumeAfter`: the latest timestamp players of this stream have already
@@ -60,6 +63,8 @@ export class TimestampPolicy {
     }
     let out = ts + this.offset;
     if (this.maxOut >= 0 && (out > this.maxOut + this.maxJumpMs || out < this.maxOut - this.maxJumpMs)) {
+      this.jumps++;
+      this.lastJumpMs = out - this.maxOut;
       this.offset = this.maxOut + 1 - ts;
       out = this.maxOut + 1;
     }

@@ -75,6 +75,8 @@ export interface StreamOptions {
    * each write carries several tags (fewer syscalls, more latency). 0 = next turn.
    */
   mergeWriteMs: number;
+  /** A publisher's timestamps jumped by more than maxTimestampJumpMs (`stepMs`, signed) and were re-based. */
+  onTimestampJump?: ((key: string, stepMs: number) => void) | undefined;
 }
 
 export interface PlayerPolicy {

@@ -172,8 +172,7 @@ export class Subscriber {
     // Audio-only streams have no keyframes to wait for.
     this.waitKey = key === undefined && this.stream.hasVideo;
     // The opening sticky tags: at 0 where the form wants it (EgressForm.opensAtZero), else at the keyframe they precede.
-    const keyTs = key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : OWN;
-    this.stickyStamp = this.form.opensAtZero ? OPENING : keyTs;
+    this.stickyStamp = this.form.opensAtZero ? OPENING : key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : OWN;
   }
 
   private firstKeySince(from: number): number | undefined {

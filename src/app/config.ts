@@ -108,6 +108,13 @@ const configObject = z
         startTimeoutMs: int(100).default(15000),
         /** A session that receives no whole message for this long is closed (slowloris bound). */
         idleTimeoutMs: int(100).default(30000),
+        /**
+         * Receive-rate floor while a message is being assembled (slowloris in the middle of a message, which
+         * whole control messages would otherwise keep under idleTimeoutMs): a session that spends a whole
+         * rateWindowMs mid-message and delivers fewer than minBytesPerSecond × window bytes is closed. 0 = off.
+         */
+        minBytesPerSecond: int(0).default(1024),
+        rateWindowMs: int(100).default(10000),
         windowAckSize: int(1).default(2500000),
         peerBandwidth: int(1).default(2500000),
       })

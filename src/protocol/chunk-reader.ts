@@ -109,6 +109,14 @@ export class ChunkReader {
     return false;
   }
 
+  /** Some chunk stream holds a message begun but not complete (for the session's receive-rate floor; not on the hot path). */
+  hasPartialMessage(): boolean {
+    const partial = (cs: ChunkStream | undefined): boolean => cs?.header != null;
+    if (this.low.some(partial)) return true;
+    for (const cs of this.high.values()) if (partial(cs)) return true;
+    return false;
+  }
+
   /** Abort Message (RTMP spec 5.4.2): drop the partial message on `csid`. */
   abort(csid: number): void {
     const cs = this.lookup(csid);

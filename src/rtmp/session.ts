@@ -17,6 +17,7 @@ import type { ServerContext, SessionInfo } from '../app/context.js';
 import { clientId } from '../app/client-id.js';
 import { NetConnection } from './net-connection.js';
 import type { RtmpSessionIO } from './types.js';
+import { ReceiveRateFloor } from './rate-floor.js';
 
 /** Message types a publishing session may send up to rtmp.maxMessageSize; everything else is held to rtmp.maxCommandBytes. */
 const PUBLISHED_MEDIA = new Set<number>([MessageType.Audio, MessageType.Video, MessageType.DataAmf0, MessageType.DataAmf3, MessageType.Aggregate]);
@@ -37,6 +38,7 @@ export class RtmpSession implements RtmpSessionIO {
   private idleTimer: NodeJS.Timeout | undefined;
   /** From the handshake until the session publishes or plays (rtmp.startTimeoutMs). */
   private startTimer: NodeJS.Timeout | undefined;
+  private rateFloor: ReceiveRateFloor | undefined;
   /** Set once playing: a player may legitimately stay silent for ever. */
   private idleExempt = false;
   /** Messages that arrived while a directory request was in flight (socket paused). */
@@ -96,10 +98,16 @@ export class RtmpSession implements RtmpSessionIO {
   private handshakeDone(): void {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    const startMs = this.ctx.config.rtmp.startTimeoutMs;
+    const cfg = this.ctx.config.rtmp;
     this.startTimer = setTimeout(
-      () => this.fail(new SluiceError('ERR_TIMEOUT', `neither published nor played within ${startMs} ms of the handshake (rtmp.startTimeoutMs)`)),
-      startMs,
+      () => this.fail(new SluiceError('ERR_TIMEOUT', `neither published nor played within ${cfg.startTimeoutMs} ms of the handshake (rtmp.startTimeoutMs)`)),
+      cfg.startTimeoutMs,
+    );
+    this.rateFloor = new ReceiveRateFloor(
+      { bytesRead: () => this.socket.bytesRead, midMessage: () => this.conn.reader.hasPartialMessage() },
+      cfg.minBytesPerSecond,
+      cfg.rateWindowMs,
+      (err) => this.fail(err),
     );
     this.ctx.latency.handshake(performance.now() - this.acceptedAt);
     if (this.handshake.complex) this.ctx.counters.complexHandshakes++;
@@ -255,6 +263,7 @@ export class RtmpSession implements RtmpSessionIO {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.startTimer);
+    this.rateFloor?.stop();
     const streamKey = this.info().streamKey;
     this.net.teardown();
     this.ctx.sessions.delete(this.id);

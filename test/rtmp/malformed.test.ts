@@ -43,6 +43,9 @@ const MAX_MESSAGE_SIZE = 256 * 1024;
 /** Below the clip's keyframes, so the ffmpeg publisher's media proves a publishing session is held to maxMessageSize only. */
 const MAX_COMMAND_BYTES = 2048;
 const MAX_CHUNK_STREAMS = 16;
+/** Receive-rate floor: the trickling publisher below sends ~85 B/s of its message plus small whole control messages. */
+const MIN_BYTES_PER_SECOND = 1024;
+const RATE_WINDOW_MS = 2000;
 const AMF_MAX_DEPTH = 8;
 /** A bad connection must be closed this soon after the bad bytes are sent. */
 const CLOSE_PROMPT_MS = 1500;
@@ -71,6 +74,8 @@ before(async () => {
       maxMessageSize: MAX_MESSAGE_SIZE,
       maxCommandBytes: MAX_COMMAND_BYTES,
       maxChunkStreams: MAX_CHUNK_STREAMS,
+      minBytesPerSecond: MIN_BYTES_PER_SECOND,
+      rateWindowMs: RATE_WINDOW_MS,
     },
     amf: { maxDepth: AMF_MAX_DEPTH },
   });
@@ -280,6 +285,40 @@ test(`slowloris after the handshake: closed around rtmp.idleTimeoutMs (${IDLE_TI
       assert.ok(after >= IDLE_TIMEOUT_MS - EARLY_MS, `closed after ${after} ms, before the ${IDLE_TIMEOUT_MS} ms idle timeout`);
     } finally {
       stop();
+    }
+  } finally {
+    c.destroy();
+  }
+  await assertStreamUnharmed(packetsBefore);
+});
+
+test(`publisher trickling a message, kept under the idle bound by whole control messages: closed by rtmp.minBytesPerSecond`, async (t) => {
+  const packetsBefore = player.packets.length;
+  const c = await rawClient();
+  try {
+    await c.handshakeAndConnect(srv.rtmpPort);
+    c.write(fmt0Chunk({ csid: 3, type: TYPE_COMMAND_AMF0, payload: amf0('createStream', 2, null) }));
+    c.write(fmt0Chunk({ csid: 4, type: TYPE_COMMAND_AMF0, streamId: 1, payload: amf0('publish', 3, null, 'trickle', 'live') }));
+    await waitFor(() => [...srv.ctx.sessions.values()].some((s) => s.info().streamKey === 'live/trickle'), 2000, 'the raw publisher to publish');
+    // A video message of 200 KB (under maxMessageSize): its first chunk now, one more 128-byte chunk every
+    // 1.5 s, and an Acknowledgement (a whole message, so the idle timer is refreshed) every 300 ms.
+    const length = 200 * 1024;
+    c.write(fmt0Chunk({ csid: 6, type: TYPE_VIDEO, streamId: 1, length, payload: Buffer.alloc(128, 0x17) }));
+    const from = Date.now() - c.t0;
+    const ack = (): void => c.write(Buffer.concat([basicHeader(0, 2), Buffer.from([0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0]), Buffer.alloc(4)]));
+    const acks = setInterval(() => !c.isClosed && ack(), 300);
+    const chunks = setInterval(() => !c.isClosed && c.write(Buffer.concat([basicHeader(3, 6), Buffer.alloc(128, 0x01)])), 1500);
+    try {
+      const closed = await expectSessionError('ERR_TIMEOUT', () =>
+        c.expectClosedWithin(2 * RATE_WINDOW_MS + LATE_MS, 'rate floor'),
+      );
+      const after = closed.atMs - from;
+      t.diagnostic(`closed (${closed.how}) ${after} ms after the message began`);
+      assert.ok(after >= RATE_WINDOW_MS - EARLY_MS, `closed after ${after} ms, before one ${RATE_WINDOW_MS} ms window`);
+      assert.ok(after < IDLE_TIMEOUT_MS + START_TIMEOUT_MS, 'closed by the floor, not by another timer');
+    } finally {
+      clearInterval(acks);
+      clearInterval(chunks);
     }
   } finally {
     c.destroy();

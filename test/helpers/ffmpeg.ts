@@ -130,7 +130,7 @@ export function spawnFfmpeg(args: string[], opts: SpawnOptions = {}): FfmpegProc
 }
 
 /** Runs ffmpeg to completion; rejects with its stderr tail if it fails. */
-async function runFfmpeg(args: string[], killAfterMs: number): Promise<string> {
+export async function runFfmpeg(args: string[], killAfterMs: number): Promise<string> {
   let out = '';
   const p = spawnFfmpeg(args, { killAfterMs, onStdout: (c) => (out += c.toString('utf8')) });
   const e = await p.exited;

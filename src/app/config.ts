@@ -115,6 +115,12 @@ const configObject = z
          */
         minBytesPerSecond: int(0).default(1024),
         rateWindowMs: int(100).default(10000),
+        /**
+         * Tell players NetStream.Play.UnpublishNotify / PublishNotify (with StreamEOF / StreamBegin) when
+         * their publisher leaves and returns. Off by default, as nginx-rtmp's publish_notify: ffmpeg and
+         * librtmp players end on UnpublishNotify, which would undo media.republishGraceMs.
+         */
+        publishNotify: z.boolean().default(false),
         windowAckSize: int(1).default(2500000),
         peerBandwidth: int(1).default(2500000),
       })

@@ -42,13 +42,19 @@ export class RtmpPlayer implements SubscriberEvents {
 
   private readonly onDrain = (): void => this.sub.pump();
 
+  /**
+   * rtmp.publishNotify (off by default, as nginx-rtmp's publish_notify): ffmpeg and librtmp players end
+   * on UnpublishNotify, so telling them would undo media.republishGraceMs; they wait through it silently.
+   */
   onUnpublish(): void {
+    if (!this.session.ctx.config.rtmp.publishNotify) return;
     const name = this.stream.name;
     this.session.send(control.streamEof(this.streamId));
     this.session.send(onStatus(this.streamId, 'status', 'NetStream.Play.UnpublishNotify', `${name} is now unpublished.`, name));
   }
 
   onPublish(): void {
+    if (!this.session.ctx.config.rtmp.publishNotify) return;
     const name = this.stream.name;
     this.session.send(control.streamBegin(this.streamId));
     this.session.send(onStatus(this.streamId, 'status', 'NetStream.Play.PublishNotify', `${name} is now published.`, name));

@@ -104,7 +104,7 @@ async function allClients(): Promise<ClientJson[]> {
 
 before(async () => {
   // drainDelayMs: /readyz reads 503 this long before workers stop (the last case polls it).
-  cluster = await startTestCluster({ cluster: { workers: 2, drainDelayMs: 400, shutdownGraceMs: 3000, crashHook: true } });
+  cluster = await startTestCluster({ cluster: { workers: 2, drainDelayMs: 400, shutdownGraceMs: 3000, crashHook: true }, rtmp: { publishNotify: true } });
   // 25 fps of small frames, a keyframe every 10, audio between them.
   const src = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'x', { gop: 10, frameMs: 40, videoBytes: 400, audioBytes: 6 });
   pub = src.c;

@@ -17,7 +17,7 @@ const contiguousFromKey = (r: Recorder, what: string): void => {
 };
 
 test('a publish at the edge is forwarded to the origin and served at both', { timeout: 20000 }, async () => {
-  const origin = await startTestServer({ player: { mergeWriteMs: 0 } });
+  const origin = await startTestServer({ player: { mergeWriteMs: 0 }, rtmp: { publishNotify: true } });
   const edge = await startTestServer({ mode: 'edge', edge: { origins: [`rtmp://127.0.0.1:${origin.rtmpPort}`] }, player: { mergeWriteMs: 0 } });
   const pool = new RtmpClientPool();
   try {

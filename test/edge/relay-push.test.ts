@@ -8,7 +8,7 @@ import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { Recorder } from '../helpers/rtmp-recorder.js';
 
 test('relay push to two destinations, one of them down: the other and local players are unaffected', { timeout: 20000 }, async () => {
-  const dest = await startTestServer({ player: { mergeWriteMs: 0 } });
+  const dest = await startTestServer({ player: { mergeWriteMs: 0 }, rtmp: { publishNotify: true } });
   const downPort = await freePort();
   const src = await startTestServer({
     player: { mergeWriteMs: 0 },

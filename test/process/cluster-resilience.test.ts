@@ -43,7 +43,7 @@ interface Harness {
 }
 
 async function withCluster(cfg: ConfigInput, fn: (h: Harness) => Promise<void>): Promise<void> {
-  const cluster = await startTestCluster({ ...cfg, cluster: { workers: 2, crashHook: true } });
+  const cluster = await startTestCluster({ rtmp: { publishNotify: true }, ...cfg, cluster: { workers: 2, crashHook: true } });
   const pool = new RtmpClientPool();
   const url = rtmpUrl(cluster.rtmpPort);
   const h: Harness = {

@@ -106,7 +106,7 @@ const procs: FfmpegProcess[] = [];
 const rtmp = new RtmpClientPool();
 
 before(async () => {
-  cluster = await startTestCluster({ cluster: { workers: 2, crashHook: true }, media: { republishGraceMs: 500, playWaitMs: 2000 } });
+  cluster = await startTestCluster({ cluster: { workers: 2, crashHook: true }, media: { republishGraceMs: 500, playWaitMs: 2000 }, rtmp: { publishNotify: true } });
 });
 
 after(async () => {

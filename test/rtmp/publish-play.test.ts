@@ -91,7 +91,7 @@ test('play of a missing stream with media.playWaitMs 0: Play.StreamNotFound, the
 });
 
 test('play waits media.playWaitMs for a publisher: one arriving after 300 ms is played from its first keyframe', { timeout: 10000 }, async () => {
-  await withServer({ media: { playWaitMs: 1500 } }, async (h) => {
+  await withServer({ media: { playWaitMs: 1500 }, rtmp: { publishNotify: true } }, async (h) => {
     const player = await h.client();
     const rec = new Recorder(player);
     const t0 = Date.now();

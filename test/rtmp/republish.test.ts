@@ -32,7 +32,7 @@ async function publisherLeaves(h: Harness, name: string): Promise<{ rec: Recorde
 }
 
 test('republish within grace: UnpublishNotify, player stays, PublishNotify, new frames with timestamps continuing monotonic', { timeout: 15000 }, async () => {
-  await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
+  await withServer({ media: { republishGraceMs: 2000 }, rtmp: { publishNotify: true } }, async (h) => {
     const { rec, unpub } = await publisherLeaves(h, 're');
     await sleep(200);
     assert.equal(rec.closed, false, 'player stays connected during the grace period');
@@ -64,10 +64,33 @@ test('republish within grace: UnpublishNotify, player stays, PublishNotify, new 
   });
 });
 
+test('republish within grace on the default config (rtmp.publishNotify off, as nginx-rtmp): no Unpublish/PublishNotify, the player stays and gets the new frames', { timeout: 15000 }, async () => {
+  await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
+    const { pub, src } = await h.publisher('quiet', { gop: 10 });
+    const { rec } = await h.player('quiet');
+    src.send(20);
+    await rec.frame(19);
+    await pub.close();
+    await waitFor(() => streamOf(h.srv, 'quiet')?.live === false, 2000, 'the stream to go down');
+    const pub2 = await h.client();
+    await pub2.publish('quiet');
+    const src2 = h.source(pub2, { gop: 10, counterBase: 1000 });
+    src2.headers();
+    src2.send(20);
+    await rec.frame(1019);
+    const notes = rec.log.filter((e) => e.what === 'status' && e.code.endsWith('PublishNotify'));
+    assert.deepEqual(notes, [], 'no PublishNotify / UnpublishNotify (ffmpeg and librtmp players end on UnpublishNotify)');
+    assert.ok(!rec.log.some((e) => e.what === 'uc' && e.event === 'StreamEOF'), 'no StreamEOF either');
+    assert.equal(rec.closed, false);
+    assertMonotonicPerTrack(rec.media(), 'player');
+    assertSameTags(rec.media().filter(isFrame).filter((e) => e.n >= 1000), src2.frames, 'new publisher frames', { timestamps: false });
+  });
+});
+
 test('republish: the player sees monotonic timestamps even when metadata and sequence headers arrive in separate reads', {
   timeout: 15000,
 }, async () => {
-  await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
+  await withServer({ media: { republishGraceMs: 2000 }, rtmp: { publishNotify: true } }, async (h) => {
     const { rec } = await publisherLeaves(h, 're2');
 
     const pub2 = await h.client();
@@ -87,7 +110,7 @@ test('republish: the player sees monotonic timestamps even when metadata and seq
 
 test('grace expiry: the player gets Play.Stop after the grace period and is disconnected', { timeout: 10000 }, async () => {
   const GRACE = 300;
-  await withServer({ media: { republishGraceMs: GRACE } }, async (h) => {
+  await withServer({ media: { republishGraceMs: GRACE }, rtmp: { publishNotify: true } }, async (h) => {
     const { pub, src } = await h.publisher('gone');
     const { rec } = await h.player('gone');
     src.send(10);

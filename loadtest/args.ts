@@ -3,6 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../src/core/errors.js';
+import { parseDurationMs } from './durations.js';
 import { DEFAULT_URL_TEMPLATE, type LoadtestInput, type PlayProtocol } from './options.js';
 
 export const HELP = `sluice loadtest — synthetic RTMP publishers and RTMP / HTTP-FLV / WS-FLV players
@@ -27,11 +28,14 @@ Load:
   --gop N                   frames per GOP (default 50)
   --audio on|off            AAC audio track (default on)
   --file PATH               replay this FLV file, looping, instead of synthetic media
-  --ramp S                  seconds over which players connect (default 1)
-  --duration S              seconds the run lasts (default 30)
+  --ramp D                  time over which players connect (default 1s)
+  --duration D              how long the run lasts (default 30s)
   --threads N               player threads (default: CPU count)
   --stream-prefix P         stream names are P-0, P-1, ... (default lt-<random>)
-  --timeout MS              bound on each connect / publish / play (default 10000)
+  --timeout D               bound on each connect / publish / play (default 10s)
+
+Durations take units: 500ms, 10s, 2m, 1h, 1m30s; a plain number is seconds
+(milliseconds for --timeout).
 
 Report and limits:
   --out DIR                 write summary.json, one .hgrm per histogram, report.html
@@ -56,6 +60,10 @@ function number(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new SluiceError('ERR_CONFIG', `--${flag}: "${v}" is not a number`);
   return n;
+}
+
+function seconds(flag: string, v: string | undefined): number | undefined {
+  return v === undefined ? undefined : parseDurationMs(flag, v, 's') / 1000;
 }
 
 function onOff(flag: string, v: string | undefined): boolean | undefined {
@@ -110,11 +118,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
     gop: number('gop', values.gop),
     audio: onOff('audio', values.audio),
     file: values.file,
-    rampS: number('ramp', values.ramp),
-    durationS: number('duration', values.duration),
+    rampS: seconds('ramp', values.ramp),
+    durationS: seconds('duration', values.duration),
     threads: number('threads', values.threads),
     streamPrefix: values['stream-prefix'],
-    timeoutMs: number('timeout', values.timeout),
+    timeoutMs: values.timeout === undefined ? undefined : parseDurationMs('timeout', values.timeout, 'ms'),
     maxP99Ms: number('max-p99', values['max-p99']),
     maxGapRate: number('max-gap-rate', values['max-gap-rate']),
     minThroughputMbps: number('min-throughput', values['min-throughput']),

@@ -56,6 +56,17 @@ test('flags: parsed, checked, and bad ones named', () => {
   assert.equal(o.maxP99Ms, 50);
   assert.equal(o.durationS, 30);
   assert.throws(() => parseCliArgs(['--players', '3']), /--target/);
+  // Durations take units; plain numbers stay seconds (milliseconds for --timeout).
+  const d = (args: string[]) => resolveOptions(parseCliArgs(['--target', 'rtmp://127.0.0.1/live', ...args]).input);
+  assert.equal(d(['--duration', '10s']).durationS, 10);
+  assert.equal(d(['--duration', '2m', '--ramp', '500ms']).durationS, 120);
+  assert.equal(d(['--duration', '2m', '--ramp', '500ms']).rampS, 0.5);
+  assert.equal(d(['--duration', '1m30s']).durationS, 90);
+  assert.equal(d(['--duration', '45']).durationS, 45);
+  assert.equal(d(['--timeout', '3s']).timeoutMs, 3000);
+  assert.equal(d(['--timeout', '2500']).timeoutMs, 2500);
+  for (const bad of ['10x', 's', '', '1m-3s', 'ten'])
+    assert.throws(() => parseCliArgs(['--target', 'rtmp://127.0.0.1/live', '--duration', bad]), /--duration: ".*" is not a duration/, bad);
   assert.throws(() => parseCliArgs(['--target', 'rtmp://127.0.0.1/live', '--fps', 'fast']), /--fps: "fast" is not a number/);
   assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', playProtocols: ['hls' as 'rtmp'] }), /--play-protocol: "hls"/);
   assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', maxGapRate: 2 }), /--max-gap-rate/);

@@ -176,7 +176,7 @@ export const RING_BYTES = 16 * 1024 * 1024;
 export function publishingStream(ringBytes = RING_BYTES): LiveStream {
   const sab = new SharedArrayBuffer(ringBytes);
   StreamSlab.format(sab);
-  const stream = new LiveStream('live', 'bench', 1, sab, { maxTimestampJumpMs: 10_000, mergeWriteMs: 0 });
+  const stream = new LiveStream('live', 'bench', 1, sab, { maxTimestampJumpMs: 10_000, mergeWindowMs: () => 0 });
   stream.startPublishing(1);
   return stream;
 }

@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import { SluiceError } from '../core/errors.js';
 import { SlabPool } from '../core/slab-pool.js';
 import type { StreamOptions } from '../media/types.js';
+import { mergeWindowOf } from '../media/merge-window.js';
 import type { DirectoryOptions } from '../cluster/directory.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -172,8 +173,14 @@ const configObject = z
         queueMaxMs: int(100).default(10000),
         /** A player whose socket accepts nothing for this long is disconnected. */
         stallTimeoutMs: int(100).default(20000),
-        /** Merged writes (SRS's mw_latency): batch this many ms of tags per player write; 0 = lowest latency. */
-        mergeWriteMs: int(0, 2000).default(100),
+        /**
+         * Merged writes, load-adaptive: a busy worker waits up to this many ms after new tags before pumping
+         * players, so each write carries several tags (see media/merge-window.ts); an idle one pumps at once.
+         * 0 = never merge.
+         */
+        mergeBudgetMs: int(0, 2000).default(20),
+        /** Merged writes, fixed (SRS's mw_latency): always wait this long; above 0 it replaces mergeBudgetMs. */
+        mergeWriteMs: int(0, 2000).default(0),
       })
       .strict()
       .default({}),
@@ -327,7 +334,7 @@ export function resolveConfig(...sources: unknown[]): SluiceConfig {
 
 /** The per-stream settings of a config. */
 export function streamOptionsOf(config: SluiceConfig): StreamOptions {
-  return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWriteMs: config.player.mergeWriteMs };
+  return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWindowMs: mergeWindowOf(config.player.mergeWriteMs, config.player.mergeBudgetMs) };
 }
 
 /** The stream directory's rules: an edge waits edge.playWaitMs for its origins and elects one puller per stream. */

@@ -289,15 +289,16 @@ export class LiveStream implements StreamView {
 
   // ---- fan-out -------------------------------------------------------------------
 
-  /** Some player here has not had its first frame yet: flush at once, not after player.mergeWriteMs. */
+  /** Some player here has not had its first frame yet: flush at once, not after the merge window. */
   private startPending = false;
 
   private scheduleFlush(now = false): void {
     if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
     // A player still waiting for its first picture is not held back by the merge window (time to first frame).
-    if (now || this.startPending || this.opts.mergeWriteMs === 0) setImmediate(this.flush);
-    else setTimeout(this.flush, this.opts.mergeWriteMs);
+    const ms = now || this.startPending ? 0 : this.opts.mergeWindowMs();
+    if (ms === 0) setImmediate(this.flush);
+    else setTimeout(this.flush, ms);
   }
 
   private readonly flush = (): void => {

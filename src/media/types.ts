@@ -71,10 +71,11 @@ export interface LatencyRecorder {
 export interface StreamOptions {
   maxTimestampJumpMs: number;
   /**
-   * Merged writes: wait this long after new tags before pumping players, so
-   * each write carries several tags (fewer syscalls, more latency). 0 = next turn.
+   * Merged writes: how long to wait after new tags before pumping players, so
+   * each write carries several tags (fewer syscalls, more latency); asked at
+   * every scheduling, since it follows the worker's load (merge-window.ts). 0 = next turn.
    */
-  mergeWriteMs: number;
+  mergeWindowMs: () => number;
   /** A publisher's timestamps jumped by more than maxTimestampJumpMs (`stepMs`, signed) and were re-based. */
   onTimestampJump?: ((key: string, stepMs: number) => void) | undefined;
 }

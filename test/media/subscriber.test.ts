@@ -55,7 +55,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 function stream(slabBytes: number): LiveStream {
   const sab = new SharedArrayBuffer(slabBytes);
   StreamSlab.format(sab);
-  const s = new LiveStream('live', 'x', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 0 });
+  const s = new LiveStream('live', 'x', 1, sab, { maxTimestampJumpMs: 10000, mergeWindowMs: () => 0 });
   s.startPublishing(1);
   return s;
 }
@@ -126,7 +126,7 @@ test('a stalled socket is evicted after stallTimeoutMs, memory bounded by the hi
 test('merged writes: tags arriving within mergeWriteMs go out in one write; a new player starts at once', async () => {
   const sab = new SharedArrayBuffer(4 * 1024 * 1024);
   StreamSlab.format(sab);
-  const s = new LiveStream('live', 'm', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 60 });
+  const s = new LiveStream('live', 'm', 1, sab, { maxTimestampJumpMs: 10000, mergeWindowMs: () => 60 });
   s.startPublishing(1);
   s.commitMedia(9, 0, avcHeader);
   publish(s, 0, 3, 25);
@@ -149,7 +149,7 @@ test('merged writes: tags arriving within mergeWriteMs go out in one write; a ne
 test('merged writes: a player waiting for the stream gets its first keyframe at once, then writes merge again', async () => {
   const sab = new SharedArrayBuffer(4 * 1024 * 1024);
   StreamSlab.format(sab);
-  const s = new LiveStream('live', 'w', 1, sab, { maxTimestampJumpMs: 10000, mergeWriteMs: 2000 });
+  const s = new LiveStream('live', 'w', 1, sab, { maxTimestampJumpMs: 10000, mergeWindowMs: () => 2000 });
   const t = new CountingTransport();
   // Joined before the publisher (an edge's players while it pulls, a player before the encoder).
   s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });

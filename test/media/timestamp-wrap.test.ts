@@ -44,7 +44,7 @@ test('FLV rebasing counts up across the wrap; early audio before the first tag s
 test('a player\'s lag in media time across the wrap: a stalled player still drops forward at queueMaxMs', async () => {
   const sab = new SharedArrayBuffer(8 << 20);
   StreamSlab.format(sab);
-  const s = new LiveStream('live', 'wrap', 1, sab, { maxTimestampJumpMs: 10_000, mergeWriteMs: 0 });
+  const s = new LiveStream('live', 'wrap', 1, sab, { maxTimestampJumpMs: 10_000, mergeWindowMs: () => 0 });
   s.startPublishing(1);
   const form: EgressForm = { id: 't', build: () => Buffer.alloc(1), buildSticky: () => Buffer.alloc(1), opensAtZero: false };
   const t: PlayerTransport & { writes: number } = { writableLength: 0, writes: 0, write() { this.writes++; } };

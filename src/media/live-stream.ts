@@ -212,7 +212,7 @@ export class LiveStream implements StreamView {
    * that partial message then moves to a buffer of its own, so tags enter
    * the ring in the order they complete. It costs one copy, only then.
    */
-  private append(type: number, timestamp: number, flags: number, body: Uint8Array): void {
+  private append(type: number, timestamp: number, flags: number, body: Uint8Array): number {
     const partial = this.ringDest;
     if (partial !== null) {
       const copy = Buffer.from(partial);
@@ -220,7 +220,7 @@ export class LiveStream implements StreamView {
       this.abandonMedia();
       moved(partial, copy);
     }
-    this.slab.ring.append(type, timestamp, flags, body);
+    return this.slab.ring.append(type, timestamp, flags, body);
   }
 
   /** A whole audio/video message: classify, correct its timestamp, publish it. */
@@ -244,15 +244,17 @@ export class LiveStream implements StreamView {
       if (a.sequenceHeader) flags |= TagFlag.SequenceHeader;
     }
     const ts = this.correct(track, timestamp);
-    if (flags & TagFlag.SequenceHeader) {
-      slab.writeSticky(type === TagType.Video ? StickySlot.VideoHeader : StickySlot.AudioHeader, ts, body);
-    }
+    let seq: number;
     if (body === this.ringDest) {
       this.ringDest = null;
       this.ringDestMoved = null;
-      this.slab.ring.commit(type, ts, flags);
+      seq = this.slab.ring.commit(type, ts, flags);
     } else {
-      this.append(type, ts, flags, body);
+      seq = this.append(type, ts, flags, body);
+    }
+    // After the ring took it (a body it refuses must not become sticky), with the record that carries it.
+    if (flags & TagFlag.SequenceHeader) {
+      slab.writeSticky(type === TagType.Video ? StickySlot.VideoHeader : StickySlot.AudioHeader, ts, body, seq);
     }
     this.counters.tagsIn++;
     this.counters.bytesIn += body.length;
@@ -262,13 +264,13 @@ export class LiveStream implements StreamView {
   /** onMetaData (already unwrapped from @setDataFrame): sticky and in-band. */
   commitMetadata(timestamp: number, body: Uint8Array, fields: Record<string, unknown>): void {
     const ts = this.correct(Track.Data, timestamp);
-    this.slab.writeSticky(StickySlot.Metadata, ts, body);
+    const seq = this.append(TagType.Script, ts, TagFlag.Metadata, body);
+    this.slab.writeSticky(StickySlot.Metadata, ts, body, seq);
     this.info.metadata = fields;
     // Tracks announced by the encoder count before their first tag: players joining
     // early must wait for a keyframe, and FLV headers must announce both tracks.
     if ((fields.videocodecid !== undefined || fields.width !== undefined) && !this.slab.hasVideo) this.slab.markTrack(true);
     if ((fields.audiocodecid !== undefined || fields.audiosamplerate !== undefined) && !this.slab.hasAudio) this.slab.markTrack(false);
-    this.append(TagType.Script, ts, TagFlag.Metadata, body);
     this.scheduleFlush();
   }
 

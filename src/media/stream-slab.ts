@@ -13,7 +13,7 @@
  *   0 STICKY_VERSION bumped per change 0 SEQ   seqlock: odd while being written
  *   1 HAS_VIDEO                        1 LEN   body length (0 = absent)
  *   2 HAS_AUDIO                        2 TS    timestamp of the tag
- *   3 LATEST_TS  max timestamp out
+ *   3 LATEST_TS  max timestamp out     3 RSEQ  ring seq of its in-band record
  *   4 HAS_TS     1 once LATEST_TS is set
  *
  * Sticky slots use a seqlock: the writer makes SEQ odd, writes, makes it
@@ -22,7 +22,7 @@
  */
 import { SluiceError } from '../core/errors.js';
 import { TagRing } from '../core/tag-ring.js';
-import type { StickyTags } from './types.js';
+import type { StickyTag, StickyTags } from './types.js';
 
 const HEADER_BYTES = 64;
 const H_STICKY_VERSION = 0;
@@ -66,18 +66,23 @@ export class StreamSlab {
 
   // ---- writer (the stream's home worker) ------------------------------------
 
-  /** Stores a sticky tag; false when it is larger than a slot (it still goes in-band). */
-  writeSticky(slot: number, timestamp: number, body: Uint8Array): boolean {
-    if (body.length > STICKY_SLOT_BYTES) return false;
+  /**
+   * Stores a sticky tag whose in-band copy is ring record `ringSeq`. One
+   * larger than a slot empties the slot (false): it goes in-band only, and
+   * an older copy must not stand in for it.
+   */
+  writeSticky(slot: number, timestamp: number, body: Uint8Array, ringSeq: number): boolean {
+    const fits = body.length <= STICKY_SLOT_BYTES;
     const h = this.slotHeads[slot]!;
     const seq = h[0]!;
     Atomics.store(h, 0, seq + 1);
-    this.slotBodies[slot]!.set(body);
-    h[1] = body.length;
+    if (fits) this.slotBodies[slot]!.set(body);
+    h[1] = fits ? body.length : 0;
     h[2] = timestamp | 0;
+    h[3] = ringSeq | 0;
     Atomics.store(h, 0, seq + 2);
     Atomics.add(this.header, H_STICKY_VERSION, 1);
-    return true;
+    return fits;
   }
 
   markTrack(video: boolean): void {
@@ -120,16 +125,17 @@ export class StreamSlab {
   }
 
   /** One slot's copy; undefined when empty, null when it kept changing under us. */
-  private readSlot(i: number): { timestamp: number; body: Buffer } | undefined | null {
+  private readSlot(i: number): StickyTag | undefined | null {
     const h = this.slotHeads[i]!;
     for (let attempt = 0; attempt < 64; attempt++) {
       const before = Atomics.load(h, 0);
       if (before & 1) continue;
       const len = h[1]!;
       const ts = h[2]! >>> 0;
+      const seq = h[3]!;
       const body = len > 0 ? Buffer.from(this.slotBodies[i]!.subarray(0, len)) : undefined;
       if (Atomics.load(h, 0) !== before) continue;
-      return body && { timestamp: ts, body };
+      return body && { timestamp: ts, body, seq };
     }
     return null;
   }

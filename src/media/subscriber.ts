@@ -16,6 +16,7 @@
 import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type RecordView } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
 import { tsDiff, tsLater } from './timestamp.js';
+import { stickyKindOf, stickyPlan, type StickyCopy, type StickyPlan } from './sticky-plan.js';
 import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
 
 /** joinedBeforeLive of a player that came before the stream had a ring. */
@@ -34,8 +35,10 @@ export class Subscriber {
   private waitKey = true;
   /** Video was switched back on (receiveVideo): resume it at a keyframe. */
   private videoNeedsKey = false;
-  /** Sticky version the player holds. */
-  private stickyVersion = -1;
+  /** Per sticky kind (metadata, video header, audio header): the ring seq of the one the player holds. */
+  private readonly held: (number | undefined)[] = [undefined, undefined, undefined];
+  /** Sticky copies to send before the next media (sticky-plan.ts). */
+  private copies: StickyCopy[] = [];
   /** Sticky tags to send before the next media; stamp = timestamp to give them, -1 = their own, OPENING = 0. */
   private stickyStamp: number | undefined;
   private rewind = false;
@@ -117,7 +120,8 @@ export class Subscriber {
         this.resync();
         continue;
       }
-      if (rec.flags & (TagFlag.SequenceHeader | TagFlag.Metadata)) this.stickyVersion = stream.sticky.version;
+      const kind = stickyKindOf(rec.type, rec.flags);
+      if (kind >= 0) this.held[kind] = rec.seq;
       batch.push(buf);
       bytes += buf.length;
       this.latency?.ingestToEgress(arrivalAge(rec.arrival, now));
@@ -163,16 +167,32 @@ export class Subscriber {
     this.started = true;
     if (key === undefined && joined !== undefined) {
       // Waited from before the first keyframe: everything since the join point
-      // (metadata, sequence headers) comes in-band, so no sticky copies.
-      this.cursor = seqBefore(joined, ring.tail()) ? ring.tail() : joined;
-      this.waitKey = this.stream.hasVideo;
-      return;
+      // (metadata, sequence headers) comes in-band, so no sticky copies;
+      // unless the ring lapped the join point: then copies of what fell off.
+      const lapped = seqBefore(joined, ring.tail());
+      if (!lapped) {
+        this.cursor = joined;
+        this.waitKey = this.stream.hasVideo;
+        return;
+      }
+      this.follow(stickyPlan(this.stream, ring.tail(), false, this.held));
+    } else {
+      this.follow(stickyPlan(this.stream, key ?? ring.head(), key !== undefined, this.held));
     }
-    this.cursor = key ?? ring.head();
+    this.stickyStamp = this.openingStamp();
+  }
+
+  /** Puts the cursor where `plan` says, with its sticky copies due before the next media. */
+  private follow(plan: StickyPlan): void {
+    this.cursor = plan.seq;
     // Audio-only streams have no keyframes to wait for.
-    this.waitKey = key === undefined && this.stream.hasVideo;
-    // The opening sticky tags: at 0 where the form wants it (EgressForm.opensAtZero), else at the keyframe they precede.
-    this.stickyStamp = this.form.opensAtZero ? OPENING : key !== undefined && ring.read(key, this.rec) ? this.rec.timestamp : OWN;
+    this.waitKey = !plan.isKey && this.stream.hasVideo;
+    this.copies = plan.copies;
+  }
+
+  /** The opening sticky tags: at 0 where the form wants it (EgressForm.opensAtZero), else at the tag they precede. */
+  private openingStamp(): number {
+    return this.form.opensAtZero ? OPENING : this.stream.ring!.read(this.cursor, this.rec) ? this.rec.timestamp : OWN;
   }
 
   private firstKeySince(from: number): number | undefined {
@@ -205,17 +225,16 @@ export class Subscriber {
     return false;
   }
 
-  /** Moves the cursor forward to `to`, counting what was skipped. */
-  private jumpTo(to: number, isKey: boolean): void {
-    const ring = this.stream.ring!;
-    const skipped = Math.max(0, seqDistance(this.cursor, to));
+  /** Moves the cursor forward to `target` (a keyframe unless `isKey` is false, or where stickyPlan moves it), counting what was skipped. */
+  private jumpTo(target: number, isKey: boolean): void {
+    const plan = stickyPlan(this.stream, target, isKey, this.held);
+    const skipped = Math.max(0, seqDistance(this.cursor, plan.seq));
     this.tagsDropped += skipped;
     this.stream.counters.tagsDropped += skipped;
-    this.cursor = to;
-    this.waitKey = !isKey && this.stream.hasVideo;
-    if (this.stickyVersion !== this.stream.sticky.version) {
+    this.follow(plan);
+    if (plan.copies.length > 0) {
       // Stamp the re-sent sticky tags at the target so timestamps stay monotonic.
-      this.stickyStamp = ring.read(to, this.rec) ? this.rec.timestamp : this.stream.latestTimestamp();
+      this.stickyStamp = this.stream.ring!.read(plan.seq, this.rec) ? this.rec.timestamp : this.stream.latestTimestamp();
     }
   }
 
@@ -246,21 +265,23 @@ export class Subscriber {
 
   /** Metadata and sequence headers the player lacks, before media. */
   private queueSticky(batch: Buffer[]): number {
-    const s = this.stream.sticky;
     const stamp = this.stickyStamp!;
     this.stickyStamp = undefined;
     let n = 0;
-    for (const [type, tag] of [
-      [TagType.Script, s.metadata],
-      [TagType.Video, s.videoHeader],
-      [TagType.Audio, s.audioHeader],
-    ] as const) {
-      if (!tag) continue;
-      const b = this.form.buildSticky(type, stamp === OPENING ? 0 : stamp === OWN ? tag.timestamp : tsLater(stamp, tag.timestamp), tag.body);
+    // Copies go out in one order (metadata, video, audio): each no earlier than the one before.
+    let floor: number | undefined;
+    for (const c of this.copies) {
+      // One read in-band meanwhile (the cursor had not passed it) is held already.
+      if (this.held[c.kind] !== undefined && !seqBefore(this.held[c.kind]!, c.seq)) continue;
+      let ts = stamp === OPENING ? 0 : stamp === OWN ? c.timestamp : tsLater(stamp, c.timestamp);
+      if (floor !== undefined) ts = tsLater(floor, ts);
+      floor = ts;
+      const b = this.form.buildSticky(c.type, ts, c.body);
       batch.push(b);
       n += b.length;
+      this.held[c.kind] = c.seq;
     }
-    this.stickyVersion = s.version;
+    this.copies = [];
     return n;
   }
 

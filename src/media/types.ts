@@ -50,13 +50,20 @@ export interface SubscriberEvents {
   onEvict(code: ErrorCode, reason: string): void;
 }
 
+/** The latest tag of one sticky kind, and the ring record that carried it in-band. */
+export interface StickyTag {
+  timestamp: number;
+  body: Buffer;
+  seq: number;
+}
+
 /** Sticky tags a new player receives before media. */
 export interface StickyTags {
-  /** Bumped whenever any of them changes, so players can tell what they lack. */
+  /** Bumped whenever any of them changes. */
   version: number;
-  metadata?: { timestamp: number; body: Buffer };
-  videoHeader?: { timestamp: number; body: Buffer };
-  audioHeader?: { timestamp: number; body: Buffer };
+  metadata?: StickyTag;
+  videoHeader?: StickyTag;
+  audioHeader?: StickyTag;
 }
 
 /** Where a worker's latency histograms get their samples. */

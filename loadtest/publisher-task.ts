@@ -9,85 +9,37 @@ import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
 import { recordMs, type Histogram } from './histograms.js';
 import type { PublisherTaskInput } from './messages.js';
 import { streamName, type LoadtestOptions } from './options.js';
-import { sendDue, wallNowMs, type PacedSource } from './schedule.js';
+import { wallNowMs } from './schedule.js';
+import { PacedPublisher } from './paced-publisher.js';
 import { FileSource } from './file-source.js';
 import { SyntheticSource } from './synthetic-media.js';
 import type { MediaSource } from './media-source.js';
 import { TaskReporter } from './task-reporter.js';
 
-/** Past this many unsent bytes in its socket a publisher waits for 'drain' (its frames then go out late). */
-const WRITE_HIGH_WATER = 4 * 1024 * 1024;
-
 export function mediaSourceFor(o: LoadtestOptions, stream: number): MediaSource {
   return o.file ? new FileSource(o.file, stream) : new SyntheticSource({ stream, bitrateKbps: o.bitrateKbps, fps: o.fps, gop: o.gop, audio: o.audio });
 }
 
-class Publisher implements PacedSource {
-  private timer: NodeJS.Timeout | undefined;
-  private counted = 0;
-  private finish: (() => void) | undefined;
-  readonly done: Promise<void>;
-
-  constructor(
-    private readonly client: RtmpClient,
-    private readonly source: MediaSource,
-    private readonly startMs: number,
-    private endMs: number,
-    private readonly rep: TaskReporter,
-    private readonly sendLag: Histogram,
-  ) {
-    this.done = new Promise((resolve) => (this.finish = resolve));
-    client.on('close', () => this.stop());
-    for (const m of source.headers) client.sendMedia(m.type, m.timestamp, m.payload);
-    this.countBytes();
-    this.pump();
-  }
-
-  nextDueMs(): number {
-    return this.startMs + this.source.nextOffsetMs();
-  }
-
-  sendNext(nowMs: number): void {
-    const due = this.nextDueMs();
-    const m = this.source.take(due);
-    this.client.sendMedia(m.type, m.timestamp, m.payload);
-    recordMs(this.sendLag, nowMs - due);
-    this.rep.totals.framesSent++;
-    this.countBytes();
-  }
-
-  private countBytes(): void {
-    this.rep.totals.bytesOut += this.client.stats.bytesOut - this.counted;
-    this.counted = this.client.stats.bytesOut;
-  }
-
-  /** Stop sending now (the run is ending, or the connection is gone). */
-  stop(): void {
-    this.endMs = -Infinity;
-    clearTimeout(this.timer);
-    this.client.socket.off('drain', this.pump);
-    this.finish?.();
-    this.finish = undefined;
-  }
-
-  private readonly pump = (): void => {
-    this.timer = undefined;
-    if (this.client.isClosed) return this.stop();
-    const backedUp = (): boolean => this.client.writableLength >= WRITE_HIGH_WATER;
-    sendDue(this, wallNowMs(), this.endMs, () => !backedUp());
-    if (this.nextDueMs() >= this.endMs) return this.stop();
-    if (backedUp()) {
-      this.client.socket.once('drain', this.pump);
-      return;
-    }
-    this.timer = setTimeout(this.pump, Math.max(0, this.nextDueMs() - wallNowMs()));
+/** Counts what it sends into the task's report. */
+function reportingPublisher(client: RtmpClient, source: MediaSource, startMs: number, endMs: number, rep: TaskReporter, sendLag: Histogram): PacedPublisher {
+  let counted = 0;
+  const countBytes = (): void => {
+    rep.totals.bytesOut += client.stats.bytesOut - counted;
+    counted = client.stats.bytesOut;
   };
+  const p = new PacedPublisher(client, source, startMs, endMs, (nowMs, dueMs) => {
+    recordMs(sendLag, nowMs - dueMs);
+    rep.totals.framesSent++;
+    countBytes();
+  });
+  countBytes(); // the sequence headers
+  return p;
 }
 
 export async function runPublisherTask(input: PublisherTaskInput): Promise<Uint8Array> {
   const o = input.options;
   const clients: RtmpClient[] = [];
-  const publishers: Publisher[] = [];
+  const publishers: PacedPublisher[] = [];
   let live = 0;
   const rep = new TaskReporter(input, () => ({ playing: 0, live }));
   const sendLag = rep.histogram('send-lag');
@@ -125,7 +77,7 @@ export async function runPublisherTask(input: PublisherTaskInput): Promise<Uint8
       if (stopped) return;
       // Spread the publishers' frames over one frame interval instead of all at once.
       const stagger = (frameMs * i) / input.publishers.length;
-      publishers.push(new Publisher(c, mediaSourceFor(o, index), wallNowMs() + stagger, input.endMs, rep, sendLag));
+      publishers.push(reportingPublisher(c, mediaSourceFor(o, index), wallNowMs() + stagger, input.endMs, rep, sendLag));
     }),
   );
   rep.post({ type: 'ready', task: input.task, live, failed: rep.totals.publishersFailed, ...(firstError ? { error: firstError } : {}) });

@@ -8,14 +8,13 @@
  * refused (NetStream.Publish.BadName).
  */
 import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
-import { sendDue, wallNowMs, type PacedSource } from '../schedule.js';
+import { wallNowMs } from '../schedule.js';
+import { PacedPublisher } from '../paced-publisher.js';
 import { SyntheticSource } from '../synthetic-media.js';
 import type { ClientSet } from './client-set.js';
 import type { Rng } from './rng.js';
 import { bump, type Counts } from './types.js';
 
-/** Past this many unsent bytes a publisher waits for 'drain' (its frames then go out late). */
-const WRITE_HIGH_WATER = 4 * 1024 * 1024;
 const PUBLISH_S: [number, number] = [10, 60];
 /** Pause between two publishes of a slot; below media.republishGraceMs (5 s) a same-name republish resumes the stream. */
 const GAP_S: [number, number] = [0.5, 4];
@@ -26,49 +25,6 @@ export interface LiveName {
   endsAtMs: number;
 }
 
-/** One publish: sends frames until `endMs` or the connection ends. */
-class PacedPublisher implements PacedSource {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly startMs = wallNowMs();
-  private finish: (() => void) | undefined;
-  readonly done = new Promise<void>((resolve) => (this.finish = resolve));
-
-  constructor(
-    private readonly client: RtmpClient,
-    private readonly source: SyntheticSource,
-    private readonly endMs: number,
-  ) {
-    client.on('close', () => this.stop());
-    for (const m of source.headers) client.sendMedia(m.type, m.timestamp, m.payload);
-    this.pump();
-  }
-
-  nextDueMs(): number {
-    return this.startMs + this.source.nextOffsetMs();
-  }
-
-  sendNext(): void {
-    const m = this.source.take(this.nextDueMs());
-    this.client.sendMedia(m.type, m.timestamp, m.payload);
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-    this.client.socket.off('drain', this.pump);
-    this.finish?.();
-    this.finish = undefined;
-  }
-
-  private readonly pump = (): void => {
-    this.timer = undefined;
-    if (this.client.isClosed) return this.stop();
-    const backedUp = (): boolean => this.client.writableLength >= WRITE_HIGH_WATER;
-    sendDue(this, wallNowMs(), this.endMs, () => !backedUp());
-    if (this.nextDueMs() >= this.endMs) return this.stop();
-    if (backedUp()) return void this.client.socket.once('drain', this.pump);
-    this.timer = setTimeout(this.pump, Math.max(0, this.nextDueMs() - wallNowMs()));
-  };
-}
 
 export class PublisherChurn {
   readonly counts: Counts = {};
@@ -129,7 +85,7 @@ export class PublisherChurn {
     const forget = this.set.add(() => c.close());
     this.live.set(slot, { name, endsAtMs: endMs });
     const source = new SyntheticSource({ stream: slot, bitrateKbps: this.bitrateKbps, fps: 25, gop: 50, audio: true });
-    const pub = new PacedPublisher(c, source, endMs);
+    const pub = new PacedPublisher(c, source, wallNowMs(), endMs);
     if (this.rng.chance(0.15)) this.set.later(this.rng.between(1000, 3000), () => void this.duplicate(name));
     return pub.done.then(async () => {
       this.live.delete(slot);

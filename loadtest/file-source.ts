@@ -68,11 +68,21 @@ export class FileSource implements MediaSource {
       headers.push(m);
     };
     const media: FlvTag[] = [];
+    // The first sequence header of each track opens the stream; a later one that differs (a mid-stream
+    // resolution or codec change) is replayed in-band where the file has it.
+    const lastHeader = new Map<number, Uint8Array>();
+    const firstHeaders: FlvTag[] = [];
     for (const t of tags) {
+      const header = (t.type === TagType.Video && isVideoSequenceHeader(t.data)) || (t.type === TagType.Audio && isAacSequenceHeader(t.data));
       if (t.type === TagType.Script) once('meta', { type: TagType.Script, timestamp: 0, payload: setDataFrame(t.data) });
-      else if (t.type === TagType.Video && isVideoSequenceHeader(t.data)) once('video', { type: TagType.Video, timestamp: 0, payload: t.data });
-      else if (t.type === TagType.Audio && isAacSequenceHeader(t.data)) once('audio', { type: TagType.Audio, timestamp: 0, payload: t.data });
-      else if (t.type === TagType.Audio || (t.type === TagType.Video && !isVideoEndOfSequence(t.data))) media.push(t);
+      else if (header) {
+        const last = lastHeader.get(t.type);
+        if (!last) {
+          once(t.type === TagType.Video ? 'video' : 'audio', { type: t.type as 8 | 9, timestamp: 0, payload: t.data });
+          firstHeaders.push(t);
+        } else if (!Buffer.from(last).equals(t.data)) media.push(t);
+        lastHeader.set(t.type, t.data);
+      } else if (t.type === TagType.Audio || (t.type === TagType.Video && !isVideoEndOfSequence(t.data))) media.push(t);
     }
     // Tag order by timestamp (a muxer may write the last tags out of order), so every track stays monotonic.
     media.sort((a, b) => a.timestamp - b.timestamp);
@@ -82,7 +92,10 @@ export class FileSource implements MediaSource {
       throw new SluiceError('ERR_CONFIG', `--file ${path}: no H.264 (AVC) video frames to carry latency markers`);
     }
     const first = media[0]!.timestamp;
-    this.tags = media.map((t) => ({ type: t.type as 8 | 9, offsetMs: t.timestamp - first, data: t.data, marked: t.type === TagType.Video && isAvcNalus(t.data) }));
+    // A file whose headers changed ends with the last ones in force: each loop starts by restoring the first.
+    const changed = firstHeaders.filter((h) => !Buffer.from(lastHeader.get(h.type)!).equals(h.data));
+    const loopHead = changed.map((h) => ({ ...h, timestamp: first }));
+    this.tags = [...loopHead, ...media].map((t) => ({ type: t.type as 8 | 9, offsetMs: t.timestamp - first, data: t.data, marked: t.type === TagType.Video && isAvcNalus(t.data) }));
     const video = this.tags.filter((t) => t.type === TagType.Video);
     const last = this.tags[this.tags.length - 1]!.offsetMs; // the largest: sorted
     const frameMs = video.length > 1 ? (video[video.length - 1]!.offsetMs - video[0]!.offsetMs) / (video.length - 1) : DEFAULT_FRAME_MS;

@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMarker, encodeMarker, findMarker, MARKER_MAGIC, MARKER_SIZE, MarkerKind, writeMarker, type Marker } from '../../loadtest/marker.js';
 import { SyntheticSource } from '../../loadtest/synthetic-media.js';
-import { FileSource } from '../../loadtest/file-source.js';
+import { writeFileSync } from 'node:fs';
+import { FileSource, readFlvTags } from '../../loadtest/file-source.js';
+import { encodeTag, flvFileHeader } from '../../src/protocol/flv-tag.js';
+import { tmpFile } from '../helpers/ffmpeg.js';
 
 const M: Marker = { kind: MarkerKind.Video, stream: 7, seq: 123456, scheduledMs: 1_763_000_000_123.456 };
 
@@ -91,4 +94,34 @@ test('a replayed FLV file gets an SEI marker in each H.264 frame', () => {
     }
   }
   assert.ok(marked > 0);
+});
+
+test('a replayed FLV file keeps its mid-stream sequence-header change in place, and restores the first header at each loop', () => {
+  const fixture = new URL('../../../test/fixtures/testsrc-160x120-aac.flv', import.meta.url).pathname;
+  const { tags } = readFlvTags(fixture);
+  const isVseq = (type: number, d: Uint8Array): boolean => type === 9 && d[1] === 0;
+  const vseq = tags.find((t) => isVseq(t.type, t.data))!.data;
+  const changed = Buffer.from(vseq);
+  changed[changed.length - 1] ^= 0xff; // another configuration, as far as a replay can tell
+  // Audio and video frames: not script data, sequence headers (xx 00) or AVC end of sequence (17 02).
+  const frames = tags.filter((t) => t.type !== 18 && t.data[1] !== 0 && !(t.type === 9 && t.data[1] === 2));
+  const span = frames.at(-1)!.timestamp + 40;
+  // The clip, then the changed header and the clip's frames again after it.
+  const file = tmpFile('header-change.flv');
+  writeFileSync(file, Buffer.concat([
+    flvFileHeader({ audio: true, video: true }),
+    ...tags.map((t) => encodeTag(t.type, t.timestamp, t.data)),
+    encodeTag(9, span, changed),
+    ...frames.map((t) => encodeTag(t.type, t.timestamp + span, t.data)),
+  ]));
+  const src = new FileSource(file, 1);
+  assert.ok(src.headers.some((h) => isVseq(h.type, h.payload) && Buffer.from(h.payload).equals(vseq)), 'the first header opens the stream');
+  const perLoop = 2 * frames.length + 2; // both runs, the changed header, the first one restored
+  const sent = Array.from({ length: 2 * perLoop }, (_, i) => src.take(i));
+  const headers = sent.flatMap((m, i) => (isVseq(m.type, m.payload) ? [{ i, first: Buffer.from(m.payload).equals(vseq), ts: m.timestamp }] : []));
+  assert.deepEqual(headers.map((h) => h.first), [true, false, true, false], 'per loop: the first header restored, then the change');
+  assert.equal(headers[0]!.i, 0, 'the first loop starts with the first header');
+  assert.equal(headers[1]!.i, 1 + frames.length, 'the change after the first run of frames');
+  assert.equal(headers[2]!.i, perLoop, 'the next loop restores the first header before its frames');
+  for (let i = 1; i < sent.length; i++) assert.ok(sent[i]!.timestamp >= sent[i - 1]!.timestamp, `timestamps never go back (#${i})`);
 });

@@ -18,6 +18,10 @@ export const HISTOGRAMS = {
 } as const;
 export type HistogramName = keyof typeof HISTOGRAMS;
 
+/** The player histograms that are also kept per play protocol (summary.json latencyByProtocol, NAME.PROTOCOL.hgrm). */
+export const PLAYER_HISTOGRAMS = ['latency', 'audio-latency', 'ttff', 'connect'] as const satisfies readonly HistogramName[];
+export type PlayerHistogramName = (typeof PLAYER_HISTOGRAMS)[number];
+
 const US_PER_MS = 1000;
 
 /** 1 µs .. 1 h: a run's latencies, however bad. */

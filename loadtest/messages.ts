@@ -12,7 +12,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { pack, unpack } from 'msgpackr';
-import type { HistogramName } from './histograms.js';
+import type { HistogramName, PlayerHistogramName } from './histograms.js';
 import type { LoadtestOptions, PlayProtocol } from './options.js';
 
 /** Counters a task keeps; the main thread adds them up across tasks. */
@@ -145,6 +145,8 @@ export interface TaskEnvelope {
   totals: Totals;
   byProtocol: Partial<Record<PlayProtocol, Totals>>;
   histograms: Partial<Record<HistogramName, string>>;
+  /** The player histograms again, per play protocol. */
+  protocolHistograms: Partial<Record<PlayProtocol, Partial<Record<PlayerHistogramName, string>>>>;
   /** Error message → how many clients ended with it. */
   errors: Record<string, number>;
 }

@@ -24,6 +24,9 @@ export function writeOutputs(dir: string, r: LoadtestResult, s: Summary): string
     write(`${name}.hgrm`, hgrmText(h));
     dist[name] = percentilePoints(h);
   }
+  for (const [p, byName] of Object.entries(r.protocolHistograms ?? {})) {
+    for (const [name, h] of Object.entries(byName)) write(`${name}.${p}.hgrm`, hgrmText(h));
+  }
   write('report.html', reportHtml(s, dist));
   return written;
 }

@@ -3,7 +3,6 @@
  * connects at its place in the ramp, plays its stream over its protocol,
  * and tallies every frame (frame-tally.ts) until the run stops.
  */
-import { recordMs } from './histograms.js';
 import type { PlayerAssignment, PlayerTaskInput } from './messages.js';
 import { FrameTally } from './frame-tally.js';
 import { openPlayer, type PlayConnection } from './play-transports.js';
@@ -14,9 +13,6 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
   const o = input.options;
   let playing = 0;
   const rep = new TaskReporter(input, () => ({ playing, live: 0 }));
-  const connect = rep.histogram('connect');
-  const ttff = rep.histogram('ttff');
-  const audioLatency = rep.histogram('audio-latency');
   const conns = new Set<PlayConnection>();
   const starts = new Set<NodeJS.Timeout>();
   const attempts = new Set<Promise<void>>();
@@ -30,9 +26,9 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
       input.expectHeaders,
       {
         counters,
-        videoLatency: (ms) => rep.recordVideoLatency(ms),
-        audioLatency: (ms) => recordMs(audioLatency, ms),
-        firstVideoFrame: (at) => recordMs(ttff, at - t0),
+        videoLatency: (ms) => rep.recordVideoLatency(ms, a.protocol),
+        audioLatency: (ms) => rep.recordPlayer('audio-latency', a.protocol, ms),
+        firstVideoFrame: (at) => rep.recordPlayer('ttff', a.protocol, at - t0),
       },
       t0,
     );
@@ -40,7 +36,7 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
     try {
       const conn = await openPlayer(a, o.timeoutMs, {
         onPlayRequested: () => (tally.playRequestedMs = wallNowMs()),
-        onConnected: () => recordMs(connect, wallNowMs() - t0),
+        onConnected: () => rep.recordPlayer('connect', a.protocol, wallNowMs() - t0),
         onTag: (type, payload, at) => tally.onTag(type, payload, at),
         onBytes: (n) => {
           for (const c of counters) c.bytesIn += n;

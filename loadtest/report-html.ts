@@ -4,7 +4,7 @@
  * (x: 1/(1-p) on a log scale, labelled in percentiles) and throughput,
  * latency and players over time.
  */
-import { HISTOGRAMS, type HistogramName } from './histograms.js';
+import { HISTOGRAMS, PLAYER_HISTOGRAMS, type HistogramName } from './histograms.js';
 import type { Summary } from './summary.js';
 import { escapeXml, lineChart, type Series } from './svg-chart.js';
 
@@ -52,6 +52,13 @@ export function reportHtml(s: Summary, dist: Partial<Record<HistogramName, Perce
     const l = s.latencyMs[n];
     return [n, l.count, l.min, l.p50, l.p90, l.p99, l.p999, l.max, l.mean];
   });
+  // One row per protocol and player histogram, when the run mixed protocols or not: RTMP, HTTP-FLV, WS-FLV apart.
+  const protocolRows = Object.entries(s.latencyByProtocol ?? {}).flatMap(([p, byName]) =>
+    PLAYER_HISTOGRAMS.map((n) => {
+      const l = byName[n];
+      return [`${p} ${n}`, l.count, l.min, l.p50, l.p90, l.p99, l.p999, l.max, l.mean];
+    }),
+  );
   const counts = [
     ['publishers live / target', `${s.publishers.live} / ${s.publishers.target}`],
     ['players connected / target', `${s.players.connected} / ${s.players.target}`],
@@ -110,6 +117,7 @@ ${table(undefined, counts)}
 <h2>Latency (ms)</h2>
 ${table(['histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], latencyRows)}
 <p class="meta">${(Object.keys(HISTOGRAMS) as HistogramName[]).map((n) => `<b>${n}</b>: ${escapeXml(HISTOGRAMS[n])}`).join('<br>')}</p>
+${protocolRows.length ? `<h2>Latency per play protocol (ms)</h2>\n${table(['protocol histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], protocolRows)}` : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
 ${errors.length ? `<h2>Errors</h2>${table(['error', 'count'], errors.map(([m, n]) => [m, n]))}` : ''}

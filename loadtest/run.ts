@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { SluiceError } from '../src/core/errors.js';
 import { FileSource } from './file-source.js';
-import { HISTOGRAMS, mergeHistograms, type Histogram, type HistogramName } from './histograms.js';
+import { HISTOGRAMS, PLAYER_HISTOGRAMS, mergeHistograms, type Histogram, type HistogramName, type PlayerHistogramName } from './histograms.js';
 import {
   addTotals,
   unpackMessage,
@@ -59,6 +59,7 @@ export interface LoadtestResult {
   totals: Totals;
   byProtocol: Partial<Record<PlayProtocol, Totals>>;
   histograms: Record<HistogramName, Histogram>;
+  protocolHistograms: Partial<Record<PlayProtocol, Record<PlayerHistogramName, Histogram>>>;
   timeline: TimelinePoint[];
   errors: Record<string, number>;
 }
@@ -217,6 +218,12 @@ function merge(
   for (const name of Object.keys(HISTOGRAMS) as HistogramName[]) {
     histograms[name] = mergeHistograms(envelopes.flatMap((e) => e.histograms[name] ?? []));
   }
+  const protocolHistograms: LoadtestResult['protocolHistograms'] = {};
+  for (const p of new Set(envelopes.flatMap((e) => Object.keys(e.protocolHistograms ?? {}) as PlayProtocol[]))) {
+    const byName = {} as Record<PlayerHistogramName, Histogram>;
+    for (const name of PLAYER_HISTOGRAMS) byName[name] = mergeHistograms(envelopes.flatMap((e) => e.protocolHistograms?.[p]?.[name] ?? []));
+    protocolHistograms[p] = byName;
+  }
   return {
     options: o,
     t0Ms: at.t0Ms,
@@ -229,6 +236,7 @@ function merge(
     totals,
     byProtocol,
     histograms,
+    protocolHistograms,
     timeline: timeline.points(),
     errors,
   };

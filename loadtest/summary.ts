@@ -2,7 +2,7 @@
  * What a run comes to: the summary (summary.json), the terminal table and
  * the pass/fail limits.
  */
-import { HISTOGRAMS, summarize, type HistogramName, type LatencySummary } from './histograms.js';
+import { HISTOGRAMS, PLAYER_HISTOGRAMS, summarize, type HistogramName, type LatencySummary, type PlayerHistogramName } from './histograms.js';
 import type { Totals } from './messages.js';
 import type { LoadtestOptions, PlayProtocol } from './options.js';
 import type { LoadtestResult } from './run.js';
@@ -35,6 +35,8 @@ export interface Summary {
   };
   frames: { received: number; cached: number; gaps: number; reorders: number; foreign: number; gapRate: number };
   latencyMs: Record<HistogramName, LatencySummary>;
+  /** The player histograms per play protocol (RTMP, HTTP-FLV, WS-FLV apart). */
+  latencyByProtocol: Partial<Record<PlayProtocol, Record<PlayerHistogramName, LatencySummary>>>;
   timeline: TimelinePoint[];
   errors: Record<string, number>;
   thresholds: Threshold[];
@@ -82,6 +84,12 @@ export function buildSummary(r: LoadtestResult): Summary {
   const t = r.totals;
   const latencyMs = {} as Record<HistogramName, LatencySummary>;
   for (const name of Object.keys(HISTOGRAMS) as HistogramName[]) latencyMs[name] = summarize(r.histograms[name]);
+  const latencyByProtocol: Summary['latencyByProtocol'] = {};
+  for (const [p, byName] of Object.entries(r.protocolHistograms ?? {}) as [PlayProtocol, Record<PlayerHistogramName, LoadtestResult['histograms'][HistogramName]>][]) {
+    const out = {} as Record<PlayerHistogramName, LatencySummary>;
+    for (const name of PLAYER_HISTOGRAMS) out[name] = summarize(byName[name]);
+    latencyByProtocol[p] = out;
+  }
   const byProtocol: Summary['byProtocol'] = {};
   for (const [p, pt] of Object.entries(r.byProtocol) as [PlayProtocol, Totals][]) {
     byProtocol[p] = { connected: pt.playersConnected, failed: pt.playersFailed, dropped: pt.playersDropped, withFrames: pt.playersWithFrames, mbitIn: mbit(pt.bytesIn), gaps: pt.gaps };
@@ -110,6 +118,7 @@ export function buildSummary(r: LoadtestResult): Summary {
     },
     frames: { received: t.framesIn, cached: t.cachedFrames, gaps: t.gaps, reorders: t.reorders, foreign: t.foreignFrames, gapRate: Math.round(gapRate(t) * 1e6) / 1e6 },
     latencyMs,
+    latencyByProtocol,
     timeline: r.timeline,
     errors: r.errors,
   };

@@ -5,7 +5,7 @@
  * envelope.
  */
 import { describeError } from '../src/core/errors.js';
-import { encodeHistogram, newHistogram, recordMs, type Histogram, type HistogramName } from './histograms.js';
+import { encodeHistogram, newHistogram, recordMs, type Histogram, type HistogramName, type PlayerHistogramName } from './histograms.js';
 import { diffTotals, packMessage, zeroTotals, type TaskEnvelope, type TaskInput, type TaskMessage, type Totals } from './messages.js';
 import type { PlayProtocol } from './options.js';
 import { wallNowMs } from './schedule.js';
@@ -23,6 +23,7 @@ export class TaskReporter {
   readonly byProtocol: Partial<Record<PlayProtocol, Totals>> = {};
   readonly errors: Record<string, number> = {};
   private readonly histograms = new Map<HistogramName, Histogram>();
+  private readonly protocolHistograms = new Map<PlayProtocol, Map<PlayerHistogramName, Histogram>>();
   /** Video latency of the current second, for the live p50/p99 and the report's timeline. */
   private readonly interval = newHistogram();
   private last = zeroTotals();
@@ -66,9 +67,19 @@ export class TaskReporter {
     return h;
   }
 
-  /** Video latency goes to the run's histogram and to this second's. */
-  recordVideoLatency(ms: number): void {
-    recordMs(this.histogram('latency'), ms);
+  /** A player sample: into the run's histogram and its protocol's. */
+  recordPlayer(name: PlayerHistogramName, protocol: PlayProtocol, ms: number): void {
+    recordMs(this.histogram(name), ms);
+    let byName = this.protocolHistograms.get(protocol);
+    if (!byName) this.protocolHistograms.set(protocol, (byName = new Map()));
+    let h = byName.get(name);
+    if (!h) byName.set(name, (h = newHistogram()));
+    recordMs(h, ms);
+  }
+
+  /** Video latency goes to the run's histogram, its protocol's and this second's. */
+  recordVideoLatency(ms: number, protocol: PlayProtocol): void {
+    this.recordPlayer('latency', protocol, ms);
     recordMs(this.interval, ms);
   }
 
@@ -109,12 +120,18 @@ export class TaskReporter {
     this.input.port.close();
     const histograms: TaskEnvelope['histograms'] = {};
     for (const [name, h] of this.histograms) histograms[name] = encodeHistogram(h);
+    const protocolHistograms: TaskEnvelope['protocolHistograms'] = {};
+    for (const [p, byName] of this.protocolHistograms) {
+      const out: Partial<Record<PlayerHistogramName, string>> = (protocolHistograms[p] = {});
+      for (const [name, h] of byName) out[name] = encodeHistogram(h);
+    }
     const envelope: TaskEnvelope = {
       task: this.input.task,
       kind: this.input.kind,
       totals: this.totals,
       byProtocol: this.byProtocol,
       histograms,
+      protocolHistograms,
       errors: this.errors,
     };
     return packMessage(envelope);

@@ -10,7 +10,9 @@
  * connection in /proc/net/tcp can: while the server holds the socket it
  * has an inode; once the server closed its fd the socket is gone or
  * orphaned (inode 0). Each stall is given up (and counted) if the server
- * still holds it well after the timeout.
+ * still holds it well after the timeout. The time measured runs to the
+ * server letting go of the socket: for WS-FLV uWS keeps it some 10 s past
+ * the eviction (its closing handshake).
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -121,11 +123,13 @@ export class StallChurn {
 
   private async stall(protocol: PlayProtocol): Promise<void> {
     const counts = this.counts[protocol];
-    // A stream with time left to evict it before its publisher stops.
+    // Preferably a stream with time left to evict it before its publisher stops; else, half the
+    // time, the longest-lived one: then the stream's end must release the stalled player.
     const need = wallNowMs() + this.stallTimeoutMs + STREAM_LEFT_MS;
-    const long = this.liveNames().filter((n) => n.endsAtMs > need);
-    if (long.length === 0) return void bump(counts, 'skippedNoLongStream');
-    const name = this.rng.pick(long).name;
+    const live = this.liveNames().sort((a, b) => b.endsAtMs - a.endsAtMs);
+    const long = live.filter((n) => n.endsAtMs > need);
+    if (live.length === 0 || (long.length === 0 && this.rng.chance(0.5))) return void bump(counts, 'skippedNoLongStream');
+    const name = long.length > 0 ? this.rng.pick(long).name : live[0]!.name;
     this.active++;
     bump(counts, 'tried');
     let done = false;

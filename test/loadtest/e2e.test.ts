@@ -51,6 +51,14 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     assert.equal(r.histograms.ttff.totalCount, 6);
     assert.equal(r.histograms.connect.totalCount, 6);
     assert.ok(r.histograms['send-lag'].totalCount > 0);
+    // The player histograms per protocol too, adding up to the run's.
+    for (const name of ['latency', 'audio-latency', 'ttff', 'connect'] as const) {
+      const rtmp = r.protocolHistograms.rtmp?.[name].totalCount ?? 0;
+      const flv = r.protocolHistograms['http-flv']?.[name].totalCount ?? 0;
+      assert.ok(rtmp > 0 && flv > 0, `${name} recorded for rtmp (${rtmp}) and http-flv (${flv})`);
+      assert.equal(rtmp + flv, r.histograms[name].totalCount, `${name}: the protocols add up to the run`);
+    }
+    assert.equal(r.protocolHistograms.rtmp?.ttff.totalCount, 3);
     assert.ok(progress.length >= 2, 'progress once a second');
     assert.ok(r.timeline.some((p) => p.playing === 6 && p.mbpsIn > 0));
 
@@ -58,12 +66,15 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     assert.deepEqual(s.thresholds.map((x) => [x.name, x.ok]), [['max-gap-rate', true]]);
     assert.match(formatSummary(s), /latency\s+\d+/);
     writeOutputs(out, r, s);
-    for (const f of ['summary.json', 'report.html', 'latency.hgrm', 'ttff.hgrm', 'connect.hgrm', 'audio-latency.hgrm', 'send-lag.hgrm']) {
+    for (const f of ['summary.json', 'report.html', 'latency.hgrm', 'ttff.hgrm', 'connect.hgrm', 'audio-latency.hgrm', 'send-lag.hgrm', 'latency.rtmp.hgrm', 'ttff.http-flv.hgrm']) {
       assert.ok(existsSync(join(out, f)), f);
     }
-    assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).players.withFrames, 6);
+    const json = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(json.players.withFrames, 6);
+    assert.equal(json.latencyByProtocol['http-flv'].ttff.count, 3, 'summary.json: TTFF per protocol');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg/);
+    assert.match(html, /Latency per play protocol[\s\S]*http-flv latency/);
     assert.doesNotMatch(html, /<script|src="http/);
 
     // Every client closed its socket: the server is left with no session.

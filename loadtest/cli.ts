@@ -9,11 +9,20 @@ import { pathToFileURL } from 'node:url';
 import { describeError, errorCode } from '../src/core/errors.js';
 import { HELP, parseCliArgs, type CliArgs } from './args.js';
 import { writeOutputs } from './outputs.js';
+import { COMPARE_HELP, runCompare } from './compare.js';
 import { ProgressPrinter } from './progress.js';
 import { runLoadtest } from './run.js';
 import { buildSummary, formatSummary } from './summary.js';
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'compare') {
+    try {
+      return runCompare(argv.slice(1));
+    } catch (err) {
+      process.stderr.write(`loadtest: ${describeError(err)}\n${COMPARE_HELP}`);
+      return 2;
+    }
+  }
   let args: CliArgs;
   try {
     args = parseCliArgs(argv);

@@ -37,11 +37,21 @@ function distributionChart(title: string, names: HistogramName[], dist: Partial<
   return lineChart({ title, xLabel: 'percentile (log scale on 1/(1-p))', yLabel: 'ms', series, logX: true, xTicks: percentileTicks(maxInverse) });
 }
 
-function table(head: string[] | undefined, rows: (string | number)[][]): string {
+/** An HTML table: first column text, the rest right-aligned numbers (also compare.ts's). */
+export function htmlTable(head: string[] | undefined, rows: (string | number)[][]): string {
   const th = head ? `<thead><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead>` : '';
   const trs = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<td>${escapeXml(String(c))}</td>` : `<td class="n">${escapeXml(String(c))}</td>`)).join('')}</tr>`);
   return `<table>${th}<tbody>${trs.join('')}</tbody></table>`;
 }
+
+export const REPORT_STYLE = `
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1000px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; font-size: 13px; }
+th { background: #f0f0f0; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #17803d; } .fail { color: #c0392b; font-weight: bold; } .meta { color: #555; font-size: 13px; }
+svg { display: block; margin: 12px 0; }
+`;
 
 export function reportHtml(s: Summary, dist: Partial<Record<HistogramName, PercentilePoint[]>>): string {
   const o = s.options;
@@ -100,27 +110,20 @@ export function reportHtml(s: Summary, dist: Partial<Record<HistogramName, Perce
   const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sluice loadtest ${escapeXml(s.startedAt)}</title>
-<style>
-body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1000px; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; font-size: 13px; }
-th { background: #f0f0f0; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.pass { color: #17803d; } .fail { color: #c0392b; font-weight: bold; } .meta { color: #555; font-size: 13px; }
-svg { display: block; margin: 12px 0; }
-</style></head><body>
+<style>${REPORT_STYLE}</style></head><body>
 <h1>sluice loadtest</h1>
 <p class="meta">${escapeXml(s.startedAt)} · target ${escapeXml(o.target)} · play ${escapeXml(o.playProtocols.join(', '))} ·
 ${o.publishers} publisher(s) × ${o.players} player(s) · ${escapeXml(source)} · ramp ${o.rampS} s · ${s.durationS} s run</p>
 ${verdicts ? `<ul>${verdicts}</ul>` : ''}
 <h2>Counts</h2>
-${table(undefined, counts)}
+${htmlTable(undefined, counts)}
 <h2>Latency (ms)</h2>
-${table(['histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], latencyRows)}
+${htmlTable(['histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], latencyRows)}
 <p class="meta">${(Object.keys(HISTOGRAMS) as HistogramName[]).map((n) => `<b>${n}</b>: ${escapeXml(HISTOGRAMS[n])}`).join('<br>')}</p>
-${protocolRows.length ? `<h2>Latency per play protocol (ms)</h2>\n${table(['protocol histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], protocolRows)}` : ''}
+${protocolRows.length ? `<h2>Latency per play protocol (ms)</h2>\n${htmlTable(['protocol histogram', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max', 'mean'], protocolRows)}` : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
-${errors.length ? `<h2>Errors</h2>${table(['error', 'count'], errors.map(([m, n]) => [m, n]))}` : ''}
+${errors.length ? `<h2>Errors</h2>${htmlTable(['error', 'count'], errors.map(([m, n]) => [m, n]))}` : ''}
 </body></html>
 `;
 }

@@ -1,6 +1,7 @@
 // A short load test against sluice in this process: 1 publisher, RTMP and
 // HTTP-FLV players, ~3 s. Checks correctness (counts, no gaps, every player
 // got frames, histograms filled, sockets closed), not speed.
+import { runCompare } from '../../loadtest/compare.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -75,6 +76,16 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /Latency per play protocol[\s\S]*http-flv latency/);
+
+    // Comparison mode: the same run twice, side by side, B/A of 1.
+    let text = '';
+    const cmp = join(out, 'cmp');
+    assert.equal(runCompare([join(out, 'summary.json'), join(out, 'summary.json'), '--label', 'before', '--label', 'after', '--out', cmp], (x) => (text += x)), 0);
+    assert.match(text, /before\s+after\s+B\/A/);
+    assert.match(text, /latency p99 ms\s+[\d.]+\s+[\d.]+\s+1\.00×/);
+    assert.match(text, /http-flv ttff p50 ms/);
+    assert.match(readFileSync(join(cmp, 'compare.html'), 'utf8'), /<table>[\s\S]*after/);
+    assert.throws(() => runCompare([join(out, 'summary.json')]), /two or more/);
     assert.doesNotMatch(html, /<script|src="http/);
 
     // Every client closed its socket: the server is left with no session.

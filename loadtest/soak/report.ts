@@ -60,7 +60,7 @@ export function summaryTable(v: Verdict): string {
     ...rows.map(line),
     `growth judged on churn samples from t=${v.judgedFromS.toFixed(0)} s (warm-up ${v.warmupS.toFixed(0)} s)${notJudged ? `; not judged: ${notJudged.growth.why}` : ''}`,
     'heapMb is the primary thread only (prom-client); workers\' heaps are not exposed, RSS covers them.',
-    'slabStreams = live + grace entries of /api/v1/streams: the slab pool itself is not exposed.',
+    'slabStreams = live + grace entries of /api/v1/streams; slabsInUse = the slab pool (sluice_stream_slabs).',
   ].join('\n');
 }
 

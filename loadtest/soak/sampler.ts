@@ -62,6 +62,7 @@ export async function takeSample(pid: number, adminPort: number, t: number, phas
     values.players = promSum(m, 'sluice_players');
     values.publishers = promSum(m, 'sluice_publishers');
     values.streams = promSum(m, 'sluice_streams');
+    values.slabsInUse = promBy(m, 'sluice_stream_slabs', 'state')?.in_use;
     info.connectionsBy = promBy(m, 'sluice_connections', 'protocol');
     info.playersBy = promBy(m, 'sluice_players', 'protocol');
     info.evictedTotal = promSum(m, 'sluice_players_evicted_total');

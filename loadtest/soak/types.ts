@@ -51,6 +51,8 @@ export interface SeriesValues {
   streams?: number;
   /** /api/v1/streams entries that hold a slab (live + grace): the nearest thing to slab-pool use the server exposes. */
   slabStreams?: number;
+  /** sluice_stream_slabs{state="in_use"}: the slab pool's own count (ended streams still read by a worker included). */
+  slabsInUse?: number;
   /** /api/v1/clients total. */
   clients?: number;
 }

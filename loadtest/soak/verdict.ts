@@ -50,6 +50,7 @@ export const RULES: readonly SeriesRule[] = [
   { series: 'publishers', abs: 3, rel: 0, slopePerHour: 10, quiet: { abs: 0, rel: 0 } },
   { series: 'streams', abs: 3, rel: 0, slopePerHour: 10, quiet: { abs: 0, rel: 0 } },
   { series: 'slabStreams', abs: 3, rel: 0, slopePerHour: 10, quiet: { abs: 0, rel: 0 } },
+  { series: 'slabsInUse', abs: 3, rel: 0, slopePerHour: 10, quiet: { abs: 0, rel: 0 } },
   { series: 'clients', abs: 12, rel: 0.3, slopePerHour: 30, quiet: { abs: 0, rel: 0 } },
 ];
 

@@ -6,18 +6,19 @@
  */
 import type { StreamDirectory } from '../cluster/directory.js';
 import type { ServerContext } from '../app/context.js';
+import type { SlabPool } from '../core/slab-pool.js';
 import { AdminApi } from './admin-api.js';
 import { ClusterMetrics } from './metrics.js';
 import { workerSnapshot } from './snapshot.js';
 import { answerRequest } from './worker-control.js';
 
-export function localControl(ctx: ServerContext, directory: Pick<StreamDirectory, 'list'>): { api: AdminApi; metrics: ClusterMetrics } {
+export function localControl(ctx: ServerContext, directory: Pick<StreamDirectory, 'list'>, pool: SlabPool): { api: AdminApi; metrics: ClusterMetrics } {
   const snapshots = async (opts?: { clients?: boolean }) => [workerSnapshot(ctx, opts?.clients ?? true)];
   const api = new AdminApi({
     directory,
     snapshots,
     request: async (worker, m) => (worker === ctx.workerId ? answerRequest(ctx, m) : undefined),
   });
-  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => [ctx.workerId], restarts: () => 0 });
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => [ctx.workerId], restarts: () => 0, slabs: () => pool.stats() });
   return { api, metrics };
 }

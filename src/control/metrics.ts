@@ -13,6 +13,7 @@
  * started (app/latency.ts: retired samples plus the window), merged across workers by adding bucket
  * counts. docs/operations.md lists the names and bounds.
  */
+import type { SlabPoolStats } from '../core/slab-pool.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClientProtocol } from '../cluster/messages.js';
 import { countsAtOrBelow, mergeHistograms, type Histogram as Hdr } from '../core/hdr.js';
@@ -177,6 +178,8 @@ export interface MetricsSource {
   /** Workers running now (a worker missing from one scrape is not taken for dead). */
   workerIds(): number[];
   restarts(): number;
+  /** The stream slab pool (the primary's, or the single thread's). */
+  slabs?: () => SlabPoolStats;
 }
 
 export class ClusterMetrics {
@@ -214,6 +217,15 @@ export class ClusterMetrics {
     info.set({ version: packageVersion(), node: process.versions.node }, 1);
     this.define('sluice_worker_restarts_total', 'Worker threads replaced after dying', 'counter', [], () => [[{}, source.restarts()]]);
     this.define('sluice_workers', 'Worker threads that answered this scrape', 'gauge', [], () => [[{}, this.answered]]);
+    const slabs = source.slabs;
+    if (slabs) {
+      // Ended streams whose slab a worker still reads count as in use: the pool's own view, not the stream count.
+      this.define('sluice_stream_slabs', 'Stream slabs (SharedArrayBuffer rings) of the pool, in use and kept free for reuse', 'gauge', ['state'], () => {
+        const s = slabs();
+        return [[{ state: 'in_use' }, s.inUse], [{ state: 'free' }, s.free]];
+      });
+      this.define('sluice_stream_slab_bytes', 'Size of one stream slab', 'gauge', [], () => [[{}, slabs().slabBytes]]);
+    }
     // process_* (CPU, RSS, fds) cover every thread; nodejs_* describe the primary's own thread.
     collectDefaultMetrics({ register: this.registry });
   }

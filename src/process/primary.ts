@@ -58,7 +58,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   let draining = false;
   const ready = () => !draining && supervisor.ready();
   const snapshots = (opts?: { clients?: boolean }) => supervisor.snapshots<WorkerSnapshot>(opts);
-  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts });
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts, slabs: () => pool.stats() });
   const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
   let admin: AdminServer;
   try {

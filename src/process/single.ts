@@ -56,7 +56,7 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   if (opts.admin ?? config.cluster.workers === 0) {
     try {
       const ready = () => closing === undefined;
-      admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, ...localControl(ctx, directory), log: logger });
+      admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, ...localControl(ctx, directory, pool), log: logger });
     } catch (err) {
       await stop('admin port unavailable');
       throw err;

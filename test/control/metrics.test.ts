@@ -4,6 +4,7 @@
  * every histogram's buckets): two workers with their own recorders, scraped
  * while they record, window turnovers included, and after one retires.
  */
+import { SlabPool } from '../../src/core/slab-pool.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HdrLatencyRecorder, WINDOW_MS } from '../../src/app/latency.js';
@@ -85,4 +86,19 @@ test('sluice_build_info names the version running', async () => {
   const fams = parseExposition(await metrics.scrape());
   assert.equal(fams.get('sluice_build_info')?.type, 'gauge');
   assert.equal(value(fams, 'sluice_build_info', { version: packageVersion(), node: process.versions.node }), 1);
+});
+
+test('sluice_stream_slabs: the slab pool, in use and free', async () => {
+  const pool = new SlabPool(64 * 1024, 4, 2);
+  const metrics = new ClusterMetrics({ snapshots: async () => [], workerIds: () => [], restarts: () => 0, slabs: () => pool.stats() });
+  const a = pool.acquire();
+  pool.acquire();
+  let fams = parseExposition(await metrics.scrape());
+  assert.equal(value(fams, 'sluice_stream_slabs', { state: 'in_use' }), 2);
+  assert.equal(value(fams, 'sluice_stream_slabs', { state: 'free' }), 0);
+  assert.equal(value(fams, 'sluice_stream_slab_bytes'), 64 * 1024);
+  pool.release(a);
+  fams = parseExposition(await metrics.scrape());
+  assert.equal(value(fams, 'sluice_stream_slabs', { state: 'in_use' }), 1);
+  assert.equal(value(fams, 'sluice_stream_slabs', { state: 'free' }), 1);
 });

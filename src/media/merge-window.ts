@@ -31,7 +31,7 @@ export function mergeWindowOf(fixedMs: number, budgetMs: number): MergeWindow {
 export class LoadAdaptiveWindow {
   private elu = 0;
   private windowMs = 0;
-  private last: EventLoopUtilization = performance.eventLoopUtilization();
+  private last: EventLoopUtilization;
 
   constructor(
     private readonly budgetMs: number,

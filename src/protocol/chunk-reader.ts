@@ -99,21 +99,22 @@ export class ChunkReader {
    */
   moveDestination(from: Uint8Array, to: Uint8Array): boolean {
     if (to.length !== from.length) throw new SluiceError('ERR_INTERNAL', `moved message destination of ${from.length} bytes to ${to.length}`);
-    const found = (cs: ChunkStream | undefined): boolean => {
-      if (cs?.dest !== from) return false;
+    return this.someStream((cs) => {
+      if (cs.dest !== from) return false;
       cs.dest = to;
       return true;
-    };
-    if (this.low.some(found)) return true;
-    for (const cs of this.high.values()) if (found(cs)) return true;
-    return false;
+    });
   }
 
   /** Some chunk stream holds a message begun but not complete (for the session's receive-rate floor; not on the hot path). */
   hasPartialMessage(): boolean {
-    const partial = (cs: ChunkStream | undefined): boolean => cs?.header != null;
-    if (this.low.some(partial)) return true;
-    for (const cs of this.high.values()) if (partial(cs)) return true;
+    return this.someStream((cs) => cs.header !== null);
+  }
+
+  /** Whether `f` holds for some open chunk stream (stops at the first). */
+  private someStream(f: (cs: ChunkStream) => boolean): boolean {
+    if (this.low.some((cs) => cs !== undefined && f(cs))) return true;
+    for (const cs of this.high.values()) if (f(cs)) return true;
     return false;
   }
 

@@ -21,6 +21,10 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     /** Extra sluice rows with other merged-write windows, e.g. --merge 0 (player.mergeWriteMs). */
     merge: { type: 'string', default: '' },
+    /** Extra sluice rows with config keys set, one row per flag: --variant player.mergeBudgetMs=0,player.queueMaxMs=500 */
+    variant: { type: 'string', multiple: true, default: [] },
+    /** Leave node-media-server out (its row takes a run of its own). */
+    'no-nms': { type: 'boolean', default: false },
   },
 });
 
@@ -56,7 +60,8 @@ const merges = values.merge ? values.merge.split(',').map(Number) : [];
 const launchers = [
   () => launchSluice(Number(values.workers)),
   ...merges.map((ms) => () => launchSluice(Number(values.workers), ['--set', `player.mergeWriteMs=${ms}`])),
-  launchNodeMediaServer,
+  ...values.variant.map((v) => () => launchSluice(Number(values.workers), v.split(',').flatMap((kv) => ['--set', kv]))),
+  ...(values['no-nms'] ? [] : [launchNodeMediaServer]),
   launchNginxRtmp,
 ];
 for (const launch of launchers) {

@@ -181,6 +181,8 @@ const configObject = z
         mergeBudgetMs: int(0, 2000).default(20),
         /** Merged writes, fixed (SRS's mw_latency): always wait this long; above 0 it replaces mergeBudgetMs. */
         mergeWriteMs: int(0, 2000).default(0),
+        /** RTMP players: write a batch straight to the socket's fd when nothing is queued (see rtmp/socket-transport.ts). */
+        directWrite: z.boolean().default(true),
       })
       .strict()
       .default({}),

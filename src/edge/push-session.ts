@@ -18,7 +18,7 @@ import type { PlayLease } from '../app/stream-service.js';
 import type { SubscriberEvents } from '../media/types.js';
 import { rtmpEgressForm } from '../media/egress/rtmp-form.js';
 import { RtmpClient, RtmpStatusError } from '../rtmp/client/rtmp-client.js';
-import { socketTransport } from '../rtmp/socket-transport.js';
+import { SocketTransport } from '../rtmp/socket-transport.js';
 import { backoffMs, upstreamPlayName, upstreamUrl } from './origins.js';
 
 /** Our outgoing chunk size to a destination (the RTMP egress form is built for it). */
@@ -119,7 +119,7 @@ export class PushSession {
         onStreamEnd: (reason) => this.stop(`local stream ended: ${reason}`),
         onEvict: (code, reason) => client.destroy(new SluiceError(code, `destination too slow: ${reason}`)),
       };
-      const sub = lease.subscribe(rtmpEgressForm(client.streamId, PUSH_CHUNK_SIZE), socketTransport(client.socket), events, this.ctx.config.player);
+      const sub = lease.subscribe(rtmpEgressForm(client.streamId, PUSH_CHUNK_SIZE), new SocketTransport(client.socket, false), events, this.ctx.config.player);
       client.socket.on('drain', () => sub.pump());
       this.setState('publishing', target);
     } catch (err) {

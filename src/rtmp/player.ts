@@ -12,7 +12,6 @@ import type { Subscriber } from '../media/subscriber.js';
 import type { SubscriberEvents } from '../media/types.js';
 import { rtmpEgressForm } from '../media/egress/rtmp-form.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { socketTransport } from './socket-transport.js';
 import type { RtmpSessionIO } from './types.js';
 
 export class RtmpPlayer implements SubscriberEvents {
@@ -36,7 +35,7 @@ export class RtmpPlayer implements SubscriberEvents {
     s.send(sampleAccess(streamId));
     s.send(onStatus(streamId, 'status', 'NetStream.Data.Start', `Data for ${name}.`, name));
     const cfg = s.ctx.config;
-    this.sub = lease.subscribe(rtmpEgressForm(streamId, s.chunkSize), socketTransport(s.socket), this, cfg.player, s.ctx.latency);
+    this.sub = lease.subscribe(rtmpEgressForm(streamId, s.chunkSize), s.transport, this, cfg.player, s.ctx.latency);
     s.socket.on('drain', this.onDrain);
   }
 

@@ -18,6 +18,7 @@ import { clientId } from '../app/client-id.js';
 import { NetConnection } from './net-connection.js';
 import type { RtmpSessionIO } from './types.js';
 import { ReceiveRateFloor } from './rate-floor.js';
+import { SocketTransport } from './socket-transport.js';
 
 /** Message types a publishing session may send up to rtmp.maxMessageSize; everything else is held to rtmp.maxCommandBytes. */
 const PUBLISHED_MEDIA = new Set<number>([MessageType.Audio, MessageType.Video, MessageType.DataAmf0, MessageType.DataAmf3, MessageType.Aggregate]);
@@ -41,6 +42,7 @@ export class RtmpSession implements RtmpSessionIO {
   private rateFloor: ReceiveRateFloor | undefined;
   /** Set once playing: a player may legitimately stay silent for ever. */
   private idleExempt = false;
+  readonly transport: SocketTransport;
   /** Messages that arrived while a directory request was in flight (socket paused). */
   private held: { h: MessageHeader; payload: Uint8Array }[] | null = null;
 
@@ -49,6 +51,7 @@ export class RtmpSession implements RtmpSessionIO {
     readonly ctx: ServerContext,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.transport = new SocketTransport(socket, ctx.config.player.directWrite);
     this.log = ctx.log.child({ clientId: clientId(ctx.workerId, 'rtmp', this.id), peer: this.peer });
     const cfg = ctx.config.rtmp;
     this.conn = new RtmpConnection(
@@ -241,9 +244,13 @@ export class RtmpSession implements RtmpSessionIO {
       streamKey: s.publishing?.stream.key ?? s.playing?.stream.key,
       since: this.since,
       bytesIn: this.socket.bytesRead,
-      bytesOut: this.socket.bytesWritten,
+      bytesOut: this.bytesOut(),
       worker: this.ctx.workerId,
     };
+  }
+
+  private bytesOut(): number {
+    return this.socket.bytesWritten + this.transport.directBytes;
   }
 
   fail(err: unknown): void {
@@ -268,8 +275,8 @@ export class RtmpSession implements RtmpSessionIO {
     this.net.teardown();
     this.ctx.sessions.delete(this.id);
     this.ctx.counters.bytesIn += this.socket.bytesRead;
-    this.ctx.counters.bytesOut += this.socket.bytesWritten;
-    const bytes = { bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten };
+    const bytes = { bytesIn: this.socket.bytesRead, bytesOut: this.bytesOut() };
+    this.ctx.counters.bytesOut += bytes.bytesOut;
     this.log.info({ reason, streamKey, ...bytes, durationMs: Date.now() - this.since }, 'session closed');
     if (destroy) this.socket.destroy();
     else this.socket.end();

@@ -8,12 +8,15 @@ import type { ControlMessage } from '../protocol/control.js';
 import type { OutMessage } from '../protocol/commands.js';
 import type { Logger } from '../app/log.js';
 import type { ServerContext } from '../app/context.js';
+import type { SocketTransport } from './socket-transport.js';
 
 export interface RtmpSessionIO {
   readonly id: number;
   readonly log: Logger;
   readonly ctx: ServerContext;
   readonly socket: Socket;
+  /** How a player of this session writes media (rtmp/socket-transport.ts). */
+  readonly transport: SocketTransport;
   readonly closed: boolean;
   /** Our outgoing chunk size (after connect: rtmp.outChunkSize). */
   readonly chunkSize: number;

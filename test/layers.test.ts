@@ -1,5 +1,5 @@
 // The layering rule of the design brief and docs/architecture.md, lowest first:
-//   core -> protocol -> media -> cluster -> app -> rtmp | http -> edge -> control -> process -> cli.ts
+//   core -> protocol -> media -> cluster -> access -> app -> rtmp | http -> edge -> control -> process -> cli.ts
 // A file imports only its own layer or lower ones (rtmp and http never each
 // other), src/ never imports loadtest/ or native-free-bench/, and no file
 // reaches itself through its imports (no circles, type imports included).
@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   media: 2,
   cluster: 3,
   app: 4,
+  access: 3.5,
   rtmp: 5,
   http: 5,
   edge: 6,

@@ -13,9 +13,24 @@ import { SlabPool } from '../core/slab-pool.js';
 import type { StreamOptions } from '../media/types.js';
 import { mergeWindowOf } from '../media/merge-window.js';
 import type { DirectoryOptions } from '../cluster/directory.js';
+import { parseCidr } from '../access/ip-rules.js';
+import type { AccessOptions } from '../access/policy.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const MiB = 1024 * 1024;
+
+const cidrList = z
+  .array(
+    z.string().superRefine((text, ctx) => {
+      try {
+        parseCidr(text);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    }),
+  )
+  .default([]);
+const secretList = z.array(z.string().min(16, 'a signing secret needs at least 16 characters')).default([]);
 
 /** An origin: rtmp://host[:port][/app] (no app: the player's app is used). */
 const originUrl = z
@@ -160,6 +175,22 @@ const configObject = z
         playWaitMs: int(0).default(5000),
         /** A timestamp jump larger than this (either way) is treated as a discontinuity. */
         maxTimestampJumpMs: int(1).default(10000),
+      })
+      .strict()
+      .default({}),
+    /** Who may publish and play (src/access/, docs/access.md); all empty = anyone. */
+    access: z
+      .object({
+        /** CIDR ranges (IPv4/IPv6) that may publish; empty = any address not denied. */
+        publishAllow: cidrList,
+        publishDeny: cidrList,
+        playAllow: cidrList,
+        playDeny: cidrList,
+        /** Signed URLs: when set, a publish needs ?expires=&sign= made with one of these (several: rotation). */
+        publishSecrets: secretList,
+        playSecrets: secretList,
+        /** The signature also covers the client's IP address. */
+        signBindIp: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -353,4 +384,14 @@ export function directoryOptionsOf(config: SluiceConfig): DirectoryOptions {
 /** The slab pool every stream ring comes from. */
 export function slabPoolFor(config: SluiceConfig): SlabPool {
   return new SlabPool(config.media.ringBytes, config.media.maxStreams);
+}
+
+/** The access policy's options (access/policy.ts) from the config. */
+export function accessOptionsOf(config: SluiceConfig): AccessOptions {
+  const a = config.access;
+  return {
+    publish: { allow: a.publishAllow, deny: a.publishDeny },
+    play: { allow: a.playAllow, deny: a.playDeny },
+    signed: { publishSecrets: a.publishSecrets, playSecrets: a.playSecrets, bindIp: a.signBindIp },
+  };
 }

@@ -3,7 +3,8 @@
  * service and registry, and the counters operators read. Transports are
  * named here only by the interfaces the rest of the worker needs of them.
  */
-import type { SluiceConfig } from './config.js';
+import { accessOptionsOf, type SluiceConfig } from './config.js';
+import { AccessPolicy } from '../access/policy.js';
 import type { Logger } from './log.js';
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -35,6 +36,8 @@ export interface ServerCounters {
   flv: Record<FlvProtocol, { connections: number; bytesOut: number }>;
   /** Sessions ended by an error, by code. */
   sessionErrors: Partial<Record<ErrorCode, number>>;
+  /** Publishes and plays access control refused, by "action reason". */
+  refused: Record<string, number>;
 }
 
 export function newCounters(): ServerCounters {
@@ -52,6 +55,7 @@ export function newCounters(): ServerCounters {
     timestampJumps: 0,
     flv: { 'http-flv': { connections: 0, bytesOut: 0 }, 'ws-flv': { connections: 0, bytesOut: 0 } },
     sessionErrors: {},
+    refused: {},
   };
 }
 
@@ -146,7 +150,10 @@ export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, wo
     config,
     log,
     hub,
-    streams: new StreamService(hub),
+    streams: new StreamService(hub, new AccessPolicy(accessOptionsOf(config)), (err) => {
+      const key = `${err.action} ${err.reason}`;
+      counters.refused[key] = (counters.refused[key] ?? 0) + 1;
+    }),
     workerId,
     counters,
     sessions: new Map(),

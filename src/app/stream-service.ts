@@ -8,6 +8,7 @@
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { LiveStream } from '../media/live-stream.js';
 import type { Subscriber } from '../media/subscriber.js';
+import { AccessRefused, type AccessClient, type AccessPolicy } from '../access/policy.js';
 import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
 
 /** The right to write a stream; release() unpublishes it (players wait out the grace period). */
@@ -81,10 +82,19 @@ export class StreamService {
   /** Set on a node with forwarding or relay push configured. */
   hooks: PublishHooks | undefined;
 
-  constructor(private readonly hub: WorkerHub) {}
+  constructor(
+    private readonly hub: WorkerHub,
+    private readonly access?: AccessPolicy,
+    /** Each refusal, for the log and sluice_refused_total. */
+    private readonly refused?: (err: AccessRefused) => void,
+  ) {}
 
-  /** Starts publishing app/name for session `owner`; throws ERR_STREAM when it is live anywhere. */
-  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', query = ''): Promise<PublishLease> {
+  /**
+   * Starts publishing app/name for session `owner`; throws ERR_STREAM when it is live anywhere.
+   * `client`: a client's publish, checked by access control (an edge's own pulls have none).
+   */
+  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', query = '', client?: AccessClient): Promise<PublishLease> {
+    if (client) this.check({ ...client, action: 'publish', app, name, query });
     const hooks = this.hooks;
     const lease = new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner, hooks);
     if (!hooks) return lease;
@@ -102,8 +112,19 @@ export class StreamService {
    * = not found. `query`: the player's URL query (an edge hands the first
    * one to its origin, so origin-side tokens work through edges).
    */
-  async play(app: string, name: string, query = ''): Promise<PlayLease | undefined> {
+  async play(app: string, name: string, query = '', client?: AccessClient): Promise<PlayLease | undefined> {
+    if (client) this.check({ ...client, action: 'play', app, name, query });
     const stream = await this.hub.play(app, name, query);
     return stream && new PlayLease(this.hub, stream);
+  }
+
+  private check(r: Parameters<AccessPolicy['check']>[0]): void {
+    if (!this.access || this.access.open) return;
+    try {
+      this.access.check(r);
+    } catch (err) {
+      if (err instanceof AccessRefused) this.refused?.(err);
+      throw err;
+    }
   }
 }

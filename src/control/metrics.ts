@@ -71,6 +71,12 @@ export const FAMILIES: readonly Family[] = [
   { name: 'sluice_session_errors_total', type: 'counter', labelNames: ['code'],
     read: (w) => Object.entries(w.counters.sessionErrors).map(([code, n]): [Labels, number] => [{ code }, n ?? 0]),
     help: 'Sessions ended by an error, by error code' },
+  { name: 'sluice_refused_total', type: 'counter', labelNames: ['action', 'reason'],
+    read: (w) => Object.entries(w.counters.refused).map(([k, n]): [Labels, number] => {
+      const [action = '', reason = ''] = k.split(' ');
+      return [{ action, reason }, n];
+    }),
+    help: 'Publishes and plays refused by access control (access.*), by action and reason' },
   { name: 'sluice_handshake_failures_total', type: 'counter', labelNames: [], read: one((w) => w.counters.handshakeFailures),
     help: 'RTMP sessions that ended before completing the handshake' },
   { name: 'sluice_publishes_total', type: 'counter', labelNames: [], read: one((w) => w.counters.publishesTotal), help: 'Publishes started' },

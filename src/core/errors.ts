@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'ERR_STREAM'
   /** An origin or push destination could not be reached or failed (edge). */
   | 'ERR_UPSTREAM'
+  /** Access control refused a publish or play (src/access/). */
+  | 'ERR_ACCESS'
   | 'ERR_INTERNAL';
 
 export class SluiceError extends Error {

@@ -11,6 +11,7 @@ import { describeError, SluiceError } from '../core/errors.js';
 import { cleanName, MAX_QUERY } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
+import { AccessRefused, type Transport } from '../access/policy.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
 import { WsFlvPlayer } from './ws-flv-player.js';
 
@@ -37,6 +38,8 @@ export function parseFlvPath(url: string): { app: string; name: string } | undef
   }
 }
 
+const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden' } as const;
+
 function peerOf(res: HttpResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
@@ -62,7 +65,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   };
 
   /** Resolves the stream through the directory; `aborted()` tells whether the response went away meanwhile. */
-  const lookup = (res: HttpResponse, url: string, query: string, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
+  const lookup = (res: HttpResponse, url: string, query: string, transport: Transport, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
     const path = parseFlvPath(url);
     if (!path) return notFound(res, 'not a stream path (expected /{app}/{name}.flv)');
     let aborted = false;
@@ -70,14 +73,16 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       aborted = true;
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
-    ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY)).then(
+    const client = { ip: peerOf(res), transport };
+    ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY), client).then(
       (lease) => then(lease, () => aborted),
       (err) => {
         const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
-        ctx.log.warn({ code, reason: describeError(err), url }, 'http-flv lookup failed');
+        const refused = err instanceof AccessRefused;
+        ctx.log.warn({ code, reason: describeError(err), url, peer: client.ip, protocol: transport }, refused ? `${transport} play refused` : 'http-flv lookup failed');
         // No room (too many streams or awaited names) is the server being busy, not broken: the client may retry.
-        const status = code === 'ERR_LIMIT' ? '503 Service Unavailable' : '500 Internal Server Error';
-        if (!aborted) res.cork(() => res.writeStatus(status).end());
+        const status = refused ? STATUS_TEXT[err.status] : code === 'ERR_LIMIT' ? '503 Service Unavailable' : '500 Internal Server Error';
+        if (!aborted) res.cork(() => res.writeStatus(status).writeHeader('Access-Control-Allow-Origin', cors).end(refused ? `${err.message}\n` : undefined));
       },
     );
   };
@@ -96,7 +101,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const peer = peerOf(res);
-      lookup(res, url, req.getQuery() ?? '', (lease, aborted) => {
+      lookup(res, url, req.getQuery() ?? '', 'ws-flv', (lease, aborted) => {
         if (aborted()) return lease?.release();
         if (!lease) return notFound(res, 'stream not found');
         res.cork(() => res.upgrade<WsData>({ lease, peer }, key, protocol, extensions, context));
@@ -126,7 +131,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   });
 
   app.head('/*', (res, req) => {
-    lookup(res, req.getUrl(), req.getQuery() ?? '', (lease, aborted) => {
+    lookup(res, req.getUrl(), req.getQuery() ?? '', 'http-flv', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease?.stream.live) {
         notFound(res, 'stream not found', true);
@@ -142,7 +147,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
 
   app.get('/*', (res, req: HttpRequest) => {
     const peer = peerOf(res);
-    lookup(res, req.getUrl(), req.getQuery() ?? '', (lease, aborted) => {
+    lookup(res, req.getUrl(), req.getQuery() ?? '', 'http-flv', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease) return notFound(res, 'stream not found');
       // Headers go out with the first bytes, so a stream that is awaited and never comes can still 404.

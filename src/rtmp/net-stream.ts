@@ -12,6 +12,10 @@ import { cleanName, queryOf, streamKey } from '../app/stream-name.js';
 import { RtmpPlayer } from './player.js';
 import { notPublishing, RtmpPublisher } from './publisher.js';
 import type { RtmpSessionIO } from './types.js';
+import type { AccessClient } from '../access/policy.js';
+
+/** Refusals the client is told about (then only its connection ends); other errors end the session as errors. */
+const REFUSALS = new Set(['ERR_STREAM', 'ERR_LIMIT', 'ERR_UPSTREAM', 'ERR_ACCESS']);
 
 export class NetStream {
   publishing: RtmpPublisher | null = null;
@@ -77,7 +81,7 @@ export class NetStream {
     if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'publish: session already publishing or playing');
     const key = streamKey(app, name);
     this.ask(
-      () => s.ctx.streams.publish(app, name, s.id, 'publisher', queryOf(cmd.args[0])),
+      () => s.ctx.streams.publish(app, name, s.id, 'publisher', queryOf(cmd.args[0]), this.client()),
       (lease) => {
         s.started();
         this.publishing = new RtmpPublisher(lease, h.streamId, s.ctx.config.amf);
@@ -91,14 +95,14 @@ export class NetStream {
   }
 
   /**
-   * How a refused publish/play is told: a name in use (ERR_STREAM) gets
-   * `taken`, no room (ERR_LIMIT) gets `full`; the client reads the status,
+   * How a refused publish/play is told: a name in use (ERR_STREAM) or
+   * access control (ERR_ACCESS) gets `taken`, no room (ERR_LIMIT) `full`; the client reads the status,
    * then only this connection ends. Other failures end the session as errors.
    */
   private refusal(action: string, streamId: number, key: string, name: string, taken: string, full: string): (err: unknown) => boolean {
     return (err) => {
-      if (!(err instanceof SluiceError) || (err.code !== 'ERR_STREAM' && err.code !== 'ERR_LIMIT' && err.code !== 'ERR_UPSTREAM')) return false;
-      this.refuse(action, streamId, name, err.code === 'ERR_STREAM' ? taken : full, err.code, err.message, key);
+      if (!(err instanceof SluiceError) || !REFUSALS.has(err.code)) return false;
+      this.refuse(action, streamId, name, err.code === 'ERR_STREAM' || err.code === 'ERR_ACCESS' ? taken : full, err.code, err.message, key);
       return true;
     };
   }
@@ -111,12 +115,16 @@ export class NetStream {
     setImmediate(() => s.close(`${action} refused: ${status}`));
   }
 
+  private client(): AccessClient {
+    return { ip: this.s.socket.remoteAddress ?? '', transport: 'rtmp' };
+  }
+
   private play(streamId: number, app: string, rawName: AmfValue, reset: boolean): void {
     const s = this.s;
     const name = cleanName(rawName, 'play name');
     if (this.publishing || this.playing || this.pending) throw new SluiceError('ERR_COMMAND', 'play: session already publishing or playing');
     this.ask(
-      () => s.ctx.streams.play(app, name, queryOf(rawName)),
+      () => s.ctx.streams.play(app, name, queryOf(rawName), this.client()),
       (lease) => {
         if (!lease) {
           s.send(onStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', `${streamKey(app, name)} not found.`, name));

@@ -96,9 +96,16 @@ const configObject = z
       .default({}),
     admin: z
       .object({
-        host: z.string().default('0.0.0.0'),
+        /** Unset: 0.0.0.0 with a token, 127.0.0.1 without one (docs/access.md). */
+        host: z.string().optional(),
         /** Control plane on the primary: /healthz, /readyz, /metrics, /api/v1; 0 = any free port. */
         port: int(0, 65535).default(8081),
+        /** Bearer token every admin request needs (but openPaths). */
+        token: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+        /** A file holding the token (a Kubernetes Secret volume); read at start, trailing whitespace dropped. */
+        tokenFile: z.string().optional(),
+        /** Paths served without the token (probes, Prometheus). */
+        openPaths: z.array(z.string()).default(['/healthz', '/readyz', '/metrics']),
       })
       .strict()
       .default({}),
@@ -394,4 +401,19 @@ export function accessOptionsOf(config: SluiceConfig): AccessOptions {
     play: { allow: a.playAllow, deny: a.playDeny },
     signed: { publishSecrets: a.publishSecrets, playSecrets: a.playSecrets, bindIp: a.signBindIp },
   };
+}
+
+/** The admin listener: its token (from admin.token or admin.tokenFile) and the address that follows from it. */
+export function adminAccessOf(config: SluiceConfig): { host: string; token: string | undefined; openPaths: string[] } {
+  const a = config.admin;
+  let token = a.token;
+  if (a.tokenFile !== undefined) {
+    try {
+      token = readFileSync(a.tokenFile, 'utf8').trimEnd();
+    } catch (err) {
+      throw new SluiceError('ERR_CONFIG', `admin.tokenFile ${a.tokenFile}: cannot read`, { cause: err });
+    }
+    if (token.length < 16) throw new SluiceError('ERR_CONFIG', `admin.tokenFile ${a.tokenFile}: an admin token needs at least 16 characters`);
+  }
+  return { host: a.host ?? (token ? '0.0.0.0' : '127.0.0.1'), token, openPaths: a.openPaths };
 }

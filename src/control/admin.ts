@@ -16,6 +16,7 @@
  * `{ "error": { "code": "...", "message": "..." } }`.
  */
 import http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describeError } from '../core/errors.js';
 import { AdminApi, ApiError } from './admin-api.js';
@@ -29,11 +30,14 @@ export interface AdminServer {
 export interface AdminOptions {
   host: string;
   port: number;
+  /** Bearer token for every path but `openPaths`; unset = no check. */
+  token?: string;
+  openPaths?: string[];
   ready: () => boolean;
   /** The JSON API; without it only the health endpoints and (if given) /metrics answer. */
   api?: AdminApi;
   metrics?: ClusterMetrics;
-  log?: { error(o: object, m: string): void };
+  log?: { error(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
 interface Reply {
@@ -44,6 +48,15 @@ interface Reply {
   type?: string;
   /** Methods for a 405's Allow header. */
   allow?: string;
+  /** A 401: send WWW-Authenticate. */
+  challenge?: boolean;
+}
+
+/** Constant-time: both sides are hashed first, so neither length nor content leaks through timing. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? '';
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(token)) && given.length > 0;
 }
 
 type Method = 'GET' | 'DELETE';
@@ -96,6 +109,9 @@ function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> 
 
 async function handle(req: http.IncomingMessage, o: AdminOptions): Promise<Reply> {
   const url = new URL(req.url ?? '/', 'http://admin');
+  if (o.token !== undefined && !o.openPaths?.includes(url.pathname) && !bearerMatches(req.headers.authorization, o.token)) {
+    return { ...errorReply(401, 'UNAUTHORIZED', 'a bearer token is required (Authorization: Bearer <admin.token>)'), challenge: true };
+  }
   const handlers = route(url.pathname, o);
   if (!handlers) return errorReply(404, 'NOT_FOUND', `no resource ${url.pathname}`);
   const method = req.method === 'HEAD' ? 'GET' : (req.method as Method);
@@ -116,6 +132,7 @@ async function handle(req: http.IncomingMessage, o: AdminOptions): Promise<Reply
 function send(res: http.ServerResponse, r: Reply): void {
   const headers: http.OutgoingHttpHeaders = {};
   if (r.allow) headers.allow = r.allow;
+  if (r.challenge) headers['www-authenticate'] = 'Bearer realm="sluice"';
   if (r.body === undefined) return void res.writeHead(r.status, headers).end();
   const isText = typeof r.body === 'string';
   headers['content-type'] = isText ? r.type : 'application/json; charset=utf-8';
@@ -135,6 +152,13 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
   });
+  if (o.token === undefined) {
+    const loopback = o.host === '127.0.0.1' || o.host === '::1' || o.host === 'localhost';
+    o.log?.warn(
+      { host: o.host, port: (server.address() as AddressInfo).port },
+      loopback ? 'admin API has no token (admin.token): listening on loopback only' : 'admin API has no token (admin.token) and is reachable from the network',
+    );
+  }
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>

@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { directoryOptionsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { adminAccessOf, directoryOptionsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -62,7 +62,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
   let admin: AdminServer;
   try {
-    admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, api, metrics, log: logger });
+    admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, api, metrics, log: logger });
   } catch (err) {
     await supervisor.drain('admin port unavailable', 0);
     throw err;

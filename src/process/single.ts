@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
-import { directoryOptionsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { adminAccessOf, directoryOptionsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';
@@ -56,7 +56,7 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   if (opts.admin ?? config.cluster.workers === 0) {
     try {
       const ready = () => closing === undefined;
-      admin = await startAdmin({ host: config.admin.host, port: config.admin.port, ready, ...localControl(ctx, directory, pool), log: logger });
+      admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, ...localControl(ctx, directory, pool), log: logger });
     } catch (err) {
       await stop('admin port unavailable');
       throw err;

@@ -5,7 +5,7 @@
  * with its default (docs/configuration.md lists them).
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { SluiceError } from '../core/errors.js';
@@ -15,6 +15,7 @@ import { mergeWindowOf } from '../media/merge-window.js';
 import type { DirectoryOptions } from '../cluster/directory.js';
 import { parseCidr } from '../access/ip-rules.js';
 import type { AccessOptions } from '../access/policy.js';
+import type { HookOptions } from '../access/hooks.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const MiB = 1024 * 1024;
@@ -30,6 +31,7 @@ const cidrList = z
     }),
   )
   .default([]);
+const hookUrls = z.array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL')).default([]);
 const secretList = z.array(z.string().min(16, 'a signing secret needs at least 16 characters')).default([]);
 
 /** An origin: rtmp://host[:port][/app] (no app: the player's app is used). */
@@ -198,6 +200,26 @@ const configObject = z
         playSecrets: secretList,
         /** The signature also covers the client's IP address. */
         signBindIp: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    /** SRS-compatible HTTP callbacks (access/hooks.ts, docs/access.md): URLs per event, all must allow. */
+    hooks: z
+      .object({
+        onConnect: hookUrls,
+        onPublish: hookUrls,
+        onUnpublish: hookUrls,
+        onPlay: hookUrls,
+        onStop: hookUrls,
+        /** A start event's answer must come within this. */
+        timeoutMs: int(100, 60000).default(3000),
+        /** What a failed callback (timeout, not 200, unreadable) means for the start it was asked about. */
+        onError: z.enum(['deny', 'allow']).default('deny'),
+        maxReplyBytes: int(1, MiB).default(64 * 1024),
+        /** End events (on_unpublish, on_stop): attempts after the first, backing off from 200 ms. */
+        retries: int(0, 10).default(3),
+        /** `server_id` in every body. */
+        serverId: z.string().default(hostname()),
       })
       .strict()
       .default({}),
@@ -416,4 +438,17 @@ export function adminAccessOf(config: SluiceConfig): { host: string; token: stri
     if (token.length < 16) throw new SluiceError('ERR_CONFIG', `admin.tokenFile ${a.tokenFile}: an admin token needs at least 16 characters`);
   }
   return { host: a.host ?? (token ? '0.0.0.0' : '127.0.0.1'), token, openPaths: a.openPaths };
+}
+
+/** The HTTP callbacks' options (access/hooks.ts) from the config. */
+export function hookOptionsOf(config: SluiceConfig): HookOptions {
+  const h = config.hooks;
+  return {
+    urls: { on_connect: h.onConnect, on_publish: h.onPublish, on_unpublish: h.onUnpublish, on_play: h.onPlay, on_stop: h.onStop },
+    timeoutMs: h.timeoutMs,
+    onError: h.onError,
+    maxReplyBytes: h.maxReplyBytes,
+    retries: h.retries,
+    serverId: h.serverId,
+  };
 }

@@ -3,8 +3,9 @@
  * service and registry, and the counters operators read. Transports are
  * named here only by the interfaces the rest of the worker needs of them.
  */
-import { accessOptionsOf, type SluiceConfig } from './config.js';
+import { accessOptionsOf, hookOptionsOf, type SluiceConfig } from './config.js';
 import { AccessPolicy } from '../access/policy.js';
+import { HttpHooks } from '../access/hooks.js';
 import type { Logger } from './log.js';
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -150,7 +151,7 @@ export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, wo
     config,
     log,
     hub,
-    streams: new StreamService(hub, new AccessPolicy(accessOptionsOf(config)), (err) => {
+    streams: new StreamService(hub, new AccessPolicy(accessOptionsOf(config), new HttpHooks(hookOptionsOf(config), log)), (err) => {
       const key = `${err.action} ${err.reason}`;
       counters.refused[key] = (counters.refused[key] ?? 0) + 1;
     }),

@@ -8,7 +8,7 @@
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { LiveStream } from '../media/live-stream.js';
 import type { Subscriber } from '../media/subscriber.js';
-import { AccessRefused, type AccessClient, type AccessPolicy } from '../access/policy.js';
+import { AccessRefused, type AccessClient, type AccessPolicy, type AccessRequest } from '../access/policy.js';
 import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
 
 /** The right to write a stream; release() unpublishes it (players wait out the grace period). */
@@ -21,6 +21,8 @@ export class PublishLease {
     /** The publishing session's id (the stream's `publisher`). */
     readonly owner: number,
     private readonly hooks?: PublishHooks,
+    /** Access control's end event (on_unpublish). */
+    private readonly ended?: () => void,
   ) {}
 
   get released(): boolean {
@@ -32,6 +34,7 @@ export class PublishLease {
     this.done = true;
     this.hooks?.end(this);
     this.hub.unpublish(this.stream, this.owner);
+    this.ended?.();
   }
 }
 
@@ -43,6 +46,8 @@ export class PlayLease {
   constructor(
     private readonly hub: WorkerHub,
     readonly stream: LiveStream,
+    /** Access control's end event (on_stop). */
+    private readonly ended?: () => void,
   ) {}
 
   get released(): boolean {
@@ -62,6 +67,7 @@ export class PlayLease {
     if (this.done) return;
     this.done = true;
     this.sub?.close();
+    this.ended?.();
     // A closed view was dropped by the hub already (stream end): nothing more to give back.
     if (!this.stream.closed) this.hub.subscriberLeft(this.stream);
   }
@@ -94,9 +100,9 @@ export class StreamService {
    * `client`: a client's publish, checked by access control (an edge's own pulls have none).
    */
   async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', query = '', client?: AccessClient): Promise<PublishLease> {
-    if (client) this.check({ ...client, action: 'publish', app, name, query });
+    const asked = client && (await this.check({ ...client, action: 'publish', app, name, query }));
     const hooks = this.hooks;
-    const lease = new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner, hooks);
+    const lease = new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner, hooks, this.endOf(asked));
     if (!hooks) return lease;
     try {
       await hooks.begin(lease, query);
@@ -113,18 +119,30 @@ export class StreamService {
    * one to its origin, so origin-side tokens work through edges).
    */
   async play(app: string, name: string, query = '', client?: AccessClient): Promise<PlayLease | undefined> {
-    if (client) this.check({ ...client, action: 'play', app, name, query });
+    const asked = client && (await this.check({ ...client, action: 'play', app, name, query }));
     const stream = await this.hub.play(app, name, query);
-    return stream && new PlayLease(this.hub, stream);
+    return stream && new PlayLease(this.hub, stream, this.endOf(asked));
   }
 
-  private check(r: Parameters<AccessPolicy['check']>[0]): void {
-    if (!this.access || this.access.open) return;
+  /** RTMP connect: access control's on_connect (streams are asked for later). */
+  async connect(app: string, query: string, client: AccessClient): Promise<void> {
+    await this.check({ ...client, action: 'connect', app, name: '', query });
+  }
+
+  /** The request when access control allowed it (its end is to be told), undefined when there is no policy. */
+  private async check(r: AccessRequest): Promise<AccessRequest | undefined> {
+    if (!this.access || this.access.open) return undefined;
     try {
-      this.access.check(r);
+      await this.access.check(r);
     } catch (err) {
       if (err instanceof AccessRefused) this.refused?.(err);
       throw err;
     }
+    return r;
+  }
+
+  private endOf(r: AccessRequest | undefined): (() => void) | undefined {
+    const access = this.access;
+    return r && access ? () => access.ended(r) : undefined;
   }
 }

@@ -19,11 +19,22 @@ import type { Logger } from '../app/log.js';
 
 let nextId = 1;
 
+/** Who an HTTP-FLV / WS-FLV player is, known before it attaches (access control's hooks name it). */
+export interface FlvClient {
+  id: number;
+  peer: string;
+}
+
+export function newFlvClient(peer: string): FlvClient {
+  return { id: nextId++, peer };
+}
+
 /** How a player's connection ends: `error` for a forced close, `abort` without any goodbye (the thread is ending). */
 export type FinishStatus = 'ok' | 'not-found' | 'error' | 'abort';
 
 export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, FlvPlayerHandle {
-  readonly id = nextId++;
+  readonly id: number;
+  readonly peer: string;
   readonly since = Date.now();
   readonly stream: LiveStream;
   sub!: Subscriber;
@@ -36,9 +47,12 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
   constructor(
     protected readonly ctx: ServerContext,
     private readonly lease: PlayLease,
-    readonly peer: string,
+    client: FlvClient,
     readonly protocol: FlvProtocol,
   ) {
+    this.id = client.id;
+    this.peer = client.peer;
+    const peer = client.peer;
     this.stream = lease.stream;
     this.log = ctx.log.child({ clientId: clientId(ctx.workerId, protocol, this.id), peer });
   }

@@ -11,8 +11,10 @@ import { describeError, SluiceError } from '../core/errors.js';
 import { cleanName, MAX_QUERY } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { AccessRefused, type Transport } from '../access/policy.js';
+import { AccessRefused, type AccessClient, type Transport } from '../access/policy.js';
+import { clientId } from '../app/client-id.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
+import { newFlvClient, type FlvClient } from './flv-player.js';
 import { WsFlvPlayer } from './ws-flv-player.js';
 
 export interface HttpListener {
@@ -38,7 +40,7 @@ export function parseFlvPath(url: string): { app: string; name: string } | undef
   }
 }
 
-const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden' } as const;
+const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden', 503: '503 Service Unavailable' } as const;
 
 function peerOf(res: HttpResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString();
@@ -46,7 +48,7 @@ function peerOf(res: HttpResponse): string {
 
 interface WsData {
   lease: PlayLease;
-  peer: string;
+  client: FlvClient;
   player?: WsFlvPlayer;
 }
 
@@ -65,7 +67,12 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   };
 
   /** Resolves the stream through the directory; `aborted()` tells whether the response went away meanwhile. */
-  const lookup = (res: HttpResponse, url: string, query: string, transport: Transport, then: (lease: PlayLease | undefined, aborted: () => boolean) => void): void => {
+  /** Reads what it needs of `req` at once (uWS requests live only for the handler's synchronous part). */
+  const lookup = (res: HttpResponse, req: HttpRequest, transport: Transport, then: (lease: PlayLease | undefined, aborted: () => boolean, client: FlvClient) => void): void => {
+    const url = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const host = req.getHeader('host');
+    const pageUrl = req.getHeader('referer');
     const path = parseFlvPath(url);
     if (!path) return notFound(res, 'not a stream path (expected /{app}/{name}.flv)');
     let aborted = false;
@@ -73,9 +80,11 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       aborted = true;
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
-    const client = { ip: peerOf(res), transport };
+    const flvClient = newFlvClient(peerOf(res));
+    const scheme = transport === 'ws-flv' ? 'ws' : 'http';
+    const client: AccessClient = { ip: flvClient.peer, transport, clientId: clientId(ctx.workerId, transport, flvClient.id), tcUrl: `${scheme}://${host}${url}`, pageUrl };
     ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY), client).then(
-      (lease) => then(lease, () => aborted),
+      (lease) => then(lease, () => aborted, flvClient),
       (err) => {
         const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
         const refused = err instanceof AccessRefused;
@@ -96,20 +105,18 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
     idleTimeout: cfg.http.wsIdleTimeoutS,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const url = req.getUrl();
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const peer = peerOf(res);
-      lookup(res, url, req.getQuery() ?? '', 'ws-flv', (lease, aborted) => {
+      lookup(res, req, 'ws-flv', (lease, aborted, client) => {
         if (aborted()) return lease?.release();
         if (!lease) return notFound(res, 'stream not found');
-        res.cork(() => res.upgrade<WsData>({ lease, peer }, key, protocol, extensions, context));
+        res.cork(() => res.upgrade<WsData>({ lease, client }, key, protocol, extensions, context));
       });
     },
     open: (ws) => {
       const d = ws.getUserData();
-      const p = new WsFlvPlayer(ctx, d.lease, d.peer, ws as never);
+      const p = new WsFlvPlayer(ctx, d.lease, d.client, ws as never);
       d.player = p;
       ctx.flvPlayers.add(p);
       p.attach();
@@ -131,7 +138,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   });
 
   app.head('/*', (res, req) => {
-    lookup(res, req.getUrl(), req.getQuery() ?? '', 'http-flv', (lease, aborted) => {
+    lookup(res, req, 'http-flv', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease?.stream.live) {
         notFound(res, 'stream not found', true);
@@ -146,12 +153,11 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
   });
 
   app.get('/*', (res, req: HttpRequest) => {
-    const peer = peerOf(res);
-    lookup(res, req.getUrl(), req.getQuery() ?? '', 'http-flv', (lease, aborted) => {
+    lookup(res, req, 'http-flv', (lease, aborted, client) => {
       if (aborted()) return lease?.release();
       if (!lease) return notFound(res, 'stream not found');
       // Headers go out with the first bytes, so a stream that is awaited and never comes can still 404.
-      const p = new HttpFlvPlayer(ctx, lease, peer, res, cors);
+      const p = new HttpFlvPlayer(ctx, lease, client, res, cors);
       (res as { player?: HttpFlvPlayer }).player = p;
       ctx.flvPlayers.add(p);
       p.attach();

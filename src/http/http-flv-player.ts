@@ -7,7 +7,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { FlvPlayer, type FinishStatus } from './flv-player.js';
+import { FlvPlayer, type FlvClient, type FinishStatus } from './flv-player.js';
 
 export class HttpFlvPlayer extends FlvPlayer {
   private congested = false;
@@ -15,11 +15,11 @@ export class HttpFlvPlayer extends FlvPlayer {
   constructor(
     ctx: ServerContext,
     lease: PlayLease,
-    peer: string,
+    client: FlvClient,
     private readonly res: HttpResponse,
     private readonly cors: string,
   ) {
-    super(ctx, lease, peer, 'http-flv');
+    super(ctx, lease, client, 'http-flv');
   }
 
   get writableLength(): number {

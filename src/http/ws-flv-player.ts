@@ -7,7 +7,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { SluiceError } from '../core/errors.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { FlvPlayer, type FinishStatus } from './flv-player.js';
+import { FlvPlayer, type FlvClient, type FinishStatus } from './flv-player.js';
 
 /** Application-defined close code (4000-4999) for "stream not found". */
 export const WS_CLOSE_NOT_FOUND = 4404;
@@ -18,10 +18,10 @@ export class WsFlvPlayer extends FlvPlayer {
   constructor(
     ctx: ServerContext,
     lease: PlayLease,
-    peer: string,
+    client: FlvClient,
     private readonly ws: WebSocket<unknown>,
   ) {
-    super(ctx, lease, peer, 'ws-flv');
+    super(ctx, lease, client, 'ws-flv');
   }
 
   get writableLength(): number {

@@ -9,12 +9,17 @@ import { SluiceError } from '../core/errors.js';
 import * as control from '../protocol/control.js';
 import { connectResult, errorMessage, onFc, resultMessage, type Command } from '../protocol/commands.js';
 import type { MessageHeader } from '../protocol/types.js';
-import { cleanName } from '../app/stream-name.js';
+import { cleanName, queryOf } from '../app/stream-name.js';
+import { clientId } from '../app/client-id.js';
+import type { AmfValue } from '../protocol/amf-types.js';
+import { AccessRefused, type AccessClient } from '../access/policy.js';
 import { NetStream } from './net-stream.js';
 import type { RtmpSessionIO } from './types.js';
 
 /** Replies sluice receives as a peer and has nothing to do with. */
 const IGNORED = new Set(['_result', '_error', 'onStatus', '_checkbw', 'onBWDone']);
+/** tcUrl and pageUrl as hooks see them are cut here. */
+const MAX_URL = 4096;
 
 export class NetConnection {
   /** The application of `connect` (undefined before it). */
@@ -27,8 +32,11 @@ export class NetConnection {
   private readonly openStreams = new Set<number>();
 
   constructor(private readonly s: RtmpSessionIO) {
-    this.stream = new NetStream(s, (id) => this.openStreams.has(id));
+    this.stream = new NetStream(s, (id) => this.openStreams.has(id), () => this.client);
   }
+
+  /** Who this session is, for access control; tcUrl and pageUrl come with connect. */
+  private client: AccessClient = { ip: '', transport: 'rtmp', clientId: '', tcUrl: '' };
 
   onCommand(h: MessageHeader, cmd: Command): void {
     const s = this.s;
@@ -82,12 +90,40 @@ export class NetConnection {
     this.s.send(resultMessage(txn, null, id));
   }
 
+  /** Access control (on_connect) decides first, with the session held; then the reply. */
   private connect(cmd: Command): void {
     const s = this.s;
-    if (this.app !== undefined) throw new SluiceError('ERR_COMMAND', 'connect: already connected');
+    if (this.app !== undefined || this.connecting) throw new SluiceError('ERR_COMMAND', 'connect: already connected');
     const obj = cmd.object;
     if (!obj) throw new SluiceError('ERR_COMMAND', 'connect: missing command object');
-    this.app = cleanName(obj.app, 'connect app');
+    const app = cleanName(obj.app, 'connect app');
+    const text = (v: AmfValue | undefined) => (typeof v === 'string' ? v.slice(0, MAX_URL) : '');
+    const tcUrl = text(obj.tcUrl);
+    this.client = { ip: s.socket.remoteAddress ?? '', transport: 'rtmp', clientId: clientId(s.ctx.workerId, 'rtmp', s.id), tcUrl, pageUrl: text(obj.pageUrl) };
+    this.connecting = true;
+    s.hold();
+    s.ctx.streams.connect(app, queryOf(tcUrl), this.client).then(
+      () => {
+        if (s.closed) return;
+        this.accept(cmd, app);
+        s.unhold();
+      },
+      (err: unknown) => {
+        if (s.closed) return;
+        if (!(err instanceof AccessRefused)) return s.fail(err);
+        s.send(errorMessage(cmd.transactionId, 'NetConnection.Connect.Rejected', `Connect.Rejected: ${err.message}.`));
+        s.log.warn({ code: err.code, reason: err.message, app }, 'connect refused');
+        setImmediate(() => s.close('connect refused'));
+      },
+    );
+  }
+
+  private connecting = false;
+
+  private accept(cmd: Command, app: string): void {
+    const s = this.s;
+    const obj = cmd.object!;
+    this.app = app;
     this.objectEncoding = obj.objectEncoding === 3 ? 3 : 0;
     const cfg = s.ctx.config.rtmp;
     s.send(control.windowAckSize(cfg.windowAckSize));

@@ -27,6 +27,8 @@ export class NetStream {
     private readonly s: RtmpSessionIO,
     /** Whether createStream opened this message stream id (and it is not deleted). */
     private readonly isOpen: (streamId: number) => boolean,
+    /** Who asks, for access control (set by NetConnection from connect). */
+    private readonly client: () => AccessClient,
   ) {}
 
   /** Handles a NetStream command; false if `cmd` is not one. */
@@ -113,10 +115,6 @@ export class NetStream {
     s.send(onStatus(streamId, 'error', status, `${status}: ${reason}.`, name));
     s.log.warn({ ...(key ? { streamKey: key } : {}), code, reason }, `${action} refused`);
     setImmediate(() => s.close(`${action} refused: ${status}`));
-  }
-
-  private client(): AccessClient {
-    return { ip: this.s.socket.remoteAddress ?? '', transport: 'rtmp' };
   }
 
   private play(streamId: number, app: string, rawName: AmfValue, reset: boolean): void {

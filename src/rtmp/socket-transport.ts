@@ -48,8 +48,13 @@ export class SocketTransport implements PlayerTransport {
   }
 }
 
-/** The socket's file descriptor where the platform exposes one, else -1 (then every write goes through the socket). */
+/**
+ * The socket's file descriptor where the platform exposes one, else -1 (then
+ * every write goes through the socket). Never for TLS: the fd carries the
+ * ciphertext, and plain bytes written to it would break the session.
+ */
 function fdOf(socket: Socket): number {
+  if ((socket as Socket & { encrypted?: boolean }).encrypted) return -1;
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 && process.platform !== 'win32' ? fd : -1;
 }

@@ -84,3 +84,15 @@ test('a destroyed socket takes nothing, and a reset peer surfaces as the socket 
     close();
   }
 });
+
+test('a TLS socket is never written past (its fd carries ciphertext)', async () => {
+  const { a, close } = await pair();
+  try {
+    Object.defineProperty(a, 'encrypted', { value: true });
+    const t = new SocketTransport(a, true);
+    t.write([Buffer.from('hello')]);
+    assert.equal(t.directBytes, 0);
+  } finally {
+    close();
+  }
+});

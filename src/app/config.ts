@@ -151,6 +151,19 @@ const configObject = z
       })
       .strict()
       .default({}),
+    /** RTMP over TLS: on when certFile and keyFile are set; the same sessions as rtmp.* (docs/access.md). */
+    rtmps: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: int(0, 65535).default(1936),
+        /** PEM certificate chain and private key; polled every reloadCheckMs and reloaded without dropping sessions. */
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+        reloadCheckMs: int(100).default(10000),
+      })
+      .strict()
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
+      .default({}),
     http: z
       .object({
         /** HTTP-FLV and WebSocket-FLV playback on every worker (uWebSockets.js). */
@@ -451,4 +464,18 @@ export function hookOptionsOf(config: SluiceConfig): HookOptions {
     retries: h.retries,
     serverId: h.serverId,
   };
+}
+
+/** A certificate and key on disk, checked for changes every reloadCheckMs (rtmp/tls-files.ts). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  reloadCheckMs: number;
+}
+
+/** Where RTMPS listens and with which files, or undefined when it is off. */
+export function rtmpsOf(config: SluiceConfig): { host: string; port: number; files: TlsFiles } | undefined {
+  const t = config.rtmps;
+  if (t.certFile === undefined || t.keyFile === undefined) return undefined;
+  return { host: t.host, port: t.port, files: { certFile: t.certFile, keyFile: t.keyFile, reloadCheckMs: t.reloadCheckMs } };
 }

@@ -7,7 +7,8 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { adminAccessOf, directoryOptionsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { loadTls } from '../rtmp/tls-files.js';
+import { adminAccessOf, directoryOptionsOf, rtmpsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -16,6 +17,8 @@ import type { WorkerSnapshot } from '../control/snapshot.js';
 
 export interface RunningCluster {
   readonly rtmpPort: number;
+  /** RTMPS, when rtmps.certFile and keyFile are set. */
+  readonly rtmpsPort: number | undefined;
   readonly adminPort: number;
   /** HTTP-FLV / WS-FLV port of every worker (undefined when http.enabled is false). */
   readonly httpPort: number | undefined;
@@ -36,12 +39,16 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
+  // A bad certificate fails the start here, not in every worker.
+  const rtmps = rtmpsOf(config);
+  if (rtmps) loadTls(rtmps.files);
   const supervisor = new Supervisor({
     script: new URL('./worker-main.js', import.meta.url),
     count: Math.max(1, config.cluster.workers),
     host: config.rtmp.host,
     port: config.rtmp.port,
     httpPort: config.http.enabled ? config.http.port : undefined,
+    tls: rtmps,
     config,
     heartbeat: { intervalMs: config.cluster.heartbeatMs, timeoutMs: config.cluster.heartbeatTimeoutMs, startTimeoutMs: config.cluster.startTimeoutMs },
     log: logger,
@@ -67,10 +74,11 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     await supervisor.drain('admin port unavailable', 0);
     throw err;
   }
-  logger.info({ rtmpPort, httpPort: supervisor.getHttpPort(), adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  logger.info({ rtmpPort, rtmpsPort: supervisor.tlsPort, httpPort: supervisor.getHttpPort(), adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
   let closing: Promise<void> | undefined;
   return {
     rtmpPort,
+    rtmpsPort: supervisor.tlsPort,
     adminPort: admin.port,
     httpPort: supervisor.getHttpPort(),
     config,

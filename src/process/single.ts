@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
-import { adminAccessOf, directoryOptionsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { adminAccessOf, directoryOptionsOf, rtmpsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';
@@ -19,6 +19,8 @@ import { enableEdge } from '../edge/edge-node.js';
 
 export interface RunningServer {
   readonly rtmpPort: number;
+  /** RTMPS, when rtmps.certFile and keyFile are set. */
+  readonly rtmpsPort: number | undefined;
   readonly httpPort: number | undefined;
   /** The control plane's port (undefined when not served, see StartOptions). */
   readonly adminPort: number | undefined;
@@ -45,7 +47,8 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const { directory, hub } = localCluster(pool, directoryOptionsOf(config), streamOptionsOf(config));
   const ctx = newContext(config, logger, hub, 0);
   enableEdge(ctx);
-  const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port });
+  const rtmps = rtmpsOf(config);
+  const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port }, rtmps && { on: rtmps, files: rtmps.files });
   const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;
   let closing: Promise<void> | undefined;
   const stop = async (reason: string): Promise<void> => {
@@ -62,9 +65,10 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
       throw err;
     }
   }
-  logger.info({ rtmpPort: listener.port, httpPort: http?.port, adminPort: admin?.port }, 'server started');
+  logger.info({ rtmpPort: listener.port, rtmpsPort: listener.tlsPort, httpPort: http?.port, adminPort: admin?.port }, 'server started');
   return {
     rtmpPort: listener.port,
+    rtmpsPort: listener.tlsPort,
     httpPort: http?.port,
     adminPort: admin?.port,
     config,

@@ -1,22 +1,62 @@
 /**
- * The RTMP listener of one worker (or of a single-process server): accepts
- * connections, bounds their number, and hands each to an RtmpSession.
+ * The RTMP listeners of one worker (or of a single-process server): plain
+ * RTMP and, with a certificate, RTMPS. Both accept connections, bound their
+ * number, and hand each to the same RtmpSession: TLS is only the socket.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ServerContext } from '../app/context.js';
 import { RtmpSession } from './session.js';
+import { loadTls, watchTls, type TlsFiles } from './tls-files.js';
 
 export type ListenOn = { fd: number } | { host: string; port: number };
 
 export interface RtmpListener {
   readonly port: number;
+  /** The RTMPS port, when RTMPS is on. */
+  readonly tlsPort: number | undefined;
   /** Stops accepting; existing sessions go on until closed. */
   stop(): Promise<void>;
 }
 
-export async function listenRtmp(ctx: ServerContext, on: ListenOn): Promise<RtmpListener> {
+export async function listenRtmp(ctx: ServerContext, on: ListenOn, tlsOn?: { on: ListenOn; files: TlsFiles }): Promise<RtmpListener> {
+  // Certificate problems fail the start before anything listens.
+  const server = tlsOn && tls.createServer({ ...loadTls(tlsOn.files), handshakeTimeout: ctx.config.rtmp.handshakeTimeoutMs });
+  const plain = await listen(ctx, net.createServer({ noDelay: true }), on, 'rtmp');
+  if (!tlsOn || !server) return { port: plain.port, tlsPort: undefined, stop: plain.stop };
+  // A client that does not speak TLS (or fails the handshake) ends there: counted and logged, no session exists yet.
+  server.on('tlsClientError', (err, socket) => {
+    ctx.counters.handshakeFailures++;
+    ctx.log.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, code: 'ERR_HANDSHAKE', reason: `tls: ${err.message}` }, 'rtmps handshake failed');
+    socket.destroy();
+  });
+  let secure: Served;
+  try {
+    secure = await listen(ctx, server, tlsOn.on, 'rtmps');
+  } catch (err) {
+    await plain.stop();
+    throw err;
+  }
+  const unwatch = watchTls(server, tlsOn.files, ctx.log);
+  return {
+    port: plain.port,
+    tlsPort: secure.port,
+    stop: async () => {
+      unwatch();
+      await Promise.all([plain.stop(), secure.stop()]);
+    },
+  };
+}
+
+interface Served {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function listen(ctx: ServerContext, server: net.Server, on: ListenOn, what: 'rtmp' | 'rtmps'): Promise<Served> {
   const { config, log } = ctx;
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  server.on(what === 'rtmps' ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    if (what === 'rtmps') socket.setNoDelay(true);
     ctx.counters.connectionsTotal++;
     if (ctx.sessions.size >= config.rtmp.maxConnections) {
       ctx.counters.connectionsRefused++;
@@ -40,7 +80,7 @@ export async function listenRtmp(ctx: ServerContext, on: ListenOn): Promise<Rtmp
     else server.listen(on.port, on.host, done);
   });
   const port = (server.address() as net.AddressInfo).port;
-  log.info({ port }, 'rtmp listening');
+  log.info({ port }, `${what} listening`);
   let stopping: Promise<void> | undefined;
   return {
     port,

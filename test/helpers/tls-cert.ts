@@ -1,0 +1,13 @@
+/** A throwaway self-signed certificate and key for TLS tests, made with the openssl CLI. */
+import { execFileSync } from 'node:child_process';
+import { tmpFile } from './ffmpeg.js';
+
+let n = 0;
+
+export function selfSignedCert(cn = 'localhost'): { certFile: string; keyFile: string } {
+  const base = tmpFile(`tls-${process.pid}-${n++}`);
+  const certFile = `${base}.crt`;
+  const keyFile = `${base}.key`;
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}

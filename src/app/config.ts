@@ -164,6 +164,17 @@ const configObject = z
       .strict()
       .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
       .default({}),
+    /** HTTPS-FLV and WSS-FLV (uWS SSLApp): on when certFile and keyFile are set. */
+    https: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: int(0, 65535).default(8443),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
+      .default({}),
     http: z
       .object({
         /** HTTP-FLV and WebSocket-FLV playback on every worker (uWebSockets.js). */
@@ -468,6 +479,8 @@ export function hookOptionsOf(config: SluiceConfig): HookOptions {
 
 /** A certificate and key on disk, checked for changes every reloadCheckMs (rtmp/tls-files.ts). */
 export interface TlsFiles {
+  /** The config section, for messages. */
+  key: 'rtmps' | 'https';
   certFile: string;
   keyFile: string;
   reloadCheckMs: number;
@@ -477,5 +490,12 @@ export interface TlsFiles {
 export function rtmpsOf(config: SluiceConfig): { host: string; port: number; files: TlsFiles } | undefined {
   const t = config.rtmps;
   if (t.certFile === undefined || t.keyFile === undefined) return undefined;
-  return { host: t.host, port: t.port, files: { certFile: t.certFile, keyFile: t.keyFile, reloadCheckMs: t.reloadCheckMs } };
+  return { host: t.host, port: t.port, files: { key: 'rtmps', certFile: t.certFile, keyFile: t.keyFile, reloadCheckMs: t.reloadCheckMs } };
+}
+
+/** Where HTTPS-FLV / WSS-FLV listen and with which files, or undefined when off. */
+export function httpsOf(config: SluiceConfig): { host: string; port: number; files: TlsFiles } | undefined {
+  const t = config.https;
+  if (t.certFile === undefined || t.keyFile === undefined) return undefined;
+  return { host: t.host, port: t.port, files: { key: 'https', certFile: t.certFile, keyFile: t.keyFile, reloadCheckMs: 0 } };
 }

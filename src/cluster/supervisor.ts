@@ -50,6 +50,8 @@ export interface SupervisorOptions {
   httpPort: number | undefined;
   /** RTMPS: each worker gets its own SO_REUSEPORT fd of this address too (port 0: one free port for all); undefined = off. */
   tls?: { host: string; port: number };
+  /** HTTPS-FLV/WSS-FLV: like httpPort (port 0: one free port for all); undefined = off. */
+  https?: { host: string; port: number };
   /** Passed to every worker as workerData.config. */
   config: unknown;
   /** Worker liveness (cluster.heartbeatMs, heartbeatTimeoutMs (0 = off), startTimeoutMs). */
@@ -103,6 +105,7 @@ export class Supervisor {
     if (this.port !== 0) await assertPortFree(this.opts.host, this.port);
     // uWS shares a fixed port between threads (SO_REUSEPORT) but not one it got for port 0.
     if (this.httpPort === 0) this.httpPort = await freePort(this.opts.host);
+    if (this.opts.https) this.httpsPort = this.opts.https.port === 0 ? await freePort(this.opts.https.host) : this.opts.https.port;
     if (this.opts.tls) this.tlsPort = this.opts.tls.port === 0 ? await freePort(this.opts.tls.host) : this.opts.tls.port;
     this.lastCheck = Date.now();
     this.watchdog = setInterval(() => this.checkLiveness(), this.opts.heartbeat.intervalMs).unref();
@@ -117,6 +120,8 @@ export class Supervisor {
 
   /** The RTMPS port every worker serves (resolved at start), when RTMPS is on. */
   tlsPort: number | undefined;
+  /** The HTTPS-FLV port every worker serves (resolved at start), when on. */
+  httpsPort: number | undefined;
 
   /** The HTTP port every worker serves (resolved after start). */
   getHttpPort(): number | undefined {
@@ -127,7 +132,7 @@ export class Supervisor {
     const id = this.nextId++;
     const fd = createReuseportFd(this.port, this.opts.host);
     const tlsFd = this.opts.tls && createReuseportFd(this.tlsPort!, this.opts.tls.host);
-    const worker = new Worker(this.opts.script, { workerData: { id, fd, tlsFd, httpPort: this.httpPort, config: this.opts.config } });
+    const worker = new Worker(this.opts.script, { workerData: { id, fd, tlsFd, httpPort: this.httpPort, httpsPort: this.httpsPort, config: this.opts.config } });
     const now = Date.now();
     const slot: Slot = { index, worker, id, listening: false, drained: false, exited: false, spawnedAt: now, lastSeen: now };
     this.slots[index] = slot;

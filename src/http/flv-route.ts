@@ -16,9 +16,13 @@ import { clientId } from '../app/client-id.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
 import { newFlvClient, type FlvClient } from './flv-player.js';
 import { WsFlvPlayer } from './ws-flv-player.js';
+import type { TlsFiles } from '../app/config.js';
+import { loadTls } from '../app/tls-files.js';
 
 export interface HttpListener {
   readonly port: number;
+  /** HTTPS-FLV / WSS-FLV, when on. */
+  readonly tlsPort?: number;
   /** Closes the listen socket: no new connections. */
   stop(): void;
   /**
@@ -52,11 +56,33 @@ interface WsData {
   player?: WsFlvPlayer;
 }
 
-export function listenHttp(ctx: ServerContext, host: string, port: number): Promise<HttpListener> {
+/** HTTP-FLV/WS-FLV on host:port and, with `tls`, HTTPS-FLV/WSS-FLV beside it: the same routes, two apps. */
+export async function listenHttp(ctx: ServerContext, host: string, port: number, tls?: { host: string; port: number; files: TlsFiles }): Promise<HttpListener> {
+  // Certificate problems fail the start before anything listens.
+  if (tls) loadTls(tls.files);
+  const plain = await serve(ctx, host, port);
+  if (!tls) return plain;
+  let secure: HttpListener;
+  try {
+    secure = await serve(ctx, tls.host, tls.port, tls.files);
+  } catch (err) {
+    plain.closeAll();
+    throw err;
+  }
+  return {
+    port: plain.port,
+    tlsPort: secure.port,
+    stop: () => (plain.stop(), secure.stop()),
+    closeAll: () => (plain.closeAll(), secure.closeAll()),
+  };
+}
+
+function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): Promise<HttpListener> {
   const cfg = ctx.config;
   const cors = cfg.http.corsOrigin;
   const hw = cfg.player.writeHighWaterBytes;
-  const app = uWS.App();
+  const app = tls ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App();
+  const secure = tls ? 's' : '';
 
   const notFound = (res: HttpResponse, why: string, head = false): void => {
     res.cork(() => {
@@ -81,7 +107,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
     const flvClient = newFlvClient(peerOf(res));
-    const scheme = transport === 'ws-flv' ? 'ws' : 'http';
+    const scheme = (transport === 'ws-flv' ? 'ws' : 'http') + secure;
     const client: AccessClient = { ip: flvClient.peer, transport, clientId: clientId(ctx.workerId, transport, flvClient.id), tcUrl: `${scheme}://${host}${url}`, pageUrl };
     ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY), client).then(
       (lease) => then(lease, () => aborted, flvClient),
@@ -168,7 +194,7 @@ export function listenHttp(ctx: ServerContext, host: string, port: number): Prom
     app.listen(host, port, (token: us_listen_socket | false) => {
       if (!token) return reject(new SluiceError('ERR_CONFIG', `http: cannot listen on ${host}:${port}`));
       const bound = uWS.us_socket_local_port(token as never);
-      ctx.log.info({ port: bound }, 'http-flv listening');
+      ctx.log.info({ port: bound }, tls ? 'https-flv listening' : 'http-flv listening');
       let open = true;
       const stop = (): void => {
         if (!open) return;

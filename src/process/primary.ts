@@ -7,8 +7,8 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
-import { loadTls } from '../rtmp/tls-files.js';
-import { adminAccessOf, directoryOptionsOf, rtmpsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { loadTls } from '../app/tls-files.js';
+import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, resolveConfig, slabPoolFor, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -22,6 +22,8 @@ export interface RunningCluster {
   readonly adminPort: number;
   /** HTTP-FLV / WS-FLV port of every worker (undefined when http.enabled is false). */
   readonly httpPort: number | undefined;
+  /** HTTPS-FLV / WSS-FLV, when https.certFile and keyFile are set. */
+  readonly httpsPort: number | undefined;
   readonly config: SluiceConfig;
   readonly pool: SlabPool;
   readonly directory: StreamDirectory;
@@ -42,6 +44,8 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   // A bad certificate fails the start here, not in every worker.
   const rtmps = rtmpsOf(config);
   if (rtmps) loadTls(rtmps.files);
+  const https = httpsOf(config);
+  if (https) loadTls(https.files);
   const supervisor = new Supervisor({
     script: new URL('./worker-main.js', import.meta.url),
     count: Math.max(1, config.cluster.workers),
@@ -49,6 +53,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     port: config.rtmp.port,
     httpPort: config.http.enabled ? config.http.port : undefined,
     tls: rtmps,
+    https: config.http.enabled ? https : undefined,
     config,
     heartbeat: { intervalMs: config.cluster.heartbeatMs, timeoutMs: config.cluster.heartbeatTimeoutMs, startTimeoutMs: config.cluster.startTimeoutMs },
     log: logger,
@@ -74,13 +79,14 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     await supervisor.drain('admin port unavailable', 0);
     throw err;
   }
-  logger.info({ rtmpPort, rtmpsPort: supervisor.tlsPort, httpPort: supervisor.getHttpPort(), adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  logger.info({ rtmpPort, rtmpsPort: supervisor.tlsPort, httpPort: supervisor.getHttpPort(), httpsPort: supervisor.httpsPort, adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
   let closing: Promise<void> | undefined;
   return {
     rtmpPort,
     rtmpsPort: supervisor.tlsPort,
     adminPort: admin.port,
     httpPort: supervisor.getHttpPort(),
+    httpsPort: supervisor.httpsPort,
     config,
     pool,
     directory,

@@ -7,7 +7,7 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
-import { adminAccessOf, directoryOptionsOf, rtmpsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';
@@ -22,6 +22,8 @@ export interface RunningServer {
   /** RTMPS, when rtmps.certFile and keyFile are set. */
   readonly rtmpsPort: number | undefined;
   readonly httpPort: number | undefined;
+  /** HTTPS-FLV / WSS-FLV, when https.certFile and keyFile are set. */
+  readonly httpsPort: number | undefined;
   /** The control plane's port (undefined when not served, see StartOptions). */
   readonly adminPort: number | undefined;
   readonly config: SluiceConfig;
@@ -49,7 +51,7 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   enableEdge(ctx);
   const rtmps = rtmpsOf(config);
   const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port }, rtmps && { on: rtmps, files: rtmps.files });
-  const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port) : undefined;
+  const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port, httpsOf(config)) : undefined;
   let closing: Promise<void> | undefined;
   const stop = async (reason: string): Promise<void> => {
     await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
@@ -65,11 +67,12 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
       throw err;
     }
   }
-  logger.info({ rtmpPort: listener.port, rtmpsPort: listener.tlsPort, httpPort: http?.port, adminPort: admin?.port }, 'server started');
+  logger.info({ rtmpPort: listener.port, rtmpsPort: listener.tlsPort, httpPort: http?.port, httpsPort: http?.tlsPort, adminPort: admin?.port }, 'server started');
   return {
     rtmpPort: listener.port,
     rtmpsPort: listener.tlsPort,
     httpPort: http?.port,
+    httpsPort: http?.tlsPort,
     adminPort: admin?.port,
     config,
     ctx,

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ParentLink } from '../cluster/parent-link.js';
 import { WorkerHub } from '../cluster/worker-hub.js';
 import type { PrimaryMessage } from '../cluster/messages.js';
-import { rtmpsOf, streamOptionsOf, type SluiceConfig } from '../app/config.js';
+import { httpsOf, rtmpsOf, streamOptionsOf, type SluiceConfig } from '../app/config.js';
 import { createLogger } from '../app/log.js';
 import { listenRtmp } from '../rtmp/listener.js';
 import { listenHttp } from '../http/flv-route.js';
@@ -19,7 +19,14 @@ import { describeError } from '../core/errors.js';
 import { RESCUE_GLOBAL } from '../cluster/thread-rescue.js';
 import { enableEdge } from '../edge/edge-node.js';
 
-const { id, fd, tlsFd, httpPort, config } = workerData as { id: number; fd: number; tlsFd: number | undefined; httpPort: number | undefined; config: SluiceConfig };
+const { id, fd, tlsFd, httpPort, httpsPort, config } = workerData as {
+  id: number;
+  fd: number;
+  tlsFd: number | undefined;
+  httpPort: number | undefined;
+  httpsPort: number | undefined;
+  config: SluiceConfig;
+};
 const port = parentPort!;
 const log = createLogger(config.log.level).child({ worker: id });
 const link = new ParentLink(port);
@@ -28,7 +35,8 @@ const ctx = newContext(config, log, hub, id);
 enableEdge(ctx);
 const tlsFiles = rtmpsOf(config)?.files;
 const listener = await listenRtmp(ctx, { fd }, tlsFd !== undefined && tlsFiles ? { on: { fd: tlsFd }, files: tlsFiles } : undefined);
-const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort);
+const https = httpsOf(config);
+const http = httpPort === undefined ? undefined : await listenHttp(ctx, config.http.host, httpPort, https && httpsPort !== undefined ? { ...https, port: httpsPort } : undefined);
 
 const heartbeat = setInterval(() => link.post({ t: 'heartbeat' }), config.cluster.heartbeatMs);
 

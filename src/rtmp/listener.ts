@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ServerContext } from '../app/context.js';
 import { RtmpSession } from './session.js';
-import { loadTls, watchTls, type TlsFiles } from './tls-files.js';
+import { loadTls, watchTls, type TlsFiles } from '../app/tls-files.js';
 
 export type ListenOn = { fd: number } | { host: string; port: number };
 

@@ -1,5 +1,5 @@
 /**
- * The RTMPS certificate and key, read from files and kept fresh: the files
+ * A TLS certificate and key, read from files and (RTMPS) kept fresh: the files
  * are polled (rtmps.reloadCheckMs) and, when either changed, loaded into the
  * server with setSecureContext, so a renewed certificate (cert-manager,
  * certbot) is served to new connections while existing sessions go on
@@ -10,8 +10,8 @@ import { readFileSync, watchFile, unwatchFile, type Stats } from 'node:fs';
 import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import { SluiceError, describeError } from '../core/errors.js';
-import type { Logger } from '../app/log.js';
-import type { TlsFiles } from '../app/config.js';
+import type { Logger } from './log.js';
+import type { TlsFiles } from './config.js';
 
 export type { TlsFiles };
 
@@ -21,14 +21,14 @@ export function loadTls(f: TlsFiles): SecureContextOptions {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new SluiceError('ERR_CONFIG', `rtmps.${what} ${path}: cannot read`, { cause: err });
+      throw new SluiceError('ERR_CONFIG', `${f.key}.${what} ${path}: cannot read`, { cause: err });
     }
   };
   const opts = { cert: read(f.certFile, 'certFile'), key: read(f.keyFile, 'keyFile') };
   try {
     createSecureContext(opts);
   } catch (err) {
-    throw new SluiceError('ERR_CONFIG', `rtmps: ${f.certFile} / ${f.keyFile}: not a usable certificate and key`, { cause: err });
+    throw new SluiceError('ERR_CONFIG', `${f.key}: ${f.certFile} / ${f.keyFile}: not a usable certificate and key`, { cause: err });
   }
   return opts;
 }
@@ -39,9 +39,9 @@ export function watchTls(server: TlsServer, f: TlsFiles, log: Logger): () => voi
     if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
     try {
       server.setSecureContext(loadTls(f));
-      log.info({ certFile: f.certFile }, 'rtmps certificate reloaded');
+      log.info({ certFile: f.certFile }, `${f.key} certificate reloaded`);
     } catch (err) {
-      log.error({ code: 'ERR_CONFIG', reason: describeError(err) }, 'rtmps certificate reload failed; the old one stays');
+      log.error({ code: 'ERR_CONFIG', reason: describeError(err) }, `${f.key} certificate reload failed; the old one stays`);
     }
   };
   const opts = { interval: f.reloadCheckMs, persistent: false };

@@ -34,10 +34,10 @@ const cidrList = z
 const hookUrls = z.array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL')).default([]);
 const secretList = z.array(z.string().min(16, 'a signing secret needs at least 16 characters')).default([]);
 
-/** An origin: rtmp://host[:port][/app] (no app: the player's app is used). */
+/** An origin: rtmp[s]://host[:port][/app] (no app: the player's app is used). */
 const originUrl = z
   .string()
-  .regex(/^rtmp:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'expected rtmp://host[:port][/app]');
+  .regex(/^rtmps?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'expected rtmp://host[:port][/app] or rtmps://...');
 
 const configObject = z
   .object({
@@ -47,6 +47,10 @@ const configObject = z
       .object({
         /** Origins in order of preference; the first that has a stream serves it, the next ones are the failover. */
         origins: z.array(originUrl).default([]),
+        /** rtmps:// upstreams (pulls, forwards, relay push): a PEM file of CAs trusted beside the system's. */
+        tlsCaFile: z.string().optional(),
+        /** rtmps:// upstreams: check the certificate and its name (off only for testing). */
+        tlsVerify: z.boolean().default(true),
         /** Bound on reaching an origin: TCP connect, handshake, connect and play replies. */
         connectTimeoutMs: int(100).default(3000),
         /** Backoff between rounds over all origins: doubles from minMs to maxMs. */
@@ -498,4 +502,15 @@ export function httpsOf(config: SluiceConfig): { host: string; port: number; fil
   const t = config.https;
   if (t.certFile === undefined || t.keyFile === undefined) return undefined;
   return { host: t.host, port: t.port, files: { key: 'https', certFile: t.certFile, keyFile: t.keyFile, reloadCheckMs: 0 } };
+}
+
+/** TLS options of the edge's rtmps:// upstreams (the CA file is read at each connect, so a rotated one is used). */
+export function upstreamTlsOf(config: SluiceConfig): { tlsCa?: Buffer; tlsVerify: boolean } {
+  const { tlsCaFile, tlsVerify } = config.edge;
+  if (tlsCaFile === undefined) return { tlsVerify };
+  try {
+    return { tlsCa: readFileSync(tlsCaFile), tlsVerify };
+  } catch (err) {
+    throw new SluiceError('ERR_CONFIG', `edge.tlsCaFile ${tlsCaFile}: cannot read`, { cause: err });
+  }
 }

@@ -3,9 +3,9 @@
  * the backoff between rounds over the origin list.
  */
 
-/** rtmp://host:port/app as configured keeps its app; rtmp://host:port takes the player's. */
+/** rtmp[s]://host:port/app as configured keeps its app; rtmp[s]://host:port takes the player's. */
 export function upstreamUrl(origin: string, app: string): string {
-  const rest = origin.slice('rtmp://'.length);
+  const rest = origin.replace(/^rtmps?:\/\//, '');
   return rest.includes('/') && !rest.endsWith('/') ? origin : `${origin.replace(/\/+$/, '')}/${app}`;
 }
 

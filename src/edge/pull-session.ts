@@ -18,6 +18,7 @@ import type { PublishLease } from '../app/stream-service.js';
 import { RtmpClient, type IngestSink } from '../rtmp/client/rtmp-client.js';
 import { RtmpPublisher } from '../rtmp/publisher.js';
 import { backoffMs, upstreamPlayName, upstreamUrl } from './origins.js';
+import { upstreamTlsOf } from '../app/config.js';
 
 const isMedia = (t: number): boolean => t === MessageType.Audio || t === MessageType.Video;
 const isStreamMessage = (t: number): boolean =>
@@ -122,7 +123,7 @@ export class PullSession {
     let client: RtmpClient | undefined;
     let watchdog: NodeJS.Timeout | undefined;
     try {
-      client = await RtmpClient.connect(url, { timeoutMs: edge.connectTimeoutMs, ingest: this.sink, flashVer: 'LNX 9,0,124,2', bufferLengthMs: 1000 });
+      client = await RtmpClient.connect(url, { ...upstreamTlsOf(this.ctx.config), timeoutMs: edge.connectTimeoutMs, ingest: this.sink, flashVer: 'LNX 9,0,124,2', bufferLengthMs: 1000 });
       this.client = client;
       if (this.stopped) return;
       this.freshSource = this.publisher !== undefined;

@@ -20,6 +20,7 @@ import { rtmpEgressForm } from '../media/egress/rtmp-form.js';
 import { RtmpClient, RtmpStatusError } from '../rtmp/client/rtmp-client.js';
 import { SocketTransport } from '../rtmp/socket-transport.js';
 import { backoffMs, upstreamPlayName, upstreamUrl } from './origins.js';
+import { upstreamTlsOf } from '../app/config.js';
 
 /** Our outgoing chunk size to a destination (the RTMP egress form is built for it). */
 const PUSH_CHUNK_SIZE = 4096;
@@ -102,7 +103,7 @@ export class PushSession {
     const cfg = this.ctx.config.edge;
     const url = upstreamUrl(target, this.app);
     this.setState('connecting', target);
-    const client = await RtmpClient.connect(url, { timeoutMs: cfg.connectTimeoutMs, chunkSize: PUSH_CHUNK_SIZE });
+    const client = await RtmpClient.connect(url, { ...upstreamTlsOf(this.ctx.config), timeoutMs: cfg.connectTimeoutMs, chunkSize: PUSH_CHUNK_SIZE });
     try {
       if (this.stopped) throw new SluiceError('ERR_STREAM', 'push stopped');
       await client.publish(upstreamPlayName(this.name, this.query));

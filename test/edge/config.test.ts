@@ -71,6 +71,7 @@ test('defaults: standalone, and the edge.* values of config.ts', () => {
   assert.equal(cfg.mode, 'standalone');
   assert.deepEqual(cfg.edge, {
     origins: [],
+    tlsVerify: true,
     connectTimeoutMs: 3000,
     retry: { minMs: 200, maxMs: 5000 },
     playWaitMs: 5000,

@@ -8,6 +8,6 @@ export function selfSignedCert(cn = 'localhost'): { certFile: string; keyFile: s
   const base = tmpFile(`tls-${process.pid}-${n++}`);
   const certFile = `${base}.crt`;
   const keyFile = `${base}.key`;
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
   return { certFile, keyFile };
 }

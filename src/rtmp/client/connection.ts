@@ -9,6 +9,7 @@
  * throwing listener ends this client only, rejecting whatever was waiting.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { describeError, SluiceError, type ErrorCode } from '../../core/errors.js';
 import { ClientHandshake } from '../../protocol/handshake.js';
@@ -32,6 +33,8 @@ interface Waiter {
 export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents> {
   readonly url: RtmpUrl;
   readonly socket: net.Socket;
+  /** When the transport is up: TCP connected, or (rtmps) the TLS handshake done. */
+  private readonly connectEvent: 'connect' | 'secureConnect';
   readonly stats: ClientStats = { bytesIn: 0, bytesOut: 0, messagesIn: 0, mediaIn: 0, acksSent: 0, acksReceived: 0, pingsAnswered: 0 };
   protected readonly opts: ResolvedClientOptions;
   private phase: Phase = 'connecting';
@@ -56,6 +59,7 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
       connectObject: {},
       bufferLengthMs: 1000,
       maxMessageSize: 16 * 1024 * 1024,
+      tlsVerify: true,
       ...opts,
     };
     this.handshake = new ClientHandshake({ complex: this.opts.complexHandshake });
@@ -81,7 +85,16 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
       },
       this.stats,
     );
-    this.socket = net.connect({ host: url.host, port: url.port, noDelay: true });
+    this.socket = url.tls
+      ? tls.connect({
+          host: url.host,
+          port: url.port,
+          servername: net.isIP(url.host) ? undefined : url.host,
+          ca: this.opts.tlsCa && [...tls.rootCertificates, this.opts.tlsCa.toString()],
+          rejectUnauthorized: this.opts.tlsVerify,
+        })
+      : net.connect({ host: url.host, port: url.port, noDelay: true });
+    this.connectEvent = url.tls ? 'secureConnect' : 'connect';
     this.socket.setNoDelay(true);
     this.socket.on('data', this.onData);
     this.socket.on('error', (err) => this.fail(new SluiceError('ERR_PROTOCOL', 'socket error', { cause: err })));
@@ -125,8 +138,8 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
   /** TCP connect, handshake, then our Set Chunk Size and Window Acknowledgement Size; `what` names the wait. */
   protected async openTransport(what: string): Promise<void> {
     await this.wait<void>(`${what}: tcp`, (done) => {
-      this.socket.once('connect', done);
-      return () => this.socket.off('connect', done);
+      this.socket.once(this.connectEvent, done);
+      return () => this.socket.off(this.connectEvent, done);
     });
     this.phase = 'handshake';
     await this.wait<void>(`${what}: handshake`, (done) => {

@@ -34,6 +34,10 @@ export interface RtmpClientOptions {
   maxMessageSize?: number;
   /** Where received message bodies go (default: a buffer of the client's own per message). */
   ingest?: IngestSink;
+  /** rtmps://: trusted CA certificates (PEM) beside the system's; default the system's only. */
+  tlsCa?: Buffer;
+  /** rtmps://: check the server's certificate and name (default true). */
+  tlsVerify?: boolean;
 }
 
 /**
@@ -49,7 +53,7 @@ export interface IngestSink {
 }
 
 /** The options with their defaults applied (the ones without a default stay optional). */
-export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding' | 'ingest'>> & RtmpClientOptions;
+export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding' | 'ingest' | 'tlsCa'>> & RtmpClientOptions;
 
 /** Audio (8), video (9) or a data message (18, 15), as received; `payload` is the client's own copy. */
 export interface MediaMessage {

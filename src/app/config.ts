@@ -34,6 +34,16 @@ const cidrList = z
 const hookUrls = z.array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL')).default([]);
 const secretList = z.array(z.string().min(16, 'a signing secret needs at least 16 characters')).default([]);
 
+/** A TLS listener: host, port, and a PEM certificate chain and private key (on when both are set). */
+function tlsListener<T extends z.ZodRawShape>(port: number, extra: T) {
+  return z
+    .object({ host: z.string().default('0.0.0.0'), port: int(0, 65535).default(port), certFile: z.string().optional(), keyFile: z.string().optional(), ...extra })
+    .strict()
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
+    // {} is valid input (every key has a default or is optional); zod cannot see that through the generic T.
+    .default({} as never);
+}
+
 /** An origin: rtmp[s]://host[:port][/app] (no app: the player's app is used). */
 const originUrl = z
   .string()
@@ -156,29 +166,12 @@ const configObject = z
       .strict()
       .default({}),
     /** RTMP over TLS: on when certFile and keyFile are set; the same sessions as rtmp.* (docs/access.md). */
-    rtmps: z
-      .object({
-        host: z.string().default('0.0.0.0'),
-        port: int(0, 65535).default(1936),
-        /** PEM certificate chain and private key; polled every reloadCheckMs and reloaded without dropping sessions. */
-        certFile: z.string().optional(),
-        keyFile: z.string().optional(),
-        reloadCheckMs: int(100).default(10000),
-      })
-      .strict()
-      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
-      .default({}),
+    rtmps: tlsListener(1936, {
+      /** The files are polled this often and reloaded without dropping sessions. */
+      reloadCheckMs: int(100).default(10000),
+    }),
     /** HTTPS-FLV and WSS-FLV (uWS SSLApp): on when certFile and keyFile are set. */
-    https: z
-      .object({
-        host: z.string().default('0.0.0.0'),
-        port: int(0, 65535).default(8443),
-        certFile: z.string().optional(),
-        keyFile: z.string().optional(),
-      })
-      .strict()
-      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'set both certFile and keyFile, or neither' })
-      .default({}),
+    https: tlsListener(8443, {}),
     http: z
       .object({
         /** HTTP-FLV and WebSocket-FLV playback on every worker (uWebSockets.js). */

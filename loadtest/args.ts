@@ -19,6 +19,7 @@ Target:
   --play-url-template T     HTTP-FLV/WS-FLV URL, placeholders {host} {app} {stream}
                             (default ${DEFAULT_URL_TEMPLATE}; ws:// is derived for ws-flv)
   --allow-remote            allow a target that is not loopback
+  -k, --insecure            do not check TLS certificates (rtmps://, https://, wss:// targets)
 
 Load:
   --publishers N            publishers, one stream each (default 1)
@@ -85,6 +86,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       'play-protocol': { type: 'string', multiple: true },
       'play-url-template': { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      insecure: { type: 'boolean', short: 'k' },
       publishers: { type: 'string' },
       players: { type: 'string' },
       bitrate: { type: 'string' },
@@ -111,6 +113,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     playProtocols: protocols as PlayProtocol[] | undefined,
     playUrlTemplate: values['play-url-template'],
     allowRemote: values['allow-remote'],
+    insecure: values.insecure,
     publishers: number('publishers', values.publishers),
     players: number('players', values.players),
     bitrateKbps: number('bitrate', values.bitrate),

@@ -37,6 +37,8 @@ export interface LoadtestOptions {
   /** Streams are named `${streamPrefix}-${i}`. */
   streamPrefix: string;
   allowRemote: boolean;
+  /** Do not check TLS certificates (rtmps://, https://, wss://): test servers with self-signed ones. */
+  insecure: boolean;
   /** Bound on each connect/publish/play wait, ms. */
   timeoutMs: number;
   /** Pass/fail limits (checked by the CLI, see summary.ts). */
@@ -66,6 +68,7 @@ export function defaultOptions(target: string): LoadtestOptions {
     threads: availableParallelism(),
     streamPrefix: `lt-${randomBytes(3).toString('hex')}`,
     allowRemote: false,
+    insecure: false,
     timeoutMs: 10000,
     maxP99Ms: undefined,
     maxGapRate: undefined,

@@ -30,19 +30,20 @@ export interface PlayConnection {
 }
 
 /** Resolves once playing (RTMP Play.Start, HTTP 200, WebSocket open); rejects on failure or timeout. */
-export function openPlayer(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers): Promise<PlayConnection> {
+/** `insecure`: TLS certificates are not checked (loadtest --insecure). */
+export function openPlayer(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure = false): Promise<PlayConnection> {
   switch (a.protocol) {
     case 'rtmp':
-      return openRtmp(a, timeoutMs, h);
+      return openRtmp(a, timeoutMs, h, insecure);
     case 'http-flv':
-      return openHttpFlv(a, timeoutMs, h);
+      return openHttpFlv(a, timeoutMs, h, insecure);
     case 'ws-flv':
-      return openWsFlv(a, timeoutMs, h);
+      return openWsFlv(a, timeoutMs, h, insecure);
   }
 }
 
-async function openRtmp(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers): Promise<PlayConnection> {
-  const c = await RtmpClient.connect(a.url, { timeoutMs });
+async function openRtmp(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure: boolean): Promise<PlayConnection> {
+  const c = await RtmpClient.connect(a.url, { timeoutMs, tlsVerify: !insecure });
   h.onConnected();
   let counted = 0;
   c.on('media', (m) => {
@@ -110,11 +111,11 @@ class FlvPlay {
   }
 }
 
-function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers): Promise<PlayConnection> {
+function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure: boolean): Promise<PlayConnection> {
   return new Promise((resolve, reject) => {
     const get = a.url.startsWith('https:') ? https.get : http.get;
     h.onPlayRequested();
-    const req = get(a.url, { agent: false, headers: { 'user-agent': 'sluice-loadtest' } });
+    const req = get(a.url, { agent: false, rejectUnauthorized: !insecure, headers: { 'user-agent': 'sluice-loadtest' } });
     const play = new FlvPlay(`GET ${a.url}`, h, () => req.destroy());
     let open = false;
     const timer = setTimeout(() => req.destroy(new SluiceError('ERR_TIMEOUT', `GET ${a.url}: no response within ${timeoutMs} ms`)), timeoutMs);
@@ -141,10 +142,10 @@ function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers): P
   });
 }
 
-function openWsFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers): Promise<PlayConnection> {
+function openWsFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure: boolean): Promise<PlayConnection> {
   return new Promise((resolve, reject) => {
     h.onPlayRequested();
-    const ws = new WebSocket(a.url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers: { 'user-agent': 'sluice-loadtest' } });
+    const ws = new WebSocket(a.url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, rejectUnauthorized: !insecure, headers: { 'user-agent': 'sluice-loadtest' } });
     const play = new FlvPlay(`WebSocket ${a.url}`, h, () => ws.terminate());
     let open = false;
     ws.on('message', (data: Buffer, isBinary: boolean) => {

@@ -49,7 +49,7 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
             rep.error(err ?? new Error('closed'));
           }
         },
-      });
+      }, o.insecure);
       if (stopping) return void (await conn.close());
       conns.add(conn);
       for (const c of counters) c.playersConnected++;

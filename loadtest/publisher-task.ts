@@ -54,7 +54,7 @@ export async function runPublisherTask(input: PublisherTaskInput): Promise<Uint8
     input.publishers.map(async (index, i) => {
       let client: RtmpClient | undefined;
       try {
-        client = await RtmpClient.connect(o.target, { timeoutMs: o.timeoutMs });
+        client = await RtmpClient.connect(o.target, { timeoutMs: o.timeoutMs, tlsVerify: !o.insecure });
         clients.push(client);
         await client.publish(streamName(o, index));
       } catch (err) {

@@ -13,6 +13,7 @@ import { buildSummary, formatSummary } from '../../loadtest/summary.js';
 import { writeOutputs } from '../../loadtest/outputs.js';
 import type { ProgressSnapshot } from '../../loadtest/timeline.js';
 import { waitFor } from '../helpers/net.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 
 test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player served', { timeout: 20_000 }, async () => {
   const server = await startServer({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
@@ -92,6 +93,35 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     await waitFor(() => server.ctx.sessions.size === 0 && server.ctx.flvPlayers.size === 0, 3000, 'server sessions closed');
   } finally {
     rmSync(out, { recursive: true, force: true });
+    await server.close();
+  }
+});
+
+test('--insecure: a loadtest over rtmps:// and https:// against a self-signed server; without it the run fails on the certificate', { timeout: 30_000 }, async () => {
+  const local = { host: '127.0.0.1', port: 0 };
+  const cert = selfSignedCert();
+  const server = await startServer({ rtmp: local, http: local, rtmps: { ...local, ...cert }, https: { ...local, ...cert }, log: { level: 'silent' } });
+  try {
+    const run = (insecure: boolean) =>
+      runLoadtest({
+        target: `rtmps://127.0.0.1:${server.rtmpsPort}/live`,
+        playProtocols: ['rtmp', 'http-flv', 'ws-flv'],
+        playUrlTemplate: `https://{host}:${server.httpsPort}/{app}/{stream}.flv`,
+        publishers: 1,
+        players: 3,
+        bitrateKbps: 500,
+        durationS: 2,
+        rampS: 0.3,
+        threads: 1,
+        timeoutMs: 3000,
+        insecure,
+      });
+    const ok = await run(true);
+    assert.equal(ok.totals.publishersLive, 1);
+    assert.equal(ok.totals.playersWithFrames, 3, JSON.stringify(ok.errors));
+    assert.equal(ok.totals.gaps, 0);
+    await assert.rejects(run(false), /no publisher is live: .*self-signed certificate/);
+  } finally {
     await server.close();
   }
 });

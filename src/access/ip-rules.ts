@@ -53,9 +53,19 @@ function blockListOf(cidrs: string[]): BlockList {
   return list;
 }
 
-/** The address a client has: IPv4 without its dual-stack ::ffff: prefix. */
+/**
+ * One spelling per address: IPv6 compressed and lower-case (uWS prints all
+ * eight groups, 0000:...:0001), an IPv4 peer of a dual-stack socket in dotted
+ * form (::ffff:127.0.0.1 and ::ffff:7f00:1 are 127.0.0.1); anything else as given.
+ */
 export function plainIp(ip: string): string {
-  return ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+  if (isIP(ip) !== 6) return ip;
+  const c = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  if (!m) return c;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 function normalize(ip: string): [string, 'ipv4' | 'ipv6' | undefined] {

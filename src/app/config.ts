@@ -221,6 +221,8 @@ const configObject = z
         playSecrets: secretList,
         /** The signature also covers the client's IP address. */
         signBindIp: z.boolean().default(false),
+        /** RTMP sessions + HTTP-FLV/WS-FLV players one address may hold, per worker thread; 0 = no cap (carrier NAT puts many viewers behind one address). */
+        maxConnectionsPerIp: int(0).default(0),
       })
       .strict()
       .default({}),

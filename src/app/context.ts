@@ -6,6 +6,7 @@
 import { accessOptionsOf, hookOptionsOf, type SluiceConfig } from './config.js';
 import { AccessPolicy } from '../access/policy.js';
 import { HttpHooks } from '../access/hooks.js';
+import { IpCounter } from '../access/ip-counter.js';
 import type { Logger } from './log.js';
 import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -130,6 +131,10 @@ export interface ServerContext {
   workerId: number;
   counters: ServerCounters;
   sessions: Map<number, RtmpSessionHandle>;
+  /** Connections per client address (access.maxConnectionsPerIp). */
+  perIp: IpCounter;
+  /** Counts a refusal that happens outside the stream service (a connection cap). */
+  countRefused(action: string, reason: string): void;
   /** HTTP-FLV and WS-FLV players of this worker. */
   flvPlayers: Set<FlvPlayerHandle>;
   /** Latency histograms: players' ingest-to-egress and first frame, sessions' handshake time. */
@@ -143,6 +148,10 @@ export interface ServerContext {
 
 export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, workerId: number): ServerContext {
   const counters = newCounters();
+  const countRefused = (action: string, reason: string): void => {
+    const key = `${action} ${reason}`;
+    counters.refused[key] = (counters.refused[key] ?? 0) + 1;
+  };
   hub.timestampJump = (streamKey, stepMs) => {
     counters.timestampJumps++;
     log.warn({ streamKey, stepMs, maxTimestampJumpMs: config.media.maxTimestampJumpMs }, 'publisher timestamp jump re-based');
@@ -151,10 +160,9 @@ export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, wo
     config,
     log,
     hub,
-    streams: new StreamService(hub, new AccessPolicy(accessOptionsOf(config), new HttpHooks(hookOptionsOf(config), log)), (err) => {
-      const key = `${err.action} ${err.reason}`;
-      counters.refused[key] = (counters.refused[key] ?? 0) + 1;
-    }),
+    streams: new StreamService(hub, new AccessPolicy(accessOptionsOf(config), new HttpHooks(hookOptionsOf(config), log)), (err) => countRefused(err.action, err.reason)),
+    perIp: new IpCounter(config.access.maxConnectionsPerIp),
+    countRefused,
     workerId,
     counters,
     sessions: new Map(),

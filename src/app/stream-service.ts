@@ -50,6 +50,14 @@ export class PlayLease {
     private readonly ended?: () => void,
   ) {}
 
+  private also: (() => void) | undefined;
+
+  /** Runs `f` once when the lease is released (the transport's own bookkeeping, e.g. a per-address slot). */
+  onRelease(f: () => void): void {
+    if (this.done) f();
+    else this.also = f;
+  }
+
   get released(): boolean {
     return this.done;
   }
@@ -68,6 +76,7 @@ export class PlayLease {
     this.done = true;
     this.sub?.close();
     this.ended?.();
+    this.also?.();
     // A closed view was dropped by the hub already (stream end): nothing more to give back.
     if (!this.stream.closed) this.hub.subscriberLeft(this.stream);
   }

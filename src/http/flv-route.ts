@@ -12,6 +12,7 @@ import { cleanName, MAX_QUERY } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
 import { AccessRefused, type AccessClient, type Transport } from '../access/policy.js';
+import { plainIp } from '../access/ip-rules.js';
 import { clientId } from '../app/client-id.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
 import { newFlvClient, type FlvClient } from './flv-player.js';
@@ -46,8 +47,9 @@ export function parseFlvPath(url: string): { app: string; name: string } | undef
 
 const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden', 503: '503 Service Unavailable' } as const;
 
+/** The client's address as the rest of sluice spells it (uWS prints IPv6 in full, IPv4 peers of `::` as mapped). */
 function peerOf(res: HttpResponse): string {
-  return Buffer.from(res.getRemoteAddressAsText()).toString();
+  return plainIp(Buffer.from(res.getRemoteAddressAsText()).toString());
 }
 
 interface WsData {
@@ -107,11 +109,24 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
     const flvClient = newFlvClient(peerOf(res));
+    if (!ctx.perIp.take(flvClient.peer)) {
+      ctx.countRefused('play', 'ip-connections');
+      ctx.log.warn({ peer: flvClient.peer, protocol: transport, code: 'ERR_LIMIT', reason: `access.maxConnectionsPerIp ${cfg.access.maxConnectionsPerIp} reached`, url }, `${transport} play refused`);
+      res.cork(() => res.writeStatus('429 Too Many Requests').writeHeader('Access-Control-Allow-Origin', cors).end('too many connections from this address\n'));
+      return;
+    }
+    // The slot goes with the lease (released exactly once, whatever ends the player), or at once without one.
+    const give = () => ctx.perIp.give(flvClient.peer);
     const scheme = (transport === 'ws-flv' ? 'ws' : 'http') + secure;
     const client: AccessClient = { ip: flvClient.peer, transport, clientId: clientId(ctx.workerId, transport, flvClient.id), tcUrl: `${scheme}://${host}${url}`, pageUrl };
     ctx.streams.play(path.app, path.name, query.slice(0, MAX_QUERY), client).then(
-      (lease) => then(lease, () => aborted, flvClient),
+      (lease) => {
+        if (lease) lease.onRelease(give);
+        else give();
+        then(lease, () => aborted, flvClient);
+      },
       (err) => {
+        give();
         const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
         const refused = err instanceof AccessRefused;
         ctx.log.warn({ code, reason: describeError(err), url, peer: client.ip, protocol: transport }, refused ? `${transport} play refused` : 'http-flv lookup failed');

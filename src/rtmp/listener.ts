@@ -67,6 +67,14 @@ async function listen(ctx: ServerContext, server: net.Server, on: ListenOn, what
       socket.destroy();
       return;
     }
+    const ip = socket.remoteAddress ?? '';
+    if (!ctx.perIp.take(ip)) {
+      ctx.countRefused('connect', 'ip-connections');
+      log.warn({ peer: `${ip}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `access.maxConnectionsPerIp ${config.access.maxConnectionsPerIp} reached` }, 'connection refused');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => ctx.perIp.give(ip));
     const session = new RtmpSession(socket, ctx);
     ctx.sessions.set(session.id, session);
   });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccessPolicy, AccessRefused, type AccessOptions, type AccessRequest } from '../../src/access/policy.js';
-import { parseCidr } from '../../src/access/ip-rules.js';
+import { parseCidr, plainIp } from '../../src/access/ip-rules.js';
 import { sign, signedPayload } from '../../src/access/signed-url.js';
 import { allows } from '../../src/access/hooks.js';
 import { resolveConfig, accessOptionsOf } from '../../src/app/config.js';
@@ -107,4 +107,14 @@ test('the config maps onto the policy; nothing configured is an open policy', as
 test("a hook reply allows only as SRS's does: 0 or a JSON object whose code is 0", () => {
   for (const ok of ['0', ' 0\n', '{"code":0}', '{"code":0,"data":{}}']) assert.equal(allows(ok), true, ok);
   for (const no of ['', '1', '{"code":1}', '{"code":"0"}', 'null', '[0]', 'ok', '00x']) assert.equal(allows(no), false, no);
+});
+
+test('one spelling per address: uWS full IPv6, dual-stack IPv4 in either form', () => {
+  assert.equal(plainIp('0000:0000:0000:0000:0000:ffff:7f00:0001'), '127.0.0.1');
+  assert.equal(plainIp('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(plainIp('::FFFF:10.1.2.3'), '10.1.2.3');
+  assert.equal(plainIp('0000:0000:0000:0000:0000:0000:0000:0001'), '::1');
+  assert.equal(plainIp('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
+  assert.equal(plainIp('192.0.2.1'), '192.0.2.1');
+  assert.equal(plainIp(''), '');
 });

@@ -9,12 +9,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/process/single.js';
 import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import { sign, signedPayload } from '../../src/access/signed-url.js';
 import { makeClip, play, publish, type Clip, type FfmpegProcess } from '../helpers/ffmpeg.js';
-import { getFlv, wsFlv } from '../helpers/flv-players.js';
+import { getFlv, wsFlv, wsStatus } from '../helpers/flv-players.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { closeServer } from '../helpers/servers.js';
 import { parseExposition, value } from '../helpers/prometheus.js';
@@ -99,14 +98,7 @@ test('play: ::1 is allowed on RTMP, HTTP-FLV and WS-FLV; 127.0.0.1 is refused on
   const denied = await status(`http://127.0.0.1:${srv.httpPort}/live/cam.flv`);
   assert.equal(denied.code, 403);
   assert.match(denied.body, /not allowed/);
-  const ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/live/cam.flv`);
-  const wsCode = await new Promise<number>((resolve) => {
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.on('open', () => resolve(101));
-    ws.on('error', () => undefined);
-  });
-  ws.terminate();
-  assert.equal(wsCode, 403);
+  assert.equal(await wsStatus(`ws://127.0.0.1:${srv.httpPort}/live/cam.flv`), 403);
   // Allowed, IPv6.
   const ff = play(`rtmp://${v6}/live/cam`, { seconds: 2 });
   const httpPlayer = getFlv(`http://[::1]:${srv.httpPort}/live/cam.flv`);

@@ -10,12 +10,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/process/single.js';
 import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import type { ConfigInput } from '../../src/app/config.js';
 import { makeClip, play, publish, type Clip, type FfmpegProcess } from '../helpers/ffmpeg.js';
-import { getFlv, wsFlv } from '../helpers/flv-players.js';
+import { getFlv, wsFlv, wsStatus } from '../helpers/flv-players.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { closeServer } from '../helpers/servers.js';
 
@@ -81,14 +80,6 @@ function statusOf(url: string, method = 'GET'): Promise<number> {
   });
 }
 
-function wsStatus(url: string): Promise<number> {
-  const ws = new WebSocket(url);
-  return new Promise<number>((resolve) => {
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.on('open', () => resolve(101));
-    ws.on('error', () => undefined);
-  }).finally(() => ws.terminate());
-}
 
 test('allowed: ffmpeg publishes and plays, FLV players play; the bodies are SRS\'s, ends are told', { timeout: 40000 }, async () => {
   const s = await server('deny');

@@ -9,11 +9,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src/process/single.js';
 import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import { SyntheticPublisher } from '../helpers/synthetic-publisher.js';
-import { getFlv } from '../helpers/flv-players.js';
+import { getFlv, wsStatus } from '../helpers/flv-players.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
 import { closeServer } from '../helpers/servers.js';
 
@@ -72,14 +71,7 @@ test('RTMP and FLV share one address\'s cap; refusals are RTMP close / HTTP 429;
   // Full: RTMP refused at accept, HTTP-FLV and WS-FLV 429.
   assert.equal(await closedAtOnce(srv.rtmpPort), true, 'a 4th RTMP connection is closed at once');
   assert.equal(await status(flvUrl('127.0.0.1')), 429);
-  const ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/live/cap.flv`);
-  const wsCode = await new Promise<number>((resolve) => {
-    ws.on('unexpected-response', (_q, r) => resolve(r.statusCode ?? 0));
-    ws.on('open', () => resolve(101));
-    ws.on('error', () => undefined);
-  });
-  ws.terminate();
-  assert.equal(wsCode, 429);
+  assert.equal(await wsStatus(`ws://127.0.0.1:${srv.httpPort}/live/cap.flv`), 429);
   // Another address is not affected.
   const v6 = getFlv(flvUrl('[::1]'));
   await waitFor(() => v6.flv.tags.length > 3, 5000, '::1 player');

@@ -69,3 +69,13 @@ export function wsFlv(url: string): WsFlvPlayer {
   c.opened.catch(() => undefined);
   return c;
 }
+
+/** The HTTP status a WebSocket upgrade to `url` gets: 101 when it opens, else the refusal's status. */
+export function wsStatus(url: string): Promise<number> {
+  const ws = new WebSocket(url);
+  return new Promise<number>((resolve) => {
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => resolve(101));
+    ws.on('error', () => resolve(0));
+  }).finally(() => ws.terminate());
+}

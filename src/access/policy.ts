@@ -46,7 +46,7 @@ export class AccessRefused extends SluiceError {
     /** The metric label: ip-denied, unsigned, expired, bad-signature, hook-denied, hook-error. */
     readonly reason: string,
     /** What HTTP answers: 401 without valid credentials, 403 when they cannot help, 503 when the hook backend failed. */
-    readonly status: 401 | 403 | 503,
+    readonly status: 401 | 403 | 429 | 503,
     message: string,
   ) {
     super('ERR_ACCESS', message);

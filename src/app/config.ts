@@ -223,6 +223,8 @@ const configObject = z
         signBindIp: z.boolean().default(false),
         /** RTMP sessions + HTTP-FLV/WS-FLV players one address may hold, per worker thread; 0 = no cap (carrier NAT puts many viewers behind one address). */
         maxConnectionsPerIp: int(0).default(0),
+        /** Live streams one address may publish on the node (counted by the stream directory, across workers); 0 = no cap. */
+        maxPublishesPerIp: int(0).default(0),
       })
       .strict()
       .default({}),
@@ -427,6 +429,7 @@ export function directoryOptionsOf(config: SluiceConfig): DirectoryOptions {
   const edge = config.mode === 'edge';
   return {
     maxStreams: config.media.maxStreams,
+    maxPublishesPerIp: config.access.maxPublishesPerIp,
     republishGraceMs: config.media.republishGraceMs,
     playWaitMs: edge ? config.edge.playWaitMs : config.media.playWaitMs,
     pull: edge ? { idleStopMs: config.edge.idleStopMs } : undefined,

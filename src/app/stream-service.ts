@@ -9,6 +9,8 @@ import type { WorkerHub } from '../cluster/worker-hub.js';
 import type { LiveStream } from '../media/live-stream.js';
 import type { Subscriber } from '../media/subscriber.js';
 import { AccessRefused, type AccessClient, type AccessPolicy, type AccessRequest } from '../access/policy.js';
+import { plainIp } from '../access/ip-rules.js';
+import { SluiceError } from '../core/errors.js';
 import type { EgressForm, LatencyRecorder, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
 
 /** The right to write a stream; release() unpublishes it (players wait out the grace period). */
@@ -111,7 +113,14 @@ export class StreamService {
   async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', query = '', client?: AccessClient): Promise<PublishLease> {
     const asked = client && (await this.check({ ...client, action: 'publish', app, name, query }));
     const hooks = this.hooks;
-    const lease = new PublishLease(this.hub, await this.hub.publish(app, name, owner, source), owner, hooks, this.endOf(asked));
+    const stream = await this.hub.publish(app, name, owner, source, client && plainIp(client.ip)).catch((err: unknown) => {
+      // The directory counts live publishes per address node-wide (access.maxPublishesPerIp).
+      if (!(err instanceof SluiceError) || err.code !== 'ERR_ACCESS') throw err;
+      const refusal = new AccessRefused('publish', 'ip-publishes', 429, err.message);
+      this.refused?.(refusal);
+      throw refusal;
+    });
+    const lease = new PublishLease(this.hub, stream, owner, hooks, this.endOf(asked));
     if (!hooks) return lease;
     try {
       await hooks.begin(lease, query);

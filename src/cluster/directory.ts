@@ -25,6 +25,8 @@ import type { DirectoryEvent, PublishGrant, Refusal, SubscribeGrant } from './me
 
 export interface DirectoryOptions {
   maxStreams: number;
+  /** Live streams one client address may publish on this node (access.maxPublishesPerIp); 0 = no cap. */
+  maxPublishesPerIp?: number;
   republishGraceMs: number;
   playWaitMs: number;
   /** Edge: elect a puller for awaited names; close an unwatched upstream after idleStopMs. */
@@ -48,6 +50,8 @@ interface Entry {
   query?: string;
   /** (edge) The home has local players of its pulled stream (other workers' are their holds). */
   homeWatched?: boolean;
+  /** The live publisher's address, while it counts against maxPublishesPerIp. */
+  ip?: string;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -59,6 +63,7 @@ export interface DirectoryStats {
 }
 
 export class StreamDirectory {
+  private readonly publishesByIp = new Map<string, number>();
   private readonly entries = new Map<string, Entry>();
   /** Ended entries waiting for holders to let go, by id. */
   private readonly ending = new Map<number, Entry>();
@@ -93,9 +98,14 @@ export class StreamDirectory {
     return sab;
   }
 
-  publish(key: string, worker: number): PublishGrant {
+  /** `ip`: the client publisher's address (none for an edge's own pulls), checked against maxPublishesPerIp. */
+  publish(key: string, worker: number, ip?: string): PublishGrant {
     let e = this.entries.get(key);
     if (e?.state === 'live') return { ok: false, code: 'ERR_STREAM', reason: `${key} is already being published` };
+    const cap = this.opts.maxPublishesPerIp ?? 0;
+    if (ip !== undefined && cap > 0 && (this.publishesByIp.get(ip) ?? 0) >= cap) {
+      return { ok: false, code: 'ERR_ACCESS', reason: `${ip} already publishes ${cap} streams (access.maxPublishesPerIp)` };
+    }
     if (!e?.sab) {
       const sab = this.slabFor(key);
       if (!(sab instanceof SharedArrayBuffer)) return sab;
@@ -107,6 +117,10 @@ export class StreamDirectory {
     e.timer = undefined;
     e.state = 'live';
     e.home = worker;
+    if (ip !== undefined && cap > 0) {
+      e.ip = ip;
+      this.publishesByIp.set(ip, (this.publishesByIp.get(ip) ?? 0) + 1);
+    }
     e.holders.add(worker);
     if (e.puller !== undefined && e.puller !== worker) {
       // A publisher here took the name while it was being pulled: that upstream has no use.
@@ -144,6 +158,7 @@ export class StreamDirectory {
     e.homeWatched = false;
     clearTimeout(e.idleTimer);
     e.idleTimer = undefined;
+    this.notLive(e);
     e.state = 'grace';
     e.home = undefined;
     for (const w of e.holders) if (w !== oldHome) this.send(w, { t: 'streamDown', id: e.id, key: e.key });
@@ -265,12 +280,22 @@ export class StreamDirectory {
     if (this.entries.get(e.key) !== e) return;
     clearTimeout(e.timer);
     clearTimeout(e.idleTimer);
+    this.notLive(e);
     this.entries.delete(e.key);
     // A pull still trying for a name that is over (no player waits any more, or the wait ran out) stops too.
     if (e.puller !== undefined && e.state !== 'live') this.send(e.puller, { t: 'pullStop', id: e.id, key: e.key, reason: `${reason} (${e.key})` });
     if (e.holders.size === 0) return this.free(e);
     this.ending.set(e.id, e);
     for (const w of e.holders) this.send(w, { t: 'streamEnd', id: e.id, key: e.key, reason });
+  }
+
+  /** The live publish of `e` ends: its address publishes one stream fewer. */
+  private notLive(e: Entry): void {
+    if (e.ip === undefined) return;
+    const n = (this.publishesByIp.get(e.ip) ?? 0) - 1;
+    if (n > 0) this.publishesByIp.set(e.ip, n);
+    else this.publishesByIp.delete(e.ip);
+    e.ip = undefined;
   }
 
   private free(e: Entry): void {

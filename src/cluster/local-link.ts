@@ -14,7 +14,7 @@ export function localCluster(pool: SlabPool, opts: DirectoryOptions, streamOptio
   let hub: WorkerHub | undefined;
   const directory = new StreamDirectory(pool, opts, (_w, e) => queueMicrotask(() => hub!.onEvent(e)));
   const link: DirectoryLink = {
-    publish: async (key) => directory.publish(key, WORKER),
+    publish: async (key, ip) => directory.publish(key, WORKER, ip),
     subscribe: async (key, query) => directory.subscribe(key, WORKER, query),
     unpublish: (id) => directory.unpublish(id, WORKER),
     release: (id) => directory.release(id, WORKER),

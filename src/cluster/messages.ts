@@ -68,7 +68,7 @@ export interface WorkerAnswers {
 
 /** Worker → primary. Requests carry `req` and get a `reply` with the same number. */
 export type WorkerMessage =
-  | { t: 'publish'; req: number; key: string }
+  | { t: 'publish'; req: number; key: string; ip?: string }
   | { t: 'subscribe'; req: number; key: string; query?: string }
   | { t: 'unpublish'; id: number; key: string }
   | { t: 'release'; id: number; key: string }

@@ -20,7 +20,7 @@ export class ParentLink implements DirectoryLink {
     this.port.postMessage(m);
   }
 
-  private request<T>(m: { t: 'publish' | 'subscribe'; key: string; query?: string }): Promise<T> {
+  private request<T>(m: { t: 'publish' | 'subscribe'; key: string; query?: string; ip?: string }): Promise<T> {
     const req = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -44,8 +44,8 @@ export class ParentLink implements DirectoryLink {
     return true;
   }
 
-  publish(key: string): Promise<PublishGrant> {
-    return this.request({ t: 'publish', key });
+  publish(key: string, ip?: string): Promise<PublishGrant> {
+    return this.request({ t: 'publish', key, ip });
   }
 
   subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined> {

@@ -186,7 +186,7 @@ export class Supervisor {
     const d = this.directory;
     switch (m.t) {
       case 'publish':
-        return this.answer(slot.id, m.req, () => d.publish(m.key, slot.id));
+        return this.answer(slot.id, m.req, () => d.publish(m.key, slot.id, m.ip));
       case 'subscribe':
         return this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id, m.query));
       case 'unpublish':

@@ -10,7 +10,8 @@ import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js
 
 /** How a worker reaches the directory (in-process, or over the primary's port). */
 export interface DirectoryLink {
-  publish(key: string): Promise<PublishGrant>;
+  /** `ip`: a client publisher's address (access.maxPublishesPerIp). */
+  publish(key: string, ip?: string): Promise<PublishGrant>;
   /** `query`: the player's query string (an edge passes the first one to its origin). */
   subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined>;
   unpublish(id: number, key: string): void;
@@ -41,10 +42,10 @@ export class WorkerHub {
   ) {}
 
   /** Starts publishing; throws ERR_STREAM when the name is live anywhere. */
-  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher'): Promise<LiveStream> {
+  async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', ip?: string): Promise<LiveStream> {
     const key = `${app}/${name}`;
     if (this.streams.get(key)?.publisher !== undefined) throw new SluiceError('ERR_STREAM', `${key} is already being published`);
-    const g = await this.link.publish(key);
+    const g = await this.link.publish(key, ip);
     if (!g.ok) throw new SluiceError(g.code, g.reason);
     const s = this.view(app, name, g.id, g.sab);
     s.startPublishing(owner);

@@ -45,7 +45,7 @@ export function parseFlvPath(url: string): { app: string; name: string } | undef
   }
 }
 
-const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden', 503: '503 Service Unavailable' } as const;
+const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden', 429: '429 Too Many Requests', 503: '503 Service Unavailable' } as const;
 
 /** The client's address as the rest of sluice spells it (uWS prints IPv6 in full, IPv4 peers of `::` as mapped). */
 function peerOf(res: HttpResponse): string {
@@ -112,7 +112,7 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
     if (!ctx.perIp.take(flvClient.peer)) {
       ctx.countRefused('play', 'ip-connections');
       ctx.log.warn({ peer: flvClient.peer, protocol: transport, code: 'ERR_LIMIT', reason: `access.maxConnectionsPerIp ${cfg.access.maxConnectionsPerIp} reached`, url }, `${transport} play refused`);
-      res.cork(() => res.writeStatus('429 Too Many Requests').writeHeader('Access-Control-Allow-Origin', cors).end('too many connections from this address\n'));
+      res.cork(() => res.writeStatus(STATUS_TEXT[429]).writeHeader('Access-Control-Allow-Origin', cors).end('too many connections from this address\n'));
       return;
     }
     // The slot goes with the lease (released exactly once, whatever ends the player), or at once without one.

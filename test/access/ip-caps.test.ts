@@ -14,7 +14,8 @@ import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
 import { SyntheticPublisher } from '../helpers/synthetic-publisher.js';
 import { getFlv, wsStatus } from '../helpers/flv-players.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
-import { closeServer } from '../helpers/servers.js';
+import { closeCluster, closeServer, startTestCluster } from '../helpers/servers.js';
+import { parseExposition, value } from '../helpers/prometheus.js';
 
 let srv: RunningServer;
 let pub: SyntheticPublisher;
@@ -85,4 +86,39 @@ test('RTMP and FLV share one address\'s cap; refusals are RTMP close / HTTP 429;
   await c2.play('cap');
   c2.destroy();
   assert.ok(publisher.socket.writable, 'the publisher was never touched');
+});
+
+test('access.maxPublishesPerIp counts live publishes per address across workers; an ended publish gives its slot back', { timeout: 30000 }, async () => {
+  const cluster = await startTestCluster({ access: { maxPublishesPerIp: 2 }, media: { republishGraceMs: 0 } });
+  const clients: RtmpClient[] = [];
+  try {
+    const base = `rtmp://127.0.0.1:${cluster.rtmpPort}/live`;
+    // Connections land on either worker (SO_REUSEPORT); the directory counts them all.
+    for (const name of ['a', 'b']) {
+      const c = await RtmpClient.connect(base);
+      clients.push(c);
+      await c.publish(name);
+    }
+    const third = await RtmpClient.connect(base);
+    clients.push(third);
+    await assert.rejects(third.publish('c'), /NetStream\.Publish\.BadName/);
+    clients[0]!.destroy();
+    // The slot comes back once the directory has seen 'a' end (republishGraceMs 0): a fresh publisher of 'c' then gets in.
+    let published = false;
+    for (const until = Date.now() + 5000; !published && Date.now() < until; ) {
+      const c = await RtmpClient.connect(base);
+      clients.push(c);
+      published = await c.publish('c').then(
+        () => true,
+        () => false,
+      );
+      if (!published) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(published, 'a slot back after a publisher left');
+    const metrics = await (await fetch(`http://127.0.0.1:${cluster.adminPort}/metrics`)).text();
+    assert.ok(value(parseExposition(metrics), 'sluice_refused_total', { action: 'publish', reason: 'ip-publishes' }) >= 1);
+  } finally {
+    for (const c of clients) c.destroy();
+    await closeCluster(cluster);
+  }
 });

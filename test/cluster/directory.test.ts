@@ -10,7 +10,7 @@ function granted(g: SubscribeGrant | undefined): Extract<SubscribeGrant, { ok: t
   return g;
 }
 
-function setup(opts: Partial<{ republishGraceMs: number; playWaitMs: number; maxStreams: number }> = {}) {
+function setup(opts: Partial<{ republishGraceMs: number; playWaitMs: number; maxStreams: number; maxPublishesPerIp: number }> = {}) {
   const pool = new SlabPool(512 * 1024, 8);
   const events: { w: number; e: DirectoryEvent }[] = [];
   const dir = new StreamDirectory(pool, { maxStreams: 8, republishGraceMs: 50, playWaitMs: 50, ...opts }, (w, e) => {
@@ -166,4 +166,24 @@ test('a name awaited on two workers gets its slab with the publisher: the publis
   assert.ok(up?.t === 'streamUp' && up.sab === p.sab, 'worker 2 told the slab');
   assert.ok(!events.some(({ w, e }) => w === 1 && e.t === 'streamUp'), 'the publisher\'s worker has it from its grant');
   dir.closeAll('test over');
+});
+
+test('maxPublishesPerIp: live publishes per address across workers; unpublish, a dead worker and a republish keep the count right', () => {
+  const { dir } = setup({ maxPublishesPerIp: 2, republishGraceMs: 1000 });
+  const a = dir.publish('live/a', 1, '10.0.0.1');
+  const b = dir.publish('live/b', 2, '10.0.0.1');
+  assert.ok(a.ok && b.ok);
+  assert.deepEqual(dir.publish('live/c', 1, '10.0.0.1'), { ok: false, code: 'ERR_ACCESS', reason: '10.0.0.1 already publishes 2 streams (access.maxPublishesPerIp)' });
+  assert.ok(dir.publish('live/c', 1, '10.0.0.2').ok, 'another address is not affected');
+  assert.ok(dir.publish('live/d', 1).ok, 'an edge pull (no address) is not counted');
+  dir.unpublish(a.id, 1);
+  assert.ok(dir.publish('live/e', 1, '10.0.0.1').ok, 'a slot back after an unpublish (the name in grace does not count)');
+  dir.workerGone(2);
+  const f = dir.publish('live/f', 1, '10.0.0.1');
+  assert.ok(f.ok, 'a slot back when the worker of a publisher died');
+  assert.equal(dir.publish('live/g', 1, '10.0.0.1').ok, false);
+  // Republishing a name in grace takes a slot like any publish.
+  dir.unpublish(f.id, 1);
+  assert.ok(dir.publish('live/f', 1, '10.0.0.1').ok);
+  assert.equal(dir.publish('live/g', 1, '10.0.0.1').ok, false);
 });

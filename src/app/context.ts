@@ -3,7 +3,8 @@
  * service and registry, and the counters operators read. Transports are
  * named here only by the interfaces the rest of the worker needs of them.
  */
-import { accessOptionsOf, hookOptionsOf, type SluiceConfig } from './config.js';
+import { type SluiceConfig } from './config.js';
+import { accessOptionsOf, hookOptionsOf } from './config-views.js';
 import { AccessPolicy } from '../access/policy.js';
 import { HttpHooks } from '../access/hooks.js';
 import { IpCounter } from '../access/ip-counter.js';

@@ -11,7 +11,7 @@ import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import { SluiceError, describeError } from '../core/errors.js';
 import type { Logger } from './log.js';
-import type { TlsFiles } from './config.js';
+import type { TlsFiles } from './config-views.js';
 
 export type { TlsFiles };
 

@@ -18,7 +18,7 @@ import type { PublishLease } from '../app/stream-service.js';
 import { RtmpClient, type IngestSink } from '../rtmp/client/rtmp-client.js';
 import { RtmpPublisher } from '../rtmp/publisher.js';
 import { backoffMs, upstreamPlayName, upstreamUrl } from './origins.js';
-import { upstreamTlsOf } from '../app/config.js';
+import { upstreamTlsOf } from '../app/config-views.js';
 
 const isMedia = (t: number): boolean => t === MessageType.Audio || t === MessageType.Video;
 const isStreamMessage = (t: number): boolean =>

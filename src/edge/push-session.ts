@@ -20,7 +20,7 @@ import { rtmpEgressForm } from '../media/egress/rtmp-form.js';
 import { RtmpClient, RtmpStatusError } from '../rtmp/client/rtmp-client.js';
 import { SocketTransport } from '../rtmp/socket-transport.js';
 import { backoffMs, upstreamPlayName, upstreamUrl } from './origins.js';
-import { upstreamTlsOf } from '../app/config.js';
+import { upstreamTlsOf } from '../app/config-views.js';
 
 /** Our outgoing chunk size to a destination (the RTMP egress form is built for it). */
 const PUSH_CHUNK_SIZE = 4096;

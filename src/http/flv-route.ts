@@ -17,7 +17,7 @@ import { clientId } from '../app/client-id.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
 import { newFlvClient, type FlvClient } from './flv-player.js';
 import { WsFlvPlayer } from './ws-flv-player.js';
-import type { TlsFiles } from '../app/config.js';
+import type { TlsFiles } from '../app/config-views.js';
 import { loadTls } from '../app/tls-files.js';
 
 export interface HttpListener {

@@ -7,7 +7,8 @@
 import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
-import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, resolveConfig, slabPoolFor, streamOptionsOf, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { resolveConfig, type ConfigInput, type SluiceConfig } from '../app/config.js';
+import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, slabPoolFor, streamOptionsOf } from '../app/config-views.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
 import { listenRtmp } from '../rtmp/listener.js';

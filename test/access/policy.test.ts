@@ -9,7 +9,8 @@ import { AccessPolicy, AccessRefused, type AccessOptions, type AccessRequest } f
 import { parseCidr, plainIp } from '../../src/access/ip-rules.js';
 import { sign, signedPayload } from '../../src/access/signed-url.js';
 import { allows } from '../../src/access/hooks.js';
-import { resolveConfig, accessOptionsOf } from '../../src/app/config.js';
+import { resolveConfig } from '../../src/app/config.js';
+import { accessOptionsOf } from '../../src/app/config-views.js';
 
 const NOW = 1_800_000_000_000;
 const OLD = 'old-secret-0123456789';

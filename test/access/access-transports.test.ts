@@ -114,3 +114,20 @@ test('play: ::1 is allowed on RTMP, HTTP-FLV and WS-FLV; 127.0.0.1 is refused on
   assert.equal(await refusedCount('play', 'ip-denied'), 3);
   assert.ok(srv.ctx.hub.get('live', 'cam')?.live, 'the refusals left the publisher alone');
 });
+
+test('huge query strings end only their own request or session', { timeout: 20000 }, async () => {
+  // HTTP: a 60 KB query is cut at MAX_QUERY (app/stream-name.ts) before access control and the directory
+  // see it, and answered like any play (200 while the clip is live, 404 after).
+  const huge = `x=${'a'.repeat(60_000)}`;
+  const code = await status(`http://[::1]:${srv.httpPort}/live/cam.flv?${huge}`).then((r) => r.code);
+  assert.ok(code === 200 || code === 404, `answered ${code}`);
+  // RTMP: a publish name over rtmp.maxCommandBytes ends that session with a coded error.
+  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${srv.rtmpPort}/live`);
+  await assert.rejects(c.publish(`cam?${'b'.repeat(70_000)}`));
+  c.destroy();
+  assert.ok((srv.ctx.counters.sessionErrors.ERR_MESSAGE_TOO_LARGE ?? 0) >= 1);
+  // The server still answers both protocols.
+  assert.equal(await status(`http://[::1]:${srv.httpPort}/live/none.flv`).then((r) => r.code), 404);
+  const again = await RtmpClient.connect(`rtmp://127.0.0.1:${srv.rtmpPort}/live`);
+  again.destroy();
+});

@@ -176,6 +176,8 @@ const configObject = z
         corsOrigin: z.string().default('*'),
         /** WebSocket idle timeout in seconds (pings are sent automatically before it). */
         wsIdleTimeoutS: int(8, 960).default(120),
+        /** HTTP-FLV + WS-FLV players per worker thread; further ones get 503. */
+        maxPlayers: int(1).default(10000),
       })
       .strict()
       .default({}),

@@ -109,11 +109,15 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
       (res as { player?: HttpFlvPlayer }).player?.aborted();
     });
     const flvClient = newFlvClient(peerOf(res));
+    /** A limit refuses before anything is looked up: logged, counted, answered `status`. */
+    const limited = (status: 429 | 503, reason: string, limit: string, body: string): void => {
+      ctx.countRefused('play', reason);
+      ctx.log.warn({ peer: flvClient.peer, protocol: transport, code: 'ERR_LIMIT', reason: `${limit} reached`, url }, `${transport} play refused`);
+      res.cork(() => res.writeStatus(STATUS_TEXT[status]).writeHeader('Access-Control-Allow-Origin', cors).end(`${body}\n`));
+    };
+    if (ctx.flvPlayers.size >= cfg.http.maxPlayers) return limited(503, 'max-players', `http.maxPlayers ${cfg.http.maxPlayers}`, 'too many players on this server');
     if (!ctx.perIp.take(flvClient.peer)) {
-      ctx.countRefused('play', 'ip-connections');
-      ctx.log.warn({ peer: flvClient.peer, protocol: transport, code: 'ERR_LIMIT', reason: `access.maxConnectionsPerIp ${cfg.access.maxConnectionsPerIp} reached`, url }, `${transport} play refused`);
-      res.cork(() => res.writeStatus(STATUS_TEXT[429]).writeHeader('Access-Control-Allow-Origin', cors).end('too many connections from this address\n'));
-      return;
+      return limited(429, 'ip-connections', `access.maxConnectionsPerIp ${cfg.access.maxConnectionsPerIp}`, 'too many connections from this address');
     }
     // The slot goes with the lease (released exactly once, whatever ends the player), or at once without one.
     const give = () => ctx.perIp.give(flvClient.peer);

@@ -60,6 +60,7 @@ async function listen(ctx: ServerContext, server: net.Server, on: ListenOn, what
     ctx.counters.connectionsTotal++;
     if (ctx.sessions.size >= config.rtmp.maxConnections) {
       ctx.counters.connectionsRefused++;
+      ctx.countRefused('connect', 'max-connections');
       log.warn(
         { peer: `${socket.remoteAddress}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `rtmp.maxConnections ${config.rtmp.maxConnections} reached` },
         'connection refused',

@@ -3,7 +3,8 @@
  * one address share the cap; the next one is refused (RTMP: the socket is
  * closed at once; HTTP: 429) while another address (::1) is unaffected; a
  * slot comes back when its connection ends, whatever ended it (a player
- * that leaves, a 404, a HEAD).
+ * that leaves, a 404, a HEAD). The node-wide publish cap per address, and
+ * the per-worker totals (rtmp.maxConnections, http.maxPlayers), likewise.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,5 +121,28 @@ test('access.maxPublishesPerIp counts live publishes per address across workers;
   } finally {
     for (const c of clients) c.destroy();
     await closeCluster(cluster);
+  }
+});
+
+test('http.maxPlayers and rtmp.maxConnections refuse with 503 / a closed socket, counted as refusals', { timeout: 20000 }, async () => {
+  const local = { host: '127.0.0.1', port: 0 };
+  const s = await withTimeout(startServer({ rtmp: { ...local, maxConnections: 2 }, http: { ...local, maxPlayers: 1 }, log: { level: 'silent' }, media: { playWaitMs: 0 } }), 5000, 'start');
+  const clients: RtmpClient[] = [];
+  try {
+    for (let i = 0; i < 2; i++) clients.push(await RtmpClient.connect(`rtmp://127.0.0.1:${s.rtmpPort}/live`));
+    await clients[0]!.publish('m');
+    const p = new SyntheticPublisher(clients[0]!, { gop: 10, frameMs: 20 });
+    p.headers();
+    p.start();
+    assert.equal(await closedAtOnce(s.rtmpPort), true, 'a 3rd RTMP connection is closed at accept');
+    const one = getFlv(`http://127.0.0.1:${s.httpPort}/live/m.flv`);
+    await waitFor(() => one.flv.tags.length > 3, 5000, 'the one player');
+    assert.equal(await status(`http://127.0.0.1:${s.httpPort}/live/m.flv`), 503);
+    assert.deepEqual(s.ctx.counters.refused, { 'connect max-connections': 1, 'play max-players': 1 });
+    one.close();
+    p.stop();
+  } finally {
+    for (const c of clients) c.destroy();
+    await closeServer(s);
   }
 });

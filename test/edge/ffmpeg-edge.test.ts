@@ -100,7 +100,7 @@ function getJson<T>(port: number, path: string): Promise<T> {
 
 test(
   'ffmpeg publishes to the origin; 20 RTMP, HTTP-FLV and WS-FLV players on a 2-worker edge get a keyframe-first contiguous run of the clip; the origin lists one player, the edge',
-  { timeout: 30000 },
+  { timeout: 45000 },
   async (t) => {
     const clip = await makeClip({ seconds: CLIP_SECONDS, fps: FPS, gop: GOP, width: 160, height: 120 });
     const [ref, md5] = [clipReference(clip), await framemd5(clip.file)];
@@ -140,7 +140,8 @@ test(
         else ffPlayers.push(play(rtmpUrl, { seconds: PLAY_SECONDS, killAfterMs: 25000 }));
       }
       assert.deepEqual([ffPlayers.length, flvs.length, wss.length], [FF_PLAYERS, HTTP_PLAYERS, WS_PLAYERS]);
-      const heads = await withTimeout(Promise.all(flvs.map((f) => f.res)), 10000, 'HTTP-FLV response heads');
+      // Heads go out with the first media bytes, after the edge's pull is up: under a full parallel test run on 2 cores this has taken over 10 s.
+      const heads = await withTimeout(Promise.all(flvs.map((f) => f.res)), 20000, 'HTTP-FLV response heads');
       for (const [i, r] of heads.entries()) assert.equal(r.statusCode, 200, `http-flv player ${i}: status`);
       await withTimeout(Promise.all(wss.map((w) => w.opened)), 10000, 'WS-FLV opens');
 

@@ -40,6 +40,17 @@ interface Nms {
  * and a set auth secret, so it writes nothing back into node_modules.
  */
 async function startNms(playAuth = false): Promise<Nms> {
+  // A port that was free a moment ago can be taken by a parallel test before NMS binds it: try fresh ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNmsOnce(playAuth);
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startNmsOnce(playAuth: boolean): Promise<Nms> {
   const [rtmpPort, httpPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'sluice-nms-'));
   const configPath = join(dir, 'config.json');

@@ -23,9 +23,14 @@ export class PublishLease {
     /** The publishing session's id (the stream's `publisher`). */
     readonly owner: number,
     private readonly hooks?: PublishHooks,
-    /** Access control's end event (on_unpublish). */
-    private readonly ended?: () => void,
   ) {}
+
+  private readonly whenReleased = new ReleaseCallbacks();
+
+  /** Runs `f` once the lease is released (access control's on_unpublish). */
+  onRelease(f: () => void): void {
+    this.whenReleased.add(f, this.done);
+  }
 
   get released(): boolean {
     return this.done;
@@ -36,7 +41,24 @@ export class PublishLease {
     this.done = true;
     this.hooks?.end(this);
     this.hub.unpublish(this.stream, this.owner);
-    this.ended?.();
+    this.whenReleased.run();
+  }
+}
+
+/** What runs when a lease is released: access control's end event, a transport's per-address slot. */
+class ReleaseCallbacks {
+  private fs: (() => void)[] = [];
+
+  /** `now`: the lease is already released, so `f` runs at once. */
+  add(f: () => void, now: boolean): void {
+    if (now) f();
+    else this.fs.push(f);
+  }
+
+  run(): void {
+    const fs = this.fs;
+    this.fs = [];
+    for (const f of fs) f();
   }
 }
 
@@ -48,16 +70,13 @@ export class PlayLease {
   constructor(
     private readonly hub: WorkerHub,
     readonly stream: LiveStream,
-    /** Access control's end event (on_stop). */
-    private readonly ended?: () => void,
   ) {}
 
-  private also: (() => void) | undefined;
+  private readonly whenReleased = new ReleaseCallbacks();
 
-  /** Runs `f` once when the lease is released (the transport's own bookkeeping, e.g. a per-address slot). */
+  /** Runs `f` once the lease is released (access control's on_stop, a transport's per-address slot). */
   onRelease(f: () => void): void {
-    if (this.done) f();
-    else this.also = f;
+    this.whenReleased.add(f, this.done);
   }
 
   get released(): boolean {
@@ -77,8 +96,7 @@ export class PlayLease {
     if (this.done) return;
     this.done = true;
     this.sub?.close();
-    this.ended?.();
-    this.also?.();
+    this.whenReleased.run();
     // A closed view was dropped by the hub already (stream end): nothing more to give back.
     if (!this.stream.closed) this.hub.subscriberLeft(this.stream);
   }
@@ -120,7 +138,8 @@ export class StreamService {
       this.refused?.(refusal);
       throw refusal;
     });
-    const lease = new PublishLease(this.hub, stream, owner, hooks, this.endOf(asked));
+    const lease = new PublishLease(this.hub, stream, owner, hooks);
+    this.tellEnd(lease, asked);
     if (!hooks) return lease;
     try {
       await hooks.begin(lease, query);
@@ -139,7 +158,10 @@ export class StreamService {
   async play(app: string, name: string, query = '', client?: AccessClient): Promise<PlayLease | undefined> {
     const asked = client && (await this.check({ ...client, action: 'play', app, name, query }));
     const stream = await this.hub.play(app, name, query);
-    return stream && new PlayLease(this.hub, stream, this.endOf(asked));
+    if (!stream) return undefined;
+    const lease = new PlayLease(this.hub, stream);
+    this.tellEnd(lease, asked);
+    return lease;
   }
 
   /** RTMP connect: access control's on_connect (streams are asked for later). */
@@ -159,8 +181,9 @@ export class StreamService {
     return r;
   }
 
-  private endOf(r: AccessRequest | undefined): (() => void) | undefined {
+  /** An asked start's end goes to access control (on_unpublish / on_stop) when its lease is released. */
+  private tellEnd(lease: PublishLease | PlayLease, r: AccessRequest | undefined): void {
     const access = this.access;
-    return r && access ? () => access.ended(r) : undefined;
+    if (r && access) lease.onRelease(() => access.ended(r));
   }
 }

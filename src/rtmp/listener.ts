@@ -58,23 +58,18 @@ async function listen(ctx: ServerContext, server: net.Server, on: ListenOn, what
   server.on(what === 'rtmps' ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     if (what === 'rtmps') socket.setNoDelay(true);
     ctx.counters.connectionsTotal++;
+    /** Closed at accept: no session exists yet; logged and counted. */
+    const refuse = (reason: string, limit: string): void => {
+      ctx.countRefused('connect', reason);
+      log.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `${limit} reached` }, 'connection refused');
+      socket.destroy();
+    };
     if (ctx.sessions.size >= config.rtmp.maxConnections) {
       ctx.counters.connectionsRefused++;
-      ctx.countRefused('connect', 'max-connections');
-      log.warn(
-        { peer: `${socket.remoteAddress}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `rtmp.maxConnections ${config.rtmp.maxConnections} reached` },
-        'connection refused',
-      );
-      socket.destroy();
-      return;
+      return refuse('max-connections', `rtmp.maxConnections ${config.rtmp.maxConnections}`);
     }
     const ip = socket.remoteAddress ?? '';
-    if (!ctx.perIp.take(ip)) {
-      ctx.countRefused('connect', 'ip-connections');
-      log.warn({ peer: `${ip}:${socket.remotePort}`, code: 'ERR_LIMIT', reason: `access.maxConnectionsPerIp ${config.access.maxConnectionsPerIp} reached` }, 'connection refused');
-      socket.destroy();
-      return;
-    }
+    if (!ctx.perIp.take(ip)) return refuse('ip-connections', `access.maxConnectionsPerIp ${config.access.maxConnectionsPerIp}`);
     socket.once('close', () => ctx.perIp.give(ip));
     const session = new RtmpSession(socket, ctx);
     ctx.sessions.set(session.id, session);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { SluiceError } from '../core/errors.js';
 import { parseCidr } from '../access/ip-rules.js';
+import { envConfig, isObject } from './config-env.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const MiB = 1024 * 1024;
@@ -97,6 +98,30 @@ const configObject = z
         startTimeoutMs: int(100).default(30000),
         /** Test-only: lets the primary make a worker throw (crash drills). */
         crashHook: z.boolean().default(false),
+        /** The cross-node stream directory (cluster/redis-directory.ts, docs/kubernetes.md); no url = none. */
+        redis: z
+          .object({
+            url: z.string().regex(/^rediss?:\/\/\S+$/, 'expected redis://[user:pass@]host[:port][/db] or rediss://...').optional(),
+            /** Every key this node writes starts with it (one Redis for several clusters). */
+            keyPrefix: z.string().default('sluice:'),
+            /** A live stream's key lives this long unless its node refreshes it: how fast a dead node is forgotten. */
+            ttlMs: int(1000).default(10000),
+            /** The node refreshes its keys this often. */
+            refreshMs: int(100).default(3000),
+            /** One Redis command (claim, lookup) fails after this; the node goes on without the cross-node view. */
+            commandTimeoutMs: int(50, 60000).default(1000),
+          })
+          .strict()
+          .refine((r) => r.refreshMs * 2 <= r.ttlMs, { message: 'refreshMs must be at most half of ttlMs', path: ['refreshMs'] })
+          .default({}),
+        /** rtmp[s]://host:port other nodes pull this node's streams from; default: rtmp://$POD_IP (else this host's first address):rtmp.port. */
+        advertise: originUrl.optional(),
+        /** On drain, RTMP clients that announced E-RTMP reconnect (capsEx) get NetConnection.Connect.ReconnectRequest. */
+        reconnectRequest: z.boolean().default(true),
+        /** The tcUrl in ReconnectRequest (the Service, not the pod); `{app}` is the client's app; unset = the tcUrl the client connected with. */
+        reconnectTcUrl: z.string().optional(),
+        /** After ReconnectRequest, clients get this long to move before the rest is closed. */
+        reconnectWaitMs: int(0).default(5000),
       })
       .strict()
       .refine((c) => c.heartbeatTimeoutMs === 0 || c.heartbeatTimeoutMs >= 2 * c.heartbeatMs, {
@@ -279,10 +304,6 @@ export type SluiceConfig = z.infer<typeof configSchema>;
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 export type ConfigInput = DeepPartial<SluiceConfig>;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Deep merge of plain objects; later sources win. */
 export function mergeConfig(...sources: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -295,95 +316,9 @@ export function mergeConfig(...sources: unknown[]): Record<string, unknown> {
   return out;
 }
 
-/** Sets `a.b.c` in obj to a scalar parsed from text ("1936" -> 1936, "true" -> true). */
-export function setPath(obj: Record<string, unknown>, path: string, text: string): void {
-  const keys = path.split('.').filter(Boolean);
-  let cur = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (!isObject(cur[k])) cur[k] = {};
-    cur = cur[k] as Record<string, unknown>;
-  }
-  let value: unknown = text;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // plain string
-  }
-  cur[keys[keys.length - 1]!] = value;
-}
-
-/** Names the config file (cli.ts), not a key. */
-const CONFIG_FILE_ENV = 'SLUICE_CONFIG';
-/** The one top-level scalar key: SLUICE_MODE=edge. */
-const MODE_ENV = 'SLUICE_MODE';
-const ENV_PREFIX = 'SLUICE_';
-/** Separates section from key: SLUICE_<SECTION>__<KEY>. */
-const ENV_LEVEL_SEPARATOR = '__';
-
-/**
- * What a SLUICE_* environment name is. Only SLUICE_<SECTION>__<KEY> is
- * config; a name without the `__` belongs to someone else — Kubernetes
- * injects service links for a Service named `sluice` (SLUICE_SERVICE_HOST,
- * SLUICE_PORT_1935_TCP_ADDR, ...), and those never contain `__`.
- */
-function envNameKind(name: string): 'config' | 'ignored' | 'other' {
-  if (!name.startsWith(ENV_PREFIX) || name === CONFIG_FILE_ENV || name === MODE_ENV) return 'other';
-  return name.includes(ENV_LEVEL_SEPARATOR, ENV_PREFIX.length) ? 'config' : 'ignored';
-}
-
-/**
- * SLUICE_RTMP__PORT=1936 -> rtmp.port (double underscore separates levels;
- * camelCase keys match case-insensitively). An unknown section or key in a
- * name of that form is an error naming the variable, so a typo fails loudly;
- * SLUICE_* names without `__` are not config and are skipped
- * (ignoredEnvNames lists them).
- */
-export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const shape = configObject.shape as Record<string, z.ZodTypeAny>;
-  for (const [name, text] of Object.entries(env)) {
-    if (name === MODE_ENV && text !== undefined) {
-      out.mode = text;
-      continue;
-    }
-    if (text === undefined || envNameKind(name) !== 'config') continue;
-    const parts = name.slice(ENV_PREFIX.length).toLowerCase().split(ENV_LEVEL_SEPARATOR);
-    const section = Object.keys(shape).find((s) => s.toLowerCase() === parts[0]);
-    const inner = section ? innerKeys(shape[section]!) : [];
-    const key = inner.find((k) => k.toLowerCase() === parts[1]?.replace(/_/g, ''));
-    if (!section || !key || parts.length !== 2) {
-      throw new SluiceError('ERR_CONFIG', `environment ${name}: no such config key`);
-    }
-    if (isArrayKey(shape[section]!, key)) setPath(out, `${section}.${key}`, JSON.stringify(text.split(',').map((v) => v.trim()).filter(Boolean)));
-    else setPath(out, `${section}.${key}`, text);
-  }
-  return out;
-}
-
-/** A list key (edge.origins) is given in the environment comma-separated. */
-function isArrayKey(section: z.ZodTypeAny, key: string): boolean {
-  let cur: z.ZodTypeAny = unwrap(section);
-  cur = cur instanceof z.ZodObject ? unwrap(cur.shape[key]) : cur;
-  return cur instanceof z.ZodArray;
-}
-
-function unwrap(t: z.ZodTypeAny): z.ZodTypeAny {
-  let cur = t;
-  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodEffects) cur = cur instanceof z.ZodEffects ? cur._def.schema : cur._def.innerType;
-  return cur;
-}
-
-/** The SLUICE_* names configFromEnv skips as not config (e.g. Kubernetes service links), sorted, for a debug log line. */
-export function ignoredEnvNames(env: NodeJS.ProcessEnv): string[] {
-  return Object.keys(env)
-    .filter((name) => env[name] !== undefined && envNameKind(name) === 'ignored')
-    .sort();
-}
-
-function innerKeys(t: z.ZodTypeAny): string[] {
-  const cur = unwrap(t);
-  return cur instanceof z.ZodObject ? Object.keys(cur.shape) : [];
-}
+/** SLUICE_* environment variables as config (config-env.ts). */
+export const configFromEnv = (env: NodeJS.ProcessEnv): Record<string, unknown> => envConfig(configObject, env);
+export { ignoredEnvNames, setPath } from './config-env.js';
 
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;

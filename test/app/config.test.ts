@@ -57,3 +57,14 @@ test('unreadable or unparsable file is a config error', () => {
   writeFileSync(join(dir, 'bad.json'), '{ nope');
   assert.throws(() => readConfigFile(join(dir, 'bad.json')), { code: 'ERR_CONFIG' });
 });
+
+test('deeper keys come from the environment with one __ per level', () => {
+  const c = resolveConfig(configFromEnv({ SLUICE_CLUSTER__REDIS__URL: 'redis://10.0.0.9:6379/2', SLUICE_CLUSTER__REDIS__TTL_MS: '20000', SLUICE_CLUSTER__ADVERTISE: 'rtmp://10.1.2.3:1935' }));
+  assert.equal(c.cluster.redis.url, 'redis://10.0.0.9:6379/2');
+  assert.equal(c.cluster.redis.ttlMs, 20000);
+  assert.equal(c.cluster.advertise, 'rtmp://10.1.2.3:1935');
+  // A section is not a value, and a typo one level down still names the variable.
+  assert.throws(() => configFromEnv({ SLUICE_CLUSTER__REDIS: 'redis://x' }), /SLUICE_CLUSTER__REDIS\b/);
+  assert.throws(() => configFromEnv({ SLUICE_CLUSTER__REDIS__URI: 'redis://x' }), /SLUICE_CLUSTER__REDIS__URI/);
+  assert.throws(() => resolveConfig({ cluster: { redis: { ttlMs: 4000, refreshMs: 3000 } } }), /cluster\.redis\.refreshMs/);
+});

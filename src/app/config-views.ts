@@ -4,11 +4,14 @@
  * the TLS listeners and the admin port, derived in one place.
  */
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { SluiceError } from '../core/errors.js';
 import { SlabPool } from '../core/slab-pool.js';
 import type { StreamOptions } from '../media/types.js';
 import { mergeWindowOf } from '../media/merge-window.js';
 import type { DirectoryOptions } from '../cluster/directory.js';
+import { RedisDirectory } from '../cluster/redis-directory.js';
+import type { Logger } from './log.js';
 import type { AccessOptions } from '../access/policy.js';
 import type { HookOptions } from '../access/hooks.js';
 import type { SluiceConfig } from './config.js';
@@ -18,16 +21,47 @@ export function streamOptionsOf(config: SluiceConfig): StreamOptions {
   return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWindowMs: mergeWindowOf(config.player.mergeWriteMs, config.player.mergeBudgetMs) };
 }
 
-/** The stream directory's rules: an edge waits edge.playWaitMs for its origins and elects one puller per stream. */
+/**
+ * Whether this node pulls what it does not have: an edge always (from Redis's
+ * answer, then edge.origins), an origin of a Redis cluster from the node Redis names.
+ */
+export function pullsStreams(config: SluiceConfig): boolean {
+  return config.mode === 'edge' || (config.mode === 'origin' && config.cluster.redis.url !== undefined);
+}
+
+/** The stream directory's rules: a pulling node waits edge.playWaitMs for its origins and elects one puller per stream. */
 export function directoryOptionsOf(config: SluiceConfig): DirectoryOptions {
-  const edge = config.mode === 'edge';
+  const pulls = pullsStreams(config);
   return {
     maxStreams: config.media.maxStreams,
     maxPublishesPerIp: config.access.maxPublishesPerIp,
     republishGraceMs: config.media.republishGraceMs,
-    playWaitMs: edge ? config.edge.playWaitMs : config.media.playWaitMs,
-    pull: edge ? { idleStopMs: config.edge.idleStopMs } : undefined,
+    playWaitMs: pulls ? config.edge.playWaitMs : config.media.playWaitMs,
+    pull: pulls ? { idleStopMs: config.edge.idleStopMs } : undefined,
   };
+}
+
+/** This node's address for other nodes: cluster.advertise, else rtmp://$POD_IP (else the first external IPv4):port. */
+export function advertisedUrl(config: SluiceConfig, rtmpPort: number, env = process.env): string {
+  if (config.cluster.advertise) return config.cluster.advertise;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  return `rtmp://${env.POD_IP || external || '127.0.0.1'}:${rtmpPort}`;
+}
+
+/** The cross-node directory of a node with cluster.redis.url; undefined without. `rtmpPort` is read when first needed. */
+export function redisDirectoryOf(config: SluiceConfig, rtmpPort: () => number, log: Logger): RedisDirectory | undefined {
+  const r = config.cluster.redis;
+  if (!r.url) return undefined;
+  let advertise: string | undefined;
+  return new RedisDirectory({
+    ...r,
+    url: r.url,
+    advertise: () => (advertise ??= advertisedUrl(config, rtmpPort())),
+    claims: config.mode !== 'edge',
+    log: log.child({ component: 'redis' }),
+  });
 }
 
 /** The slab pool every stream ring comes from. */

@@ -295,8 +295,8 @@ const configObject = z
   })
   .strict();
 
-export const configSchema = configObject.refine((c) => c.mode !== 'edge' || c.edge.origins.length > 0, {
-  message: 'mode edge needs at least one origin (--origin rtmp://host:port[/app])',
+export const configSchema = configObject.refine((c) => c.mode !== 'edge' || c.edge.origins.length > 0 || c.cluster.redis.url !== undefined, {
+  message: 'mode edge needs at least one origin (--origin rtmp://host:port[/app]) or cluster.redis.url',
   path: ['edge', 'origins'],
 });
 

@@ -53,6 +53,8 @@ interface Entry {
   /** The live publisher's address, while it counts against maxPublishesPerIp. */
   ip?: string;
   idleTimer?: NodeJS.Timeout;
+  /** (origin) A client publish waits for this pulled copy to stop (yieldPull): resolved when the name is not live here. */
+  yielding?: (() => void)[];
 }
 
 export interface DirectoryStats {
@@ -68,6 +70,8 @@ export class StreamDirectory {
   /** Ended entries waiting for holders to let go, by id. */
   private readonly ending = new Map<number, Entry>();
   private nextId = 1;
+  /** Told when a live name stops being live here (the cross-node directory gives its key back). */
+  onPublishEnd: ((key: string) => void) | undefined;
 
   constructor(
     private readonly pool: SlabPool,
@@ -133,6 +137,30 @@ export class StreamDirectory {
     return { ok: true, id: e.id, sab };
   }
 
+  /**
+   * (origin of a Redis cluster) A client's publish of a name this node has
+   * only as a pulled copy (its source node is gone, or the claim would have
+   * failed): the pull is told to stop, and the promise resolves once the
+   * name is free here, so the publish resumes the same ring as a republish
+   * and players stay. undefined: not a pulled copy, nothing to wait for.
+   */
+  yieldPull(key: string): Promise<void> | undefined {
+    const e = this.entries.get(key);
+    if (!e || e.state !== 'live' || e.home === undefined || e.home !== e.puller) return undefined;
+    if (!e.yielding) {
+      e.yielding = [];
+      this.send(e.home, { t: 'pullStop', id: e.id, key, reason: 'a client publishes the name on this node', yield: true });
+    }
+    const waiting = e.yielding;
+    return new Promise((resolve) => waiting.push(resolve));
+  }
+
+  private yielded(e: Entry): void {
+    const waiting = e.yielding;
+    e.yielding = undefined;
+    for (const f of waiting ?? []) f();
+  }
+
   /** A fresh channel whose other end the home worker gets: it posts head notes on it. */
   private channelToHome(e: Entry): MessagePort {
     const ch = new MessageChannel();
@@ -153,13 +181,16 @@ export class StreamDirectory {
    */
   private goIdle(e: Entry, oldHome: number): void {
     const others = [...e.holders].find((w) => w !== oldHome);
-    const repull = e.puller === oldHome ? (e.homeWatched ? oldHome : others) : undefined;
+    // A pulled copy that stops for a client's publish is not pulled again: the publish is about to take it.
+    const repull = e.puller === oldHome && !e.yielding ? (e.homeWatched ? oldHome : others) : undefined;
     if (e.puller === oldHome) e.puller = undefined;
     e.homeWatched = false;
     clearTimeout(e.idleTimer);
     e.idleTimer = undefined;
     this.notLive(e);
     e.state = 'grace';
+    this.onPublishEnd?.(e.key);
+    this.yielded(e);
     e.home = undefined;
     for (const w of e.holders) if (w !== oldHome) this.send(w, { t: 'streamDown', id: e.id, key: e.key });
     if (this.opts.republishGraceMs === 0) return this.end(e, 'publisher left');
@@ -282,6 +313,8 @@ export class StreamDirectory {
     clearTimeout(e.idleTimer);
     this.notLive(e);
     this.entries.delete(e.key);
+    if (e.state === 'live') this.onPublishEnd?.(e.key);
+    this.yielded(e);
     // A pull still trying for a name that is over (no player waits any more, or the wait ran out) stops too.
     if (e.puller !== undefined && e.state !== 'live') this.send(e.puller, { t: 'pullStop', id: e.id, key: e.key, reason: `${reason} (${e.key})` });
     if (e.holders.size === 0) return this.free(e);

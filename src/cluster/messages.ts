@@ -42,7 +42,7 @@ export type DirectoryEvent =
   /** (edge) Open the one upstream of this awaited stream: pull it from the origins and publish it here. `query` is the first player's. */
   | { t: 'pull'; id: number; key: string; query: string }
   /** (edge, to the home) Nobody has watched this pulled stream for edge.idleStopMs: close its upstream. */
-  | { t: 'pullStop'; id: number; key: string; reason: string };
+  | { t: 'pullStop'; id: number; key: string; reason: string; /** Stop even with local players (a client's publish takes the name). */ yield?: boolean };
 
 /** How a client reaches a worker. */
 export type ClientProtocol = 'rtmp' | 'http-flv' | 'ws-flv';
@@ -68,7 +68,10 @@ export interface WorkerAnswers {
 
 /** Worker → primary. Requests carry `req` and get a `reply` with the same number. */
 export type WorkerMessage =
-  | { t: 'publish'; req: number; key: string; ip?: string }
+  /** `claim`: a client's publish, which claims the name across nodes (cluster.redis). */
+  | { t: 'publish'; req: number; key: string; ip?: string; claim?: boolean }
+  /** The node another node advertises for a live name (cluster.redis); the reply's result is its URL or undefined. */
+  | { t: 'locate'; req: number; key: string }
   | { t: 'subscribe'; req: number; key: string; query?: string }
   | { t: 'unpublish'; id: number; key: string }
   | { t: 'release'; id: number; key: string }
@@ -86,7 +89,7 @@ export type WorkerMessage =
 
 /** Primary → worker. */
 export type PrimaryMessage =
-  | { t: 'reply'; req: number; result: PublishGrant | SubscribeGrant | undefined }
+  | { t: 'reply'; req: number; result: PublishGrant | SubscribeGrant | string | undefined }
   | DirectoryEvent
   | (WorkerRequest & { req: number })
   | { t: 'drain'; reason: string }

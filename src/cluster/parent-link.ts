@@ -20,7 +20,7 @@ export class ParentLink implements DirectoryLink {
     this.port.postMessage(m);
   }
 
-  private request<T>(m: { t: 'publish' | 'subscribe'; key: string; query?: string; ip?: string }): Promise<T> {
+  private request<T>(m: { t: 'publish' | 'subscribe' | 'locate'; key: string; query?: string; ip?: string; claim?: boolean }): Promise<T> {
     const req = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -44,8 +44,12 @@ export class ParentLink implements DirectoryLink {
     return true;
   }
 
-  publish(key: string, ip?: string): Promise<PublishGrant> {
-    return this.request({ t: 'publish', key, ip });
+  publish(key: string, ip: string | undefined, claim: boolean): Promise<PublishGrant> {
+    return this.request({ t: 'publish', key, ip, claim });
+  }
+
+  locate(key: string): Promise<string | undefined> {
+    return this.request({ t: 'locate', key });
   }
 
   subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined> {

@@ -12,7 +12,8 @@ import net from 'node:net';
 import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
 import { rescueThread } from './thread-rescue.js';
-import type { DirectoryEvent, PrimaryMessage, PublishGrant, SubscribeGrant, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
+import type { RedisDirectory } from './redis-directory.js';
+import type { DirectoryEvent, PrimaryMessage, PublishGrant, Refusal, SubscribeGrant, WorkerAnswers, WorkerMessage, WorkerRequest } from './messages.js';
 
 /**
  * SO_REUSEPORT lets a second sluice (same user) bind the same port and the
@@ -93,6 +94,8 @@ export class Supervisor {
   private deferred: [number, DirectoryEvent][] | undefined;
   /** Set by the owner: directory decisions go back to workers through it. */
   directory!: StreamDirectory;
+  /** Set by the owner with cluster.redis: client publishes claim their names across nodes first. */
+  crossNode: RedisDirectory | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastCheck = 0;
 
@@ -185,10 +188,19 @@ export class Supervisor {
   private onMessage(slot: Slot, m: WorkerMessage): void {
     const d = this.directory;
     switch (m.t) {
-      case 'publish':
-        return this.answer(slot.id, m.req, () => d.publish(m.key, slot.id, m.ip));
+      case 'publish': {
+        const grant = () => this.answer(slot.id, m.req, () => d.publish(m.key, slot.id, m.ip));
+        if (!m.claim || !this.crossNode) return void grant();
+        const refuse = (refusal: Refusal) => this.post(slot.id, { t: 'reply', req: m.req, result: refusal });
+        return void this.crossNode.claimFor(m.key, grant, refuse, () => d.yieldPull(m.key));
+      }
+      case 'locate': {
+        const cross = this.crossNode;
+        if (!cross) return this.post(slot.id, { t: 'reply', req: m.req, result: undefined });
+        return void cross.locate(m.key).then((url) => this.post(slot.id, { t: 'reply', req: m.req, result: url }));
+      }
       case 'subscribe':
-        return this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id, m.query));
+        return void this.answer(slot.id, m.req, () => d.subscribe(m.key, slot.id, m.query));
       case 'unpublish':
         return d.unpublish(m.id, slot.id);
       case 'release':
@@ -258,10 +270,10 @@ export class Supervisor {
    * the request caused: the asker has no view to apply them to until it has
    * its grant (e.g. readers to attach to the stream it is now home to).
    */
-  private answer(id: number, req: number, ask: () => PublishGrant | SubscribeGrant | undefined): void {
+  private answer<G extends PublishGrant | SubscribeGrant | undefined>(id: number, req: number, ask: () => G): G | Refusal {
     const later: [number, DirectoryEvent][] = [];
     this.deferred = later;
-    let result: PublishGrant | SubscribeGrant | undefined;
+    let result: G | Refusal;
     try {
       result = ask();
     } catch (err) {
@@ -275,6 +287,7 @@ export class Supervisor {
     const port = result?.ok && 'port' in result ? result.port : undefined;
     this.post(id, { t: 'reply', req, result }, port ? [port] : []);
     for (const [w, e] of later) this.deliver(w, e);
+    return result;
   }
 
   /** Sends to the worker with this id (dropped if it is gone). */

@@ -10,8 +10,10 @@ import type { DirectoryEvent, PublishGrant, SubscribeGrant } from './messages.js
 
 /** How a worker reaches the directory (in-process, or over the primary's port). */
 export interface DirectoryLink {
-  /** `ip`: a client publisher's address (access.maxPublishesPerIp). */
-  publish(key: string, ip?: string): Promise<PublishGrant>;
+  /** `ip`: a client publisher's address (access.maxPublishesPerIp); `claim`: a client's publish claims the name across nodes. */
+  publish(key: string, ip: string | undefined, claim: boolean): Promise<PublishGrant>;
+  /** (cluster.redis) The RTMP address of another node that publishes `key`. */
+  locate(key: string): Promise<string | undefined>;
   /** `query`: the player's query string (an edge passes the first one to its origin). */
   subscribe(key: string, query?: string): Promise<SubscribeGrant | undefined>;
   unpublish(id: number, key: string): void;
@@ -44,8 +46,10 @@ export class WorkerHub {
   /** Starts publishing; throws ERR_STREAM when the name is live anywhere. */
   async publish(app: string, name: string, owner: number, source: LiveStream['source'] = 'publisher', ip?: string): Promise<LiveStream> {
     const key = `${app}/${name}`;
-    if (this.streams.get(key)?.publisher !== undefined) throw new SluiceError('ERR_STREAM', `${key} is already being published`);
-    const g = await this.link.publish(key, ip);
+    const here = this.streams.get(key);
+    // A pulled copy may give way to a client's publish (the directory decides: StreamDirectory.yieldPull).
+    if (here?.publisher !== undefined && (here.source !== 'pull' || source === 'pull')) throw new SluiceError('ERR_STREAM', `${key} is already being published`);
+    const g = await this.link.publish(key, ip, source === 'publisher');
     if (!g.ok) throw new SluiceError(g.code, g.reason);
     const s = this.view(app, name, g.id, g.sab);
     s.startPublishing(owner);
@@ -53,6 +57,11 @@ export class WorkerHub {
     s.watchedNoted = false;
     this.noteWatched(s);
     return s;
+  }
+
+  /** (cluster.redis) Where else `app/name` is published: the node an upstream pulls it from first. */
+  locate(key: string): Promise<string | undefined> {
+    return this.link.locate(key);
   }
 
   unpublish(s: LiveStream, owner: number): void {
@@ -170,7 +179,7 @@ export class WorkerHub {
     }
     const s = this.streams.get(e.key);
     // A player came here as the stop was decided: its `watched` is on the way and keeps the upstream.
-    if (s?.entryId === e.id && s.source === 'pull' && s.isHome && s.subscribers.size > 0) return;
+    if (!e.yield && s?.entryId === e.id && s.source === 'pull' && s.isHome && s.subscribers.size > 0) return;
     this.pulls?.stop(e);
   }
 

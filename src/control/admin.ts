@@ -34,6 +34,8 @@ export interface AdminOptions {
   token?: string;
   openPaths?: string[];
   ready: () => boolean;
+  /** Lines after /readyz's verdict that do not change it (e.g. `redis: down`: local service goes on). */
+  readyDetail?: () => string[];
   /** The JSON API; without it only the health endpoints and (if given) /metrics answer. */
   api?: AdminApi;
   metrics?: ClusterMetrics;
@@ -83,7 +85,14 @@ function rest(path: string, prefix: string): string | undefined {
 /** The handlers for a path, by method; undefined = no such resource. */
 function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> | undefined {
   if (path === '/healthz') return { GET: () => text(200, 'ok\n') };
-  if (path === '/readyz') return { GET: () => (o.ready() ? text(200, 'ready\n') : text(503, 'not ready\n')) };
+  if (path === '/readyz') {
+    return {
+      GET: () => {
+        const detail = (o.readyDetail?.() ?? []).map((l) => `${l}\n`).join('');
+        return o.ready() ? text(200, `ready\n${detail}`) : text(503, `not ready\n${detail}`);
+      },
+    };
+  }
   const { metrics, api } = o;
   if (path === '/metrics' && metrics) return { GET: async () => ({ status: 200, body: await metrics.scrape(), type: metrics.contentType }) };
   if (!api) return undefined;

@@ -5,6 +5,7 @@
  * is worker 0 (client ids `0-rtmp-5`).
  */
 import type { StreamDirectory } from '../cluster/directory.js';
+import type { RedisDirectory } from '../cluster/redis-directory.js';
 import type { ServerContext } from '../app/context.js';
 import type { SlabPool } from '../core/slab-pool.js';
 import { AdminApi } from './admin-api.js';
@@ -12,13 +13,14 @@ import { ClusterMetrics } from './metrics.js';
 import { workerSnapshot } from './snapshot.js';
 import { answerRequest } from './worker-control.js';
 
-export function localControl(ctx: ServerContext, directory: Pick<StreamDirectory, 'list'>, pool: SlabPool): { api: AdminApi; metrics: ClusterMetrics } {
+export function localControl(ctx: ServerContext, directory: Pick<StreamDirectory, 'list'>, pool: SlabPool, crossNode?: RedisDirectory): { api: AdminApi; metrics: ClusterMetrics } {
   const snapshots = async (opts?: { clients?: boolean }) => [workerSnapshot(ctx, opts?.clients ?? true)];
   const api = new AdminApi({
     directory,
     snapshots,
     request: async (worker, m) => (worker === ctx.workerId ? answerRequest(ctx, m) : undefined),
   });
-  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => [ctx.workerId], restarts: () => 0, slabs: () => pool.stats() });
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => [ctx.workerId], restarts: () => 0, slabs: () => pool.stats(),
+    ...(crossNode ? { crossNode: () => crossNode.stats() } : {}) });
   return { api, metrics };
 }

@@ -21,6 +21,7 @@ import { allSamples, newLatencyHistogram, type LatencyMetric } from '../app/late
 import { packageVersion } from '../app/version.js';
 import type { ProtocolTraffic, WorkerSnapshot } from './snapshot.js';
 import type { UpstreamInfo } from '../app/context.js';
+import type { RedisDirectoryStats } from '../cluster/redis-directory.js';
 
 type Labels = Record<string, string>;
 type Reading = [Labels, number][];
@@ -186,6 +187,8 @@ export interface MetricsSource {
   restarts(): number;
   /** The stream slab pool (the primary's, or the single thread's). */
   slabs?: () => SlabPoolStats;
+  /** The cross-node directory (cluster.redis), when configured. */
+  crossNode?: () => RedisDirectoryStats;
 }
 
 export class ClusterMetrics {
@@ -232,8 +235,21 @@ export class ClusterMetrics {
       });
       this.define('sluice_stream_slab_bytes', 'Size of one stream slab', 'gauge', [], () => [[{}, slabs().slabBytes]]);
     }
+    const cross = source.crossNode;
+    if (cross) this.defineCrossNode(cross);
     // process_* (CPU, RSS, fds) cover every thread; nodejs_* describe the primary's own thread.
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  private defineCrossNode(read: () => RedisDirectoryStats): void {
+    this.define('sluice_redis_up', 'Whether the cross-node stream directory (cluster.redis) is reachable', 'gauge', [], () => [[{}, read().up ? 1 : 0]]);
+    this.define('sluice_redis_errors_total', 'Redis connection and command errors', 'counter', [], () => [[{}, read().errors]]);
+    this.define('sluice_redis_held_streams', 'Stream names this node holds in Redis', 'gauge', [], () => [[{}, read().held]]);
+    this.define('sluice_redis_claims_total', "Client publishes' cross-node claims: granted, taken (BadName: live on another node), unavailable (Redis down: granted locally)",
+      'counter', ['result'], () => Object.entries(read().claims).map(([result, n]): [Labels, number] => [{ result }, n]));
+    this.define('sluice_redis_lookups_total', 'Cross-node lookups of streams to pull: found, missing, unavailable (Redis down: edge.origins used)',
+      'counter', ['result'], () => Object.entries(read().lookups).map(([result, n]): [Labels, number] => [{ result }, n]));
+    this.define('sluice_redis_conflicts_total', 'Names found held by another node on refresh (both live during a Redis outage)', 'counter', [], () => [[{}, read().conflicts]]);
   }
 
   private define(name: string, help: string, type: Family['type'], labelNames: string[], read: () => Reading): void {

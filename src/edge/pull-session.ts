@@ -81,16 +81,28 @@ export class PullSession {
     this.finish(reason);
   }
 
+  /** Where to try, in order: the node Redis names for the stream (cluster.redis), then edge.origins. */
+  private async originsNow(): Promise<string[]> {
+    const located = await this.ctx.hub.locate(this.key).catch(() => undefined);
+    const fixed = this.ctx.config.edge.origins;
+    return located ? [located, ...fixed.filter((o) => o !== located)] : fixed;
+  }
+
   private async run(): Promise<void> {
     const edge = this.ctx.config.edge;
-    const origins = edge.origins;
     let deadline = Date.now() + edge.playWaitMs;
     let failures = 0;
     let rounds = 0;
+    let origins = await this.originsNow();
     for (let i = 0; !this.stopped; i++) {
-      const origin = origins[i % origins.length]!;
+      // Each round over the list asks Redis again: the stream may have moved to another node.
+      if (i >= origins.length) {
+        origins = await this.originsNow();
+        i = 0;
+      }
+      const origin = origins[i];
       this.delivered = false;
-      await this.attempt(origin);
+      if (origin !== undefined) await this.attempt(origin);
       if (this.stopped) return;
       if (this.delivered) {
         // It was live and is lost: the next origin gets a full wait.
@@ -99,9 +111,10 @@ export class PullSession {
         rounds = 0;
       } else failures++;
       if (Date.now() >= deadline) return this.finish(`no origin delivered ${this.key} within ${edge.playWaitMs} ms (edge.playWaitMs)`);
-      this.reconnects++;
-      this.setState('retrying', origins[(i + 1) % origins.length], 'trying the next origin');
-      if (failures > 0 && failures % origins.length === 0) {
+      if (origin !== undefined) this.reconnects++;
+      this.setState('retrying', origins[(i + 1) % Math.max(1, origins.length)], 'trying the next origin');
+      // A full round failed (or there is nowhere to try yet, e.g. an origin waiting for Redis to name the node): back off.
+      if (failures > 0 && failures % Math.max(1, origins.length) === 0) {
         const wait = Math.min(backoffMs(++rounds, edge.retry), Math.max(0, deadline - Date.now()));
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);

@@ -9,7 +9,7 @@ import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { loadTls } from '../app/tls-files.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from '../app/config.js';
-import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, slabPoolFor } from '../app/config-views.js';
+import { adminAccessOf, advertisedUrl, directoryOptionsOf, httpsOf, redisDirectoryOf, rtmpsOf, slabPoolFor } from '../app/config-views.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -61,26 +61,32 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   });
   const directory = new StreamDirectory(pool, directoryOptionsOf(config), (w, e) => supervisor.deliver(w, e));
   supervisor.directory = directory;
-  let rtmpPort: number;
+  let rtmpPort = 0;
+  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger);
+  supervisor.crossNode = crossNode;
+  if (crossNode) directory.onPublishEnd = (key) => crossNode.released(key);
   try {
     rtmpPort = await supervisor.start();
   } catch (err) {
     await supervisor.drain('start failed', 1000);
+    await crossNode?.close();
     throw err;
   }
   let draining = false;
   const ready = () => !draining && supervisor.ready();
   const snapshots = (opts?: { clients?: boolean }) => supervisor.snapshots<WorkerSnapshot>(opts);
-  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts, slabs: () => pool.stats() });
+  const metrics = new ClusterMetrics({ snapshots: () => snapshots({ clients: false }), workerIds: () => supervisor.workerIds(), restarts: () => supervisor.restarts, slabs: () => pool.stats(),
+    ...(crossNode ? { crossNode: () => crossNode.stats() } : {}) });
   const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
   let admin: AdminServer;
   try {
-    admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, api, metrics, log: logger });
+    admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail: () => (crossNode ? [crossNode.readyDetail()] : []), api, metrics, log: logger });
   } catch (err) {
     await supervisor.drain('admin port unavailable', 0);
+    await crossNode?.close();
     throw err;
   }
-  logger.info({ rtmpPort, rtmpsPort: supervisor.tlsPort, httpPort: supervisor.getHttpPort(), httpsPort: supervisor.httpsPort, adminPort: admin.port, workers: config.cluster.workers }, 'cluster started');
+  logger.info({ rtmpPort, rtmpsPort: supervisor.tlsPort, httpPort: supervisor.getHttpPort(), httpsPort: supervisor.httpsPort, adminPort: admin.port, workers: config.cluster.workers, ...(crossNode ? { advertise: advertisedUrl(config, rtmpPort) } : {}) }, 'cluster started');
   let closing: Promise<void> | undefined;
   return {
     rtmpPort,
@@ -98,9 +104,12 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     close(reason = 'server shutting down') {
       closing ??= (async () => {
         draining = true;
+        // Publishers told to reconnect must find their names free on the next node.
+        await crossNode?.leave();
         if (config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
         await supervisor.drain(reason, config.cluster.shutdownGraceMs);
         directory.closeAll(reason);
+        await crossNode?.close();
         await admin.close();
         logger.info({}, 'cluster stopped');
       })();

@@ -8,11 +8,11 @@ import type { SlabPool } from '../core/slab-pool.js';
 import { localCluster } from '../cluster/local-link.js';
 import type { StreamDirectory } from '../cluster/directory.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from '../app/config.js';
-import { adminAccessOf, directoryOptionsOf, httpsOf, rtmpsOf, slabPoolFor, streamOptionsOf } from '../app/config-views.js';
+import { adminAccessOf, directoryOptionsOf, httpsOf, redisDirectoryOf, rtmpsOf, slabPoolFor, streamOptionsOf } from '../app/config-views.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { newContext, type ServerContext } from '../app/context.js';
-import { listenRtmp } from '../rtmp/listener.js';
-import { listenHttp } from '../http/flv-route.js';
+import { listenRtmp, type RtmpListener } from '../rtmp/listener.js';
+import { listenHttp, type HttpListener } from '../http/flv-route.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { localControl } from '../control/local-control.js';
 import { stopServing } from './stop-serving.js';
@@ -47,22 +47,34 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const config = resolveConfig(input);
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
-  const { directory, hub } = localCluster(pool, directoryOptionsOf(config), streamOptionsOf(config));
+  let rtmpPort = 0;
+  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger);
+  const { directory, hub } = localCluster(pool, directoryOptionsOf(config), streamOptionsOf(config), crossNode);
   const ctx = newContext(config, logger, hub, 0);
   enableEdge(ctx);
   const rtmps = rtmpsOf(config);
-  const listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port }, rtmps && { on: rtmps, files: rtmps.files });
-  const http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port, httpsOf(config)) : undefined;
+  let listener: RtmpListener;
+  let http: HttpListener | undefined;
+  try {
+    listener = await listenRtmp(ctx, { host: config.rtmp.host, port: config.rtmp.port }, rtmps && { on: rtmps, files: rtmps.files });
+    rtmpPort = listener.port;
+    http = config.http.enabled ? await listenHttp(ctx, config.http.host, config.http.port, httpsOf(config)) : undefined;
+  } catch (err) {
+    await crossNode?.close();
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   const stop = async (reason: string): Promise<void> => {
     await stopServing(ctx, listener, http, reason, config.cluster.shutdownGraceMs);
     directory.closeAll(reason);
+    await crossNode?.close();
   };
   let admin: AdminServer | undefined;
   if (opts.admin ?? config.cluster.workers === 0) {
     try {
       const ready = () => closing === undefined;
-      admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, ...localControl(ctx, directory, pool), log: logger });
+      const readyDetail = () => (crossNode ? [crossNode.readyDetail()] : []);
+      admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail, ...localControl(ctx, directory, pool, crossNode), log: logger });
     } catch (err) {
       await stop('admin port unavailable');
       throw err;
@@ -81,6 +93,8 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
     directory,
     close() {
       closing ??= (async () => {
+        // Publishers told to reconnect must find their names free on the next node.
+        await crossNode?.leave();
         // As a cluster's primary: /readyz reads 503 for drainDelayMs while still serving.
         if (admin && config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
         await stop('server shutting down');

@@ -187,3 +187,36 @@ test('maxPublishesPerIp: live publishes per address across workers; unpublish, a
   assert.ok(dir.publish('live/f', 1, '10.0.0.1').ok);
   assert.equal(dir.publish('live/g', 1, '10.0.0.1').ok, false);
 });
+
+test('a client publish takes a name held only as a pulled copy: the pull is told to stop (even when watched), the name frees, nobody pulls it again', async () => {
+  const pool = new SlabPool(512 * 1024, 8);
+  const events: { w: number; e: DirectoryEvent }[] = [];
+  const dir = new StreamDirectory(pool, { maxStreams: 8, republishGraceMs: 1000, playWaitMs: 1000, pull: { idleStopMs: 1000 } }, (w, e) => {
+    events.push({ w, e });
+    if ('port' in e && e.port) e.port.close();
+  });
+  const ended: string[] = [];
+  dir.onPublishEnd = (key) => ended.push(key);
+  granted(dir.subscribe('live/x', 1));
+  assert.equal(events.at(-1)?.e.t, 'pull', 'worker 1 pulls it');
+  const pulled = dir.publish('live/x', 1);
+  assert.ok(pulled.ok);
+  dir.watched(pulled.id, 1, true);
+  assert.equal(dir.yieldPull('live/y'), undefined, 'not a pulled copy: nothing to wait for');
+  const freed = dir.yieldPull('live/x');
+  assert.ok(freed);
+  const stop = events.at(-1)!;
+  assert.deepEqual([stop.w, stop.e.t, 'yield' in stop.e && stop.e.yield], [1, 'pullStop', true]);
+  let done = false;
+  void freed.then(() => (done = true));
+  await Promise.resolve();
+  assert.equal(done, false, 'waits for the pull to end');
+  const before = events.length;
+  dir.unpublish(pulled.id, 1);
+  await freed;
+  assert.deepEqual(ended, ['live/x'], 'onPublishEnd told once');
+  assert.ok(!events.slice(before).some(({ e }) => e.t === 'pull'), 'no new puller while the publish takes over');
+  const client = dir.publish('live/x', 2);
+  assert.ok(client.ok && client.sab === pulled.sab, 'the client resumes the same ring: players stay');
+  dir.closeAll('test');
+});

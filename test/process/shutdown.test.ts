@@ -10,100 +10,23 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import net from 'node:net';
 import type { RtmpClient, StatusEvent } from '../../src/rtmp/client/rtmp-client.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { freePort, sleep, withTimeout } from '../helpers/net.js';
+import { killAll, spawnCli, type Cli, type Exit } from '../helpers/cli-process.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const GRACE_MS = 3000;
 /** The brief's bound: the process is gone within shutdownGraceMs + 2 s of the signal. */
 const EXIT_WITHIN_MS = GRACE_MS + 2000;
 
-// ---- the child ----------------------------------------------------------------
-
-interface LogLine {
-  level?: string;
-  msg?: string;
-  worker?: number;
-  peer?: string;
-  [k: string]: unknown;
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Date.now() when the child exited. */
-  at: number;
-}
-
-class Cli {
-  readonly lines: LogLine[] = [];
-  /** stdout lines that are not JSON (there should be none). */
-  readonly junk: string[] = [];
-  stderr = '';
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
-  rtmpPort = 0;
-  adminPort = 0;
-  private readonly watchers = new Set<() => void>();
-
-  constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      try {
-        this.lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        this.junk.push(text);
-      }
-      for (const w of [...this.watchers]) w();
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal, at: Date.now() };
-        resolve(this.exit);
-        for (const w of [...this.watchers]) w();
-      });
-    });
-  }
-
-  /** The first log line (already seen or still to come) that `pred` accepts. */
-  waitLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
-    let check = (): void => undefined;
-    const found = new Promise<LogLine>((resolve, reject) => {
-      check = () => {
-        const hit = this.lines.find(pred);
-        if (hit) resolve(hit);
-        else if (this.exit) reject(new Error(`sluice exited (${this.exit.code ?? this.exit.signal}) before log line "${what}"; stderr: ${this.stderr}`));
-      };
-      this.watchers.add(check);
-      check();
-    });
-    return withTimeout(found, timeoutMs, `log line "${what}"`).finally(() => this.watchers.delete(check));
-  }
-
-  msgs(msg: string): LogLine[] {
-    return this.lines.filter((l) => l.msg === msg);
-  }
-}
-
-const children = new Set<ChildProcess>();
 const rtmp = new RtmpClientPool();
 
 after(() => {
   rtmp.closeAll();
-  for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
+  killAll();
 });
-
-function spawnCli(args: string[]): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  return new Cli(child);
-}
 
 /**
  * `serve --workers 2` on ports that were free a moment ago. Another process

@@ -51,7 +51,7 @@ export function advertisedUrl(config: SluiceConfig, rtmpPort: number, env = proc
 }
 
 /** The cross-node directory of a node with cluster.redis.url; undefined without. `rtmpPort` is read when first needed. */
-export function redisDirectoryOf(config: SluiceConfig, rtmpPort: () => number, log: Logger): RedisDirectory | undefined {
+export function redisDirectoryOf(config: SluiceConfig, rtmpPort: () => number, log: Logger, onLive?: (name: string) => void): RedisDirectory | undefined {
   const r = config.cluster.redis;
   if (!r.url) return undefined;
   let advertise: string | undefined;
@@ -60,6 +60,7 @@ export function redisDirectoryOf(config: SluiceConfig, rtmpPort: () => number, l
     url: r.url,
     advertise: () => (advertise ??= advertisedUrl(config, rtmpPort())),
     claims: config.mode !== 'edge',
+    ...(onLive && pullsStreams(config) ? { onLive } : {}),
     log: log.child({ component: 'redis' }),
   });
 }

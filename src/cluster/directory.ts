@@ -155,6 +155,12 @@ export class StreamDirectory {
     return new Promise((resolve) => waiting.push(resolve));
   }
 
+  /** (cluster.redis) `key` went live on some node: its waiting pull here, if any, looks again now. */
+  wakePull(key: string): void {
+    const e = this.entries.get(key);
+    if (e && e.state !== 'live' && e.puller !== undefined) this.send(e.puller, { t: 'pullWake', id: e.id, key });
+  }
+
   private yielded(e: Entry): void {
     const waiting = e.yielding;
     e.yielding = undefined;

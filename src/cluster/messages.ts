@@ -42,6 +42,8 @@ export type DirectoryEvent =
   /** (edge) Open the one upstream of this awaited stream: pull it from the origins and publish it here. `query` is the first player's. */
   | { t: 'pull'; id: number; key: string; query: string }
   /** (edge, to the home) Nobody has watched this pulled stream for edge.idleStopMs: close its upstream. */
+  /** (cluster.redis, to the puller) The stream went live on some node: look it up again now instead of at the next retry. */
+  | { t: 'pullWake'; id: number; key: string }
   | { t: 'pullStop'; id: number; key: string; reason: string; /** Stop even with local players (a client's publish takes the name). */ yield?: boolean };
 
 /** How a client reaches a worker. */

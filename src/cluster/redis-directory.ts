@@ -27,6 +27,8 @@ export interface RedisDirectoryOptions {
   advertise: () => string;
   /** Whether this node's publishes claim names (not on an edge: its streams are copies). */
   claims: boolean;
+  /** A node that pulls: told of every name that goes live on any node (pub/sub), so waiting pulls need not poll. */
+  onLive?: (name: string) => void;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -69,6 +71,8 @@ export class RedisDirectory {
   private readonly held = new Set<string>();
   private readonly token = randomBytes(6).toString('hex');
   private readonly timer: NodeJS.Timeout;
+  /** Subscriber connection (a Redis connection in subscribe mode can do nothing else). */
+  private readonly sub: Redis | undefined;
   private up = false;
   private downSince: number | undefined = Date.now();
   private leaving = false;
@@ -98,12 +102,24 @@ export class RedisDirectory {
       // One line per outage, not one per reconnect attempt.
       if (this.up || this.counts.errors === 1) opts.log.warn({ code: 'ERR_UPSTREAM', reason: describeError(err), redis: this.safeUrl() }, 'redis error');
     });
+    if (opts.onLive) {
+      const onLive = opts.onLive;
+      this.sub = new Redis(opts.url, { retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times - 1, 5), 5000), lazyConnect: false });
+      // Its errors are the main connection's too (counted and logged there).
+      this.sub.on('error', () => undefined);
+      void this.sub.subscribe(this.channel).catch(() => undefined);
+      this.sub.on('message', (_channel: string, name: string) => onLive(name));
+    }
     this.timer = setInterval(() => void this.refresh(), opts.refreshMs);
     this.timer.unref();
   }
 
   private key(name: string): string {
     return `${this.opts.keyPrefix}stream:${name}`;
+  }
+
+  private get channel(): string {
+    return `${this.opts.keyPrefix}live`;
   }
 
   private get value(): string {
@@ -156,6 +172,7 @@ export class RedisDirectory {
     if (granted) {
       this.counts.claims.granted++;
       this.held.add(name);
+      if (r === 1) void this.redis.publish(this.channel, name).catch(() => undefined);
     } else if (r === 1) {
       // Claimed for a publish this node then refused (no room): give the name back.
       void this.drop(name);
@@ -230,5 +247,6 @@ export class RedisDirectory {
   async close(): Promise<void> {
     await this.leave();
     this.redis.disconnect();
+    this.sub?.disconnect();
   }
 }

@@ -28,6 +28,8 @@ export interface DirectoryLink {
 export interface PullHandler {
   start(req: { id: number; key: string; query: string }): void;
   stop(req: { id: number; key: string; reason: string }): void;
+  /** The stream went live somewhere (Redis pub/sub): a waiting pull looks again now. */
+  wake(req: { id: number; key: string }): void;
 }
 
 export class WorkerHub {
@@ -146,6 +148,7 @@ export class WorkerHub {
   /** Applies a directory decision to the local view. */
   onEvent(e: DirectoryEvent): void {
     if (e.t === 'pull' || e.t === 'pullStop') return this.onPullEvent(e);
+    if (e.t === 'pullWake') return this.pulls?.wake(e);
     const s = this.streams.get(e.key);
     if (!s || s.entryId !== e.id) {
       if ('port' in e && e.port) e.port.close();

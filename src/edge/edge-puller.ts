@@ -40,6 +40,11 @@ export class EdgePuller implements PullHandler {
     s.start();
   }
 
+  wake(req: { id: number; key: string }): void {
+    const s = this.sessions.get(req.key);
+    if (s?.entryId === req.id) s.lookAgain();
+  }
+
   stop(req: { id: number; key: string; reason: string }): void {
     const s = this.sessions.get(req.key);
     if (s?.entryId === req.id) s.stop(req.reason);

@@ -40,6 +40,8 @@ export class PullSession {
   private delivered = false;
   private stopped = false;
   private lastMessageAt = 0;
+  /** Set by lookAgain: the next step is a fresh lookup, not the next origin of the old list. */
+  private relook = false;
   /** Ends the backoff wait early (stop). */
   private wake: (() => void) | undefined;
   private readonly log: Logger;
@@ -88,6 +90,18 @@ export class PullSession {
     return located ? [located, ...fixed.filter((o) => o !== located)] : fixed;
   }
 
+  /**
+   * The stream went live on some node (Redis pub/sub): unless this pull is
+   * delivering, drop the wait or the attempt at an origin that does not have
+   * it, and ask Redis again.
+   */
+  lookAgain(): void {
+    if (this.stopped || this.delivered) return;
+    this.relook = true;
+    this.wake?.();
+    this.client?.destroy();
+  }
+
   private async run(): Promise<void> {
     const edge = this.ctx.config.edge;
     let deadline = Date.now() + edge.playWaitMs;
@@ -104,6 +118,13 @@ export class PullSession {
       this.delivered = false;
       if (origin !== undefined) await this.attempt(origin);
       if (this.stopped) return;
+      if (this.relook && !this.delivered) {
+        this.relook = false;
+        origins = await this.originsNow();
+        i = -1;
+        continue;
+      }
+      this.relook = false;
       if (this.delivered) {
         // It was live and is lost: the next origin gets a full wait.
         deadline = Date.now() + edge.playWaitMs;

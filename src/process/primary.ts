@@ -62,7 +62,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   const directory = new StreamDirectory(pool, directoryOptionsOf(config), (w, e) => supervisor.deliver(w, e));
   supervisor.directory = directory;
   let rtmpPort = 0;
-  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger);
+  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger, (name) => directory.wakePull(name));
   supervisor.crossNode = crossNode;
   if (crossNode) directory.onPublishEnd = (key) => crossNode.released(key);
   try {

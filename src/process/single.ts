@@ -48,8 +48,10 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
   const logger = log ?? createLogger(config.log.level);
   const pool = slabPoolFor(config);
   let rtmpPort = 0;
-  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger);
+  let wake: (name: string) => void = () => undefined;
+  const crossNode = redisDirectoryOf(config, () => rtmpPort, logger, (name) => wake(name));
   const { directory, hub } = localCluster(pool, directoryOptionsOf(config), streamOptionsOf(config), crossNode);
+  wake = (name) => directory.wakePull(name);
   const ctx = newContext(config, logger, hub, 0);
   enableEdge(ctx);
   const rtmps = rtmpsOf(config);

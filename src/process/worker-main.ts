@@ -77,6 +77,7 @@ port.on('message', (m: PrimaryMessage) => {
     case 'attachReader':
     case 'pull':
     case 'pullStop':
+    case 'pullWake':
       hub.onEvent(m);
       return;
     case 'snapshot':

@@ -89,6 +89,22 @@ test('origins share one stream directory in Redis: an edge pulls from the origin
   const refusal = await a.waitLog((l) => /already being published on rtmp:\/\/127\.0\.0\.1:\d+/.test(String(l.reason ?? '')), 3000, 'A logs whose the name is');
   assert.match(String(refusal.reason), new RegExp(`:${b.rtmpPort}`));
 
+  // --- a player waits on the edge for a stream that is published later on B: Redis pub/sub wakes the
+  // pull, which leaves its wait at the static origin A and goes to B directly (not through A).
+  const early = new Recorder(await pool.connect(rtmpUrl(edge.rtmpPort)));
+  const playing = early.c.play('late');
+  await edge.waitLog((l) => l.msg === 'upstream state' && l.streamKey === 'live/late' && l.state === 'connecting', 3000, 'edge pull of live/late started');
+  await new Promise((r) => setTimeout(r, 500));
+  const late = await pool.publisher(rtmpUrl(b.rtmpPort), 'late', { gop: 10 });
+  late.headers();
+  late.start();
+  await playing;
+  await early.frame(late.nextN + 3, 8000);
+  const lateUp = await edge.waitLog((l) => l.msg === 'upstream state' && l.streamKey === 'live/late' && l.state === 'playing', 3000, 'edge pull of live/late playing');
+  assert.equal(lateUp.origin, `rtmp://127.0.0.1:${b.rtmpPort}`, 'woken by pub/sub, the pull went to B');
+  late.stop();
+  early.c.destroy();
+
   // --- an origin asked for a stream it does not have pulls it from the node that has it.
   const atA = new Recorder(await pool.connect(rtmpUrl(a.rtmpPort)));
   await atA.c.play('cam');

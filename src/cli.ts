@@ -12,6 +12,7 @@ import { createLogger } from './app/log.js';
 import { packageVersion } from './app/version.js';
 import { startServer } from './process/single.js';
 import { startCluster } from './process/primary.js';
+import { drainBudgetMs } from './app/config-views.js';
 import { keepServingOnError } from './process/last-resort.js';
 
 const HELP = `sluice ${packageVersion()} — live-streaming media server (RTMP)
@@ -122,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
   const shutDown = (srv: { close(): Promise<void> }, signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    log.info({ signal, graceMs: config.cluster.shutdownGraceMs }, 'shutting down');
+    log.info({ signal, graceMs: config.cluster.shutdownGraceMs, reconnectWaitMs: config.cluster.reconnectWaitMs }, 'shutting down');
     srv.close().then(
       () => process.exit(0),
       (err) => {
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
     setTimeout(() => {
       log.error({ code: 'ERR_TIMEOUT', reason: 'shutdown did not finish within the grace period' }, 'forced exit');
       process.exit(1);
-    }, config.cluster.drainDelayMs + config.cluster.shutdownGraceMs + 3000).unref();
+    }, config.cluster.drainDelayMs + drainBudgetMs(config.cluster) + 3000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -141,3 +141,12 @@ export function upstreamTlsOf(config: SluiceConfig): { tlsCa?: Buffer; tlsVerify
     throw new SluiceError('ERR_CONFIG', `edge.tlsCaFile ${tlsCaFile}: cannot read`, { cause: err });
   }
 }
+
+/**
+ * How long a drain (process/stop-serving.ts) may take at most, besides the
+ * sockets' own close: the reconnect wait, when on, then the grace period.
+ * The supervisor's deadline and the CLI's forced exit allow this.
+ */
+export function drainBudgetMs(cluster: SluiceConfig['cluster']): number {
+  return (cluster.reconnectRequest ? cluster.reconnectWaitMs : 0) + cluster.shutdownGraceMs;
+}

@@ -35,6 +35,8 @@ export interface ServerCounters {
   tagsDropped: number;
   /** Publisher timestamp discontinuities re-based (media.maxTimestampJumpMs). */
   timestampJumps: number;
+  /** E-RTMP NetConnection.Connect.ReconnectRequest sent on drain (rtmp/session.ts). */
+  reconnectRequests: number;
   /** HTTP-FLV / WS-FLV players accepted, and the bytes of those that have ended. */
   flv: Record<FlvProtocol, { connections: number; bytesOut: number }>;
   /** Sessions ended by an error, by code. */
@@ -56,6 +58,7 @@ export function newCounters(): ServerCounters {
     playersEvicted: 0,
     tagsDropped: 0,
     timestampJumps: 0,
+    reconnectRequests: 0,
     flv: { 'http-flv': { connections: 0, bytesOut: 0 }, 'ws-flv': { connections: 0, bytesOut: 0 } },
     sessionErrors: {},
     refused: {},

@@ -80,6 +80,8 @@ export const FAMILIES: readonly Family[] = [
     help: 'Publishes and plays refused by access control (access.*), by action and reason' },
   { name: 'sluice_handshake_failures_total', type: 'counter', labelNames: [], read: one((w) => w.counters.handshakeFailures),
     help: 'RTMP sessions that ended before completing the handshake' },
+  { name: 'sluice_reconnect_requests_total', type: 'counter', labelNames: [], read: one((w) => w.counters.reconnectRequests),
+    help: 'E-RTMP NetConnection.Connect.ReconnectRequest sent to RTMP clients on drain' },
   { name: 'sluice_publishes_total', type: 'counter', labelNames: [], read: one((w) => w.counters.publishesTotal), help: 'Publishes started' },
   { name: 'sluice_upstream_connections', type: 'gauge', labelNames: ['kind', 'state'], read: upstreamStates,
     help: 'Upstream connections by kind (pull from an origin, forward to one, relay push) and state' },

@@ -9,7 +9,7 @@ import { StreamDirectory } from '../cluster/directory.js';
 import { Supervisor } from '../cluster/supervisor.js';
 import { loadTls } from '../app/tls-files.js';
 import { resolveConfig, type ConfigInput, type SluiceConfig } from '../app/config.js';
-import { adminAccessOf, advertisedUrl, directoryOptionsOf, httpsOf, redisDirectoryOf, rtmpsOf, slabPoolFor } from '../app/config-views.js';
+import { adminAccessOf, advertisedUrl, directoryOptionsOf, drainBudgetMs, httpsOf, redisDirectoryOf, rtmpsOf, slabPoolFor } from '../app/config-views.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { startAdmin, type AdminServer } from '../control/admin.js';
 import { AdminApi } from '../control/admin-api.js';
@@ -107,7 +107,7 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
         // Publishers told to reconnect must find their names free on the next node.
         await crossNode?.leave();
         if (config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
-        await supervisor.drain(reason, config.cluster.shutdownGraceMs);
+        await supervisor.drain(reason, drainBudgetMs(config.cluster));
         directory.closeAll(reason);
         await crossNode?.close();
         await admin.close();

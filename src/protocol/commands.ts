@@ -92,12 +92,16 @@ export function status(level: 'status' | 'error' | 'warning', code: string, desc
   return amfObject({ level, code, description, ...extra });
 }
 
-/** _result of connect with what encoders and players look for (FMS-compatible). */
-export function connectResult(transactionId: number, objectEncoding: number, serverVersion: string): OutMessage {
+/**
+ * _result of connect with what encoders and players look for (FMS-compatible).
+ * `capsEx`: the E-RTMP v2 capabilities the server states in the properties
+ * object ("the server SHOULD state its support via ... capsEx"); none when 0.
+ */
+export function connectResult(transactionId: number, objectEncoding: number, serverVersion: string, capsEx = 0): OutMessage {
   return commandMessage(0, [
     '_result',
     transactionId,
-    amfObject({ fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1 }),
+    amfObject({ fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1, ...(capsEx ? { capsEx } : {}) }),
     status('status', 'NetConnection.Connect.Success', 'Connection succeeded.', {
       objectEncoding,
       data: ecmaArray({ version: serverVersion, server: 'sluice' }),
@@ -126,4 +130,41 @@ export function onFc(name: 'onFCPublish' | 'onFCUnpublish' | 'onFCSubscribe', co
 /** |RtmpSampleAccess: lets Flash players read the decoded audio/video. */
 export function sampleAccess(streamId: number): OutMessage {
   return dataMessage(streamId, ['|RtmpSampleAccess', true, true]);
+}
+
+// ---- Enhanced RTMP v2: capsEx and Reconnect Request --------------------------
+
+/** E-RTMP v2 CapsExMask ("Enhancing NetConnection connect Command"): the bits of `capsEx`. */
+export const CapsEx = { Reconnect: 0x01, Multitrack: 0x02, ModEx: 0x04, TimestampNanoOffset: 0x08 } as const;
+
+/**
+ * The `capsEx` of a connect command object or a _result properties object:
+ * 0 when absent or not a UI32 flag number (a peer's odd value costs it the
+ * extensions, not its session).
+ */
+export function capsExOf(obj: AmfObject | null | undefined): number {
+  const v = obj?.capsEx;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : 0;
+}
+
+export const RECONNECT_REQUEST = 'NetConnection.Connect.ReconnectRequest';
+
+/**
+ * E-RTMP v2 "Reconnect Request": onStatus on the NetConnection (message
+ * stream 0, transaction 0 "no response needed", null command object) with
+ * info { level: 'status', code: NetConnection.Connect.ReconnectRequest,
+ * description, tcUrl }. Without `tcUrl` the client reconnects to the tcUrl
+ * of its current connection.
+ */
+export function reconnectRequest(description: string, tcUrl?: string): OutMessage {
+  return commandMessage(0, ['onStatus', 0, null, status('status', RECONNECT_REQUEST, description, tcUrl ? { tcUrl } : {})]);
+}
+
+/** The ReconnectRequest an onStatus info object carries, as a client reads it; undefined for any other status. */
+export function readReconnectRequest(info: AmfObject): { tcUrl: string | undefined; description: string } | undefined {
+  if (info.code !== RECONNECT_REQUEST) return undefined;
+  return {
+    tcUrl: typeof info.tcUrl === 'string' && info.tcUrl.length > 0 ? info.tcUrl : undefined,
+    description: typeof info.description === 'string' ? info.description : '',
+  };
 }

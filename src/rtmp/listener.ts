@@ -100,3 +100,13 @@ export function closeSessions(ctx: ServerContext, reason: string): void {
   ctx.hub.closeAll(reason);
   for (const s of [...ctx.sessions.values()]) s.close(reason);
 }
+
+/**
+ * Drain with cluster.reconnectRequest: every session whose client announced
+ * E-RTMP reconnect is asked to move (NetConnection.Connect.ReconnectRequest);
+ * returns those asked, which go on being served until they leave.
+ */
+export function requestReconnects(ctx: ServerContext, reason: string): RtmpSession[] {
+  if (!ctx.config.cluster.reconnectRequest) return [];
+  return [...ctx.sessions.values()].filter((s): s is RtmpSession => s instanceof RtmpSession && s.requestReconnect(reason));
+}

@@ -7,7 +7,7 @@
  */
 import { SluiceError } from '../core/errors.js';
 import * as control from '../protocol/control.js';
-import { connectResult, errorMessage, onFc, resultMessage, type Command } from '../protocol/commands.js';
+import { CapsEx, capsExOf, connectResult, errorMessage, onFc, resultMessage, type Command } from '../protocol/commands.js';
 import type { MessageHeader } from '../protocol/types.js';
 import { cleanName, queryOf } from '../app/stream-name.js';
 import { clientId } from '../app/client-id.js';
@@ -27,12 +27,19 @@ export class NetConnection {
   objectEncoding = 0;
   /** The client's SetBufferLength (User Control 3), in ms. */
   bufferLengthMs = 0;
+  /** E-RTMP v2 capabilities the client announced in connect (CapsEx bits; 0 for a legacy client). */
+  capsEx = 0;
   readonly stream: NetStream;
   /** Message stream ids createStream handed out and deleteStream has not closed. */
   private readonly openStreams = new Set<number>();
 
   constructor(private readonly s: RtmpSessionIO) {
     this.stream = new NetStream(s, (id) => this.openStreams.has(id), () => this.client);
+  }
+
+  /** The tcUrl the client connected with ('' before connect or when it sent none). */
+  get tcUrl(): string {
+    return this.client.tcUrl;
   }
 
   /** Who this session is, for access control; tcUrl and pageUrl come with connect. */
@@ -125,13 +132,23 @@ export class NetConnection {
     const obj = cmd.object!;
     this.app = app;
     this.objectEncoding = obj.objectEncoding === 3 ? 3 : 0;
+    this.capsEx = capsExOf(obj);
     const cfg = s.ctx.config.rtmp;
     s.send(control.windowAckSize(cfg.windowAckSize));
     // Limit type 2: dynamic (RTMP spec 5.4.5).
     s.send(control.setPeerBandwidth(cfg.peerBandwidth, 2));
     s.setOutChunkSize(cfg.outChunkSize);
-    s.send(connectResult(cmd.transactionId, this.objectEncoding, s.ctx.version));
-    s.log.info({ app: this.app, tcUrl: obj.tcUrl, flashVer: obj.flashVer }, 'connected');
+    s.send(connectResult(cmd.transactionId, this.objectEncoding, s.ctx.version, this.reconnectable ? CapsEx.Reconnect : 0));
+    s.log.info({ app: this.app, tcUrl: obj.tcUrl, flashVer: obj.flashVer, ...(this.capsEx ? { capsEx: this.capsEx } : {}) }, 'connected');
+  }
+
+  /**
+   * Whether a drain may ask this client to reconnect elsewhere: it announced
+   * CapsEx.Reconnect and cluster.reconnectRequest is on. Then, and only then,
+   * _result says so too (a legacy client's reply stays byte for byte).
+   */
+  get reconnectable(): boolean {
+    return (this.capsEx & CapsEx.Reconnect) !== 0 && this.s.ctx.config.cluster.reconnectRequest;
   }
 
   /** Session end: leave the stream as a publisher or player. */

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { describeError, errorCode, SluiceError, wrapError } from '../core/errors.js';
 import { ServerHandshake } from '../protocol/handshake.js';
 import type * as control from '../protocol/control.js';
-import { decodeCommand, type OutMessage } from '../protocol/commands.js';
+import { decodeCommand, reconnectRequest, type OutMessage } from '../protocol/commands.js';
 import { RtmpConnection, type PeerControl } from '../protocol/rtmp-connection.js';
 import { MessageType, type MessageHeader } from '../protocol/types.js';
 import type { Logger } from '../app/log.js';
@@ -19,6 +19,7 @@ import { NetConnection } from './net-connection.js';
 import type { RtmpSessionIO } from './types.js';
 import { ReceiveRateFloor } from './rate-floor.js';
 import { SocketTransport } from './socket-transport.js';
+import { reconnectTcUrl } from './url.js';
 
 /** Message types a publishing session may send up to rtmp.maxMessageSize; everything else is held to rtmp.maxCommandBytes. */
 const PUBLISHED_MEDIA = new Set<number>([MessageType.Audio, MessageType.Video, MessageType.DataAmf0, MessageType.DataAmf3, MessageType.Aggregate]);
@@ -251,6 +252,22 @@ export class RtmpSession implements RtmpSessionIO {
 
   private bytesOut(): number {
     return this.socket.bytesWritten + this.transport.directBytes;
+  }
+
+  /**
+   * Drain: asks a client that announced E-RTMP reconnect to move (E-RTMP v2
+   * "Reconnect Request"); false, and nothing sent, for any other. The
+   * session goes on serving until the client leaves, as the spec asks of
+   * the old server.
+   */
+  requestReconnect(description: string): boolean {
+    const net = this.net;
+    if (this.closed || net.app === undefined || !net.reconnectable) return false;
+    const tcUrl = reconnectTcUrl(this.ctx.config.cluster.reconnectTcUrl, net.app, net.tcUrl);
+    this.send(reconnectRequest(description, tcUrl));
+    this.ctx.counters.reconnectRequests++;
+    this.log.info({ streamKey: this.info().streamKey, tcUrl, reason: description }, 'reconnect requested');
+    return true;
   }
 
   fail(err: unknown): void {

@@ -9,9 +9,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { killAll, spawnCli, type Cli } from '../helpers/cli-process.js';
+import { killAll, startServe, type Cli } from '../helpers/cli-process.js';
 import { killAllRedis, RedisServer } from '../helpers/redis-server.js';
-import { freePort, waitFor, withTimeout } from '../helpers/net.js';
+import { waitFor, withTimeout } from '../helpers/net.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { Recorder } from '../helpers/rtmp-recorder.js';
 
@@ -26,30 +26,15 @@ after(() => {
   killAllRedis();
 });
 
-/** `serve` on fresh loopback ports; a port taken in between gets another try. */
-async function node(name: string, sets: string[], workers: number): Promise<Cli> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const cli = spawnCli([
-      'serve', '--workers', String(workers), '--port', String(port), '--admin-port', String(adminPort), '--host', '127.0.0.1',
-      '--set', 'admin.host=127.0.0.1', '--set', 'http.host=127.0.0.1', '--set', 'http.port=0',
-      '--set', `cluster.advertise=rtmp://127.0.0.1:${port}`,
-      '--set', `cluster.redis.ttlMs=${TTL_MS}`, '--set', 'cluster.redis.refreshMs=400', '--set', 'cluster.shutdownGraceMs=1000',
-      '--set', 'player.mergeBudgetMs=0',
-      ...sets.flatMap((s) => ['--set', s]),
-    ]);
-    try {
-      await cli.waitLog((l) => l.msg === 'cluster started' || l.msg === 'server started', 10000, `${name} started`);
-      cli.rtmpPort = port;
-      cli.adminPort = adminPort;
-      return cli;
-    } catch (err) {
-      last = err;
-      await cli.kill();
-    }
-  }
-  throw last;
+/** `serve` on fresh loopback ports, advertising its RTMP port. */
+function node(name: string, sets: string[], workers: number): Promise<Cli> {
+  return startServe([
+    '--workers', String(workers),
+    '--set', 'cluster.advertise=rtmp://127.0.0.1:{port}',
+    '--set', `cluster.redis.ttlMs=${TTL_MS}`, '--set', 'cluster.redis.refreshMs=400', '--set', 'cluster.shutdownGraceMs=1000',
+    '--set', 'player.mergeBudgetMs=0',
+    ...sets.flatMap((s) => ['--set', s]),
+  ], name);
 }
 
 const streamKey = (name: string): string => `sluice:stream:live/${name}`;

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from './net.js';
+import { freePort, withTimeout } from './net.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -94,4 +94,33 @@ export function spawnCli(args: string[]): Cli {
 /** SIGKILLs every child spawnCli started that is still running. */
 export function killAll(): void {
   for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
+}
+
+/**
+ * `serve` on loopback ports that were free a moment ago (`--port`,
+ * `--admin-port`, HTTP on port 0), then `args`, in which `{port}` stands for
+ * the RTMP port. Another process may take a port in between: the child then
+ * dies before it started, and it is tried again with fresh ports (3 times).
+ */
+export async function startServe(args: string[], what = 'sluice', timeoutMs = 10000): Promise<Cli> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const cli = spawnCli([
+      'serve', '--port', String(port), '--admin-port', String(adminPort), '--host', '127.0.0.1',
+      '--set', 'admin.host=127.0.0.1', '--set', 'http.host=127.0.0.1', '--set', 'http.port=0',
+      ...args.map((a) => a.replaceAll('{port}', String(port))),
+    ]);
+    try {
+      const started = await cli.waitLog((l) => l.msg === 'cluster started' || l.msg === 'server started', timeoutMs, `${what} started`);
+      if (started.rtmpPort !== port || started.adminPort !== adminPort) throw new Error(`${what} started on ${String(started.rtmpPort)}/${String(started.adminPort)}, asked ${port}/${adminPort}`);
+      cli.rtmpPort = port;
+      cli.adminPort = adminPort;
+      return cli;
+    } catch (err) {
+      last = err;
+      await cli.kill().catch(() => undefined);
+    }
+  }
+  throw last;
 }

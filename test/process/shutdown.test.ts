@@ -14,8 +14,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { RtmpClient, StatusEvent } from '../../src/rtmp/client/rtmp-client.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
-import { freePort, sleep, withTimeout } from '../helpers/net.js';
-import { killAll, spawnCli, type Cli, type Exit } from '../helpers/cli-process.js';
+import { sleep, withTimeout } from '../helpers/net.js';
+import { killAll, spawnCli, startServe, type Cli, type Exit } from '../helpers/cli-process.js';
 
 const GRACE_MS = 3000;
 /** The brief's bound: the process is gone within shutdownGraceMs + 2 s of the signal. */
@@ -28,41 +28,8 @@ after(() => {
   killAll();
 });
 
-/**
- * `serve --workers 2` on ports that were free a moment ago. Another process
- * may take one in between; then the child dies before "cluster started"
- * and we try again with fresh ports.
- */
-async function startCli(): Promise<Cli> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    const cli = spawnCli([
-      'serve',
-      '--workers', '2',
-      '--port', String(port),
-      '--admin-port', String(adminPort),
-      '--host', '127.0.0.1',
-      '--set', `cluster.shutdownGraceMs=${GRACE_MS}`,
-      '--set', 'admin.host=127.0.0.1',
-      '--set', 'http.host=127.0.0.1',
-      '--set', 'http.port=0',
-    ]);
-    try {
-      const started = await cli.waitLog((l) => l.msg === 'cluster started', 8000, 'cluster started');
-      assert.equal(started.rtmpPort, port);
-      assert.equal(started.adminPort, adminPort);
-      cli.rtmpPort = port;
-      cli.adminPort = adminPort;
-      return cli;
-    } catch (err) {
-      last = err;
-      cli.child.kill('SIGKILL');
-      await withTimeout(cli.exited, 2000, 'killed child to exit').catch(() => undefined);
-    }
-  }
-  throw last;
-}
+/** `serve --workers 2` on fresh ports. */
+const startCli = (): Promise<Cli> => startServe(['--workers', '2', '--set', `cluster.shutdownGraceMs=${GRACE_MS}`], 'cluster', 8000);
 
 // ---- probes -------------------------------------------------------------------
 

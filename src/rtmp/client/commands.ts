@@ -4,10 +4,11 @@
  * onStatus turned into `status` events that waits can watch.
  */
 import { SluiceError } from '../../core/errors.js';
-import type { Command } from '../../protocol/commands.js';
+import { capsExOf, readReconnectRequest, type Command } from '../../protocol/commands.js';
 import { encodeAmf0 } from '../../protocol/amf0.js';
 import { amfObject, type AmfObject, type AmfValue } from '../../protocol/amf-types.js';
 import { MessageType, type MessageHeader } from '../../protocol/types.js';
+import { resolveTcUrl } from '../url.js';
 import { CSID, RtmpClientConnection } from './connection.js';
 import { RtmpStatusError, type CommandReply, type StatusEvent } from './types.js';
 
@@ -25,6 +26,8 @@ export abstract class RtmpCommandConnection extends RtmpClientConnection {
   streamId = 0;
   /** The info object of connect's _result (objectEncoding, code, ...). */
   connectInfo: AmfObject | null = null;
+  /** E-RTMP v2 capsEx the server stated in connect's _result properties (0: none, a legacy server). */
+  serverCapsEx = 0;
   private nextTxn = 1;
   private readonly txns = new Map<number, { done(r: CommandReply): void }>();
 
@@ -44,6 +47,7 @@ export abstract class RtmpCommandConnection extends RtmpClientConnection {
       videoCodecs: 252,
       videoFunction: 1,
       objectEncoding: this.opts.objectEncoding ?? (amf3 ? 3 : 0),
+      ...(this.opts.capsEx !== undefined ? { capsEx: this.opts.capsEx } : {}),
       ...this.opts.connectObject,
     });
     const reply = await this.transact('connect', obj, []);
@@ -52,6 +56,7 @@ export abstract class RtmpCommandConnection extends RtmpClientConnection {
       throw new RtmpStatusError(what, toStatus(0, info));
     }
     this.connectInfo = info;
+    this.serverCapsEx = capsExOf(reply.object);
   }
 
   /** NetConnection.call: sends `name` with a transaction id on stream 0 and returns its _result/_error. */
@@ -123,7 +128,11 @@ export abstract class RtmpCommandConnection extends RtmpClientConnection {
     if (cmd.name === 'onStatus') {
       // Info object after a null command object; some servers put it in the object slot.
       const info = asObject(cmd.args[0] ?? cmd.object);
-      this.safeEmit('status', toStatus(h.streamId, info));
+      const status = toStatus(h.streamId, info);
+      this.safeEmit('status', status);
+      // A NetConnection status: it concerns the connection, so it comes on stream 0.
+      const reconnect = h.streamId === 0 ? readReconnectRequest(info) : undefined;
+      if (reconnect && !this.isClosed) this.safeEmit('reconnectRequest', { tcUrl: resolveTcUrl(reconnect.tcUrl, this.url.tcUrl), description: reconnect.description, status });
       return;
     }
     this.safeEmit('command', { ...cmd, streamId: h.streamId });

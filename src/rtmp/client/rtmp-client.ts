@@ -35,6 +35,7 @@ export {
   type IngestSink,
   type MediaMessage,
   type StatusEvent,
+  type ReconnectRequest,
   type ControlEvent,
   type CommandReply,
   type RtmpClientEvents,

@@ -24,6 +24,12 @@ export interface RtmpClientOptions {
   objectEncoding?: 0 | 3;
   /** connect's flashVer (default FMLE-style, like ffmpeg when publishing). */
   flashVer?: string;
+  /**
+   * E-RTMP v2 capsEx of the connect command object (CapsEx bits in
+   * protocol/commands.ts; 1 = Reconnect: the server may send
+   * 'reconnectRequest'). Default: none sent, a legacy client.
+   */
+  capsEx?: number;
   /** Extra properties of the connect command object (type, swfUrl, pageUrl, ...). */
   connectObject?: Record<string, AmfValue>;
   /** Announce our own Window Acknowledgement Size: the server then acknowledges what we send. */
@@ -53,7 +59,7 @@ export interface IngestSink {
 }
 
 /** The options with their defaults applied (the ones without a default stay optional). */
-export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding' | 'ingest' | 'tlsCa'>> & RtmpClientOptions;
+export type ResolvedClientOptions = Required<Omit<RtmpClientOptions, 'windowAckSize' | 'objectEncoding' | 'ingest' | 'tlsCa' | 'capsEx'>> & RtmpClientOptions;
 
 /** Audio (8), video (9) or a data message (18, 15), as received; `payload` is the client's own copy. */
 export interface MediaMessage {
@@ -72,6 +78,15 @@ export interface StatusEvent {
   info: AmfObject;
 }
 
+/** E-RTMP v2 NetConnection.Connect.ReconnectRequest: the server asks us to move (drain, load balancing). */
+export interface ReconnectRequest {
+  /** Where to reconnect: the request's tcUrl resolved against ours, or ours when it named none. */
+  tcUrl: string;
+  description: string;
+  /** The onStatus it came in (also emitted as 'status', on stream 0). */
+  status: StatusEvent;
+}
+
 /** The reply to a call: `_result` (ok) or `_error`. */
 export interface CommandReply {
   ok: boolean;
@@ -85,6 +100,12 @@ export interface RtmpClientEvents {
   message: [header: MessageHeader, payload: Buffer];
   media: [MediaMessage];
   status: [StatusEvent];
+  /**
+   * The server asks us to reconnect (only servers we told capsEx Reconnect
+   * send it). Go on playing or publishing here to a media boundary, connect
+   * to `tcUrl`, then close this client (E-RTMP v2 message flow).
+   */
+  reconnectRequest: [ReconnectRequest];
   /** Commands other than _result/_error/onStatus (onBWDone, onFCPublish, ...). */
   command: [Command & { streamId: number }];
   userControl: [UserControl];

@@ -142,3 +142,40 @@ test('origins share one stream directory in Redis: an edge pulls from the origin
   again.destroy();
   await waitFor(async () => (await probe.get(streamKey('cam'))) === null, 1500, 'live/cam released on unpublish (before the TTL)');
 });
+
+test('an origin that drains gives its names back at once: an E-RTMP publisher asked to reconnect publishes the same name on the next origin without BadName', { timeout: 60000 }, async () => {
+  const redis = await RedisServer.start();
+  const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  probes.push(probe);
+  const b = await node('origin B', ['mode=origin', `cluster.redis.url=${redis.url}`], 1);
+  // B stands for the Service the publisher comes back through.
+  const a = await node('origin A', ['mode=origin', `cluster.redis.url=${redis.url}`, `cluster.reconnectTcUrl=rtmp://127.0.0.1:${b.rtmpPort}/{app}`,
+    'cluster.drainDelayMs=300', 'cluster.reconnectWaitMs=4000'], 1);
+
+  const first = await pool.connect(rtmpUrl(a.rtmpPort), { capsEx: 1 });
+  await first.publish('show');
+  const pubA = pool.source(first, { gop: 10 });
+  pubA.headers();
+  pubA.start();
+  await waitFor(async () => (await probe.get(streamKey('show')))?.startsWith(`rtmp://127.0.0.1:${a.rtmpPort} `) === true, 5000, 'A holds live/show');
+  const asked = new Promise<string>((resolve) => first.once('reconnectRequest', (r) => resolve(r.tcUrl)));
+
+  a.child.kill('SIGTERM');
+  const tcUrl = await withTimeout(asked, 5000, 'ReconnectRequest to the publisher');
+  assert.equal(tcUrl, `rtmp://127.0.0.1:${b.rtmpPort}/live`);
+  assert.equal(await probe.get(streamKey('show')), null, 'the draining node gave the name back before asking');
+  // The E-RTMP flow: connect to the new server and publish there, then close the old connection.
+  const moved = await pool.connect(tcUrl);
+  await withTimeout(moved.publish('show'), 3000, 'publish live/show on B while A still has it');
+  const pubB = pool.source(moved, { gop: 10 });
+  pubB.headers();
+  pubB.start();
+  pubA.stop();
+  first.destroy();
+  await waitFor(async () => (await probe.get(streamKey('show')))?.startsWith(`rtmp://127.0.0.1:${b.rtmpPort} `) === true, 3000, 'B holds live/show');
+  const viewer = new Recorder(await pool.connect(rtmpUrl(b.rtmpPort)));
+  await viewer.c.play('show');
+  await viewer.frame(pubB.nextN + 3, 5000);
+  const exit = await withTimeout(a.exited, 8000, 'A exits');
+  assert.equal(exit.code, 0);
+});

@@ -92,6 +92,8 @@ export interface ServerUnderTest {
   rtmpUrl: string;
   /** sluice: its admin port (/metrics). */
   adminPort?: number;
+  /** sluice: its HTTP-FLV / WS-FLV port. */
+  httpPort?: number;
   stop(): Promise<void>;
 }
 
@@ -114,7 +116,7 @@ export async function launchSluice(workers: number, extra: string[] = []): Promi
   await waitTcp(port);
   const label = workers === 0 ? 'sluice (1 thread)' : `sluice (${workers} worker${workers > 1 ? 's' : ''})`;
   const name = extra.length ? `${label} ${extra.filter((a) => a !== '--set').join(' ')}` : label;
-  return { name, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, adminPort: admin, stop: stopper(proc) };
+  return { name, proc, rtmpUrl: `rtmp://127.0.0.1:${port}/live`, adminPort: admin, httpPort: http, stop: stopper(proc) };
 }
 
 export async function launchNodeMediaServer(): Promise<ServerUnderTest> {

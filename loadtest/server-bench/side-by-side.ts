@@ -5,10 +5,16 @@
  * the server's CPU and RSS (read from /proc over its process tree).
  *
  *   npm run build && node dist/loadtest/server-bench/side-by-side.js --players 200 --bitrate 2000 --duration 20
+ *
+ * `--protocols http-flv,ws-flv` adds sluice rows (default config) whose
+ * players use those transports; the other servers' rows stay RTMP, the
+ * baseline the issue compares them with. RSS per player is (peak RSS −
+ * RSS before the load) / players.
  */
 import { parseArgs } from 'node:util';
 import { runLoadtest } from '../run.js';
 import { buildSummary, type Summary } from '../summary.js';
+import { PLAY_PROTOCOLS, type PlayProtocol } from '../options.js';
 import { cpuSeconds, launchNginxRtmp, launchNodeMediaServer, launchSluice, rssMb, type ServerUnderTest } from './harness.js';
 
 const { values } = parseArgs({
@@ -25,6 +31,8 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true, default: [] },
     /** Leave node-media-server out (its row takes a run of its own). */
     'no-nms': { type: 'boolean', default: false },
+    /** Extra sluice rows whose players use these transports: --protocols http-flv,ws-flv */
+    protocols: { type: 'string', default: '' },
   },
 });
 
@@ -33,11 +41,14 @@ interface Row {
   s: Summary;
   cpuS: number;
   rss: number;
+  /** RSS before the load, MB. */
+  rss0: number;
 }
 
-async function measure(server: ServerUnderTest): Promise<Row> {
+async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp'): Promise<Row> {
   const cpu0 = cpuSeconds(server.proc.pid!);
-  let rss = 0;
+  const rss0 = rssMb(server.proc.pid!);
+  let rss = rss0;
   const sampler = setInterval(() => (rss = Math.max(rss, rssMb(server.proc.pid!))), 1000);
   try {
     const r = await runLoadtest({
@@ -48,8 +59,11 @@ async function measure(server: ServerUnderTest): Promise<Row> {
       durationS: Number(values.duration),
       rampS: Number(values.ramp),
       threads: Number(values.threads),
+      playProtocols: [protocol],
+      ...(server.httpPort ? { playUrlTemplate: `http://127.0.0.1:${server.httpPort}/{app}/{stream}.flv` } : {}),
     });
-    return { name: server.name, s: buildSummary(r), cpuS: cpuSeconds(server.proc.pid!) - cpu0, rss };
+    const name = protocol === 'rtmp' ? server.name : `${server.name} ${protocol}`;
+    return { name, s: buildSummary(r), cpuS: cpuSeconds(server.proc.pid!) - cpu0, rss, rss0 };
   } finally {
     clearInterval(sampler);
   }
@@ -57,30 +71,37 @@ async function measure(server: ServerUnderTest): Promise<Row> {
 
 const rows: Row[] = [];
 const merges = values.merge ? values.merge.split(',').map(Number) : [];
-const launchers = [
-  () => launchSluice(Number(values.workers)),
-  ...merges.map((ms) => () => launchSluice(Number(values.workers), ['--set', `player.mergeWriteMs=${ms}`])),
-  ...values.variant.map((v) => () => launchSluice(Number(values.workers), v.split(',').flatMap((kv) => ['--set', kv]))),
-  ...(values['no-nms'] ? [] : [launchNodeMediaServer]),
-  launchNginxRtmp,
+const protocols = values.protocols ? (values.protocols.split(',') as PlayProtocol[]) : [];
+for (const p of protocols) if (!PLAY_PROTOCOLS.includes(p)) throw new Error(`--protocols: ${p} is not one of ${PLAY_PROTOCOLS.join(', ')}`);
+const sluice = (extra: string[] = []) => () => launchSluice(Number(values.workers), extra);
+/** A server to start and the transport its players use. */
+type Launch = [() => Promise<ServerUnderTest | undefined>, PlayProtocol];
+const launchers: Launch[] = [
+  [sluice(), 'rtmp'],
+  ...protocols.map((p): Launch => [sluice(), p]),
+  ...merges.map((ms): Launch => [sluice(['--set', `player.mergeWriteMs=${ms}`]), 'rtmp']),
+  ...values.variant.map((v): Launch => [sluice(v.split(',').flatMap((kv) => ['--set', kv])), 'rtmp']),
+  ...(values['no-nms'] ? [] : [[launchNodeMediaServer, 'rtmp'] satisfies Launch]),
+  [launchNginxRtmp, 'rtmp'],
 ];
-for (const launch of launchers) {
+for (const [launch, protocol] of launchers) {
   const server = await launch();
   if (!server) continue;
   try {
-    rows.push(await measure(server));
+    rows.push(await measure(server, protocol));
   } finally {
     await server.stop();
   }
 }
 
-console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} RTMP players, ${values.duration} s (ramp ${values.ramp} s), node ${process.version}`);
-console.log('server                                   players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB');
-for (const { name, s, cpuS, rss } of rows) {
+console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} players (RTMP unless named), ${values.duration} s (ramp ${values.ramp} s), node ${process.version}`);
+console.log('server                                   players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB  KB/player');
+for (const { name, s, cpuS, rss, rss0 } of rows) {
   const l = s.latencyMs.latency;
   const t = s.latencyMs.ttff;
   const gbit = s.throughput.mbitIn / 1000;
+  const perPlayerKb = ((rss - rss0) * 1024) / Math.max(1, s.players.target);
   console.log(
-    `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}`,
+    `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}  ${perPlayerKb.toFixed(0).padStart(9)}`,
   );
 }

@@ -15,6 +15,7 @@ import { FlvRebaser, flvForm } from '../media/egress/flv-form.js';
 import type { FlvPlayerHandle, FlvProtocol, ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
 import { clientId } from '../app/client-id.js';
+import { HeldWrites } from './held-writes.js';
 import type { Logger } from '../app/log.js';
 
 let nextId = 1;
@@ -83,14 +84,16 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
         this.emit(flvFileHeader({ audio: this.stream.slab.hasAudio, video: this.stream.hasVideo }));
       }
       for (const c of chunks) this.rebaser.each(c, this.emitChunk);
+      this.pieces.end();
     });
   }
 
+  private readonly pieces = new HeldWrites((b) => this.send(b));
   private readonly emitChunk = (b: Buffer): void => this.emit(b);
 
   private emit(b: Buffer): void {
     this.bytesOut += b.length;
-    this.send(b);
+    this.pieces.piece(b);
   }
 
   onUnpublish(): void {

@@ -45,17 +45,22 @@ export interface RedisDirectoryStats {
   held: number;
 }
 
-/** Sets the key when free, refreshes it when ours. Returns 1 (new), 2 (was ours) or the other owner's value. */
+/**
+ * Sets the key when free, refreshes it when ours. Returns 1 (new), 2 (was
+ * ours) or the other owner's value. A value with our own address (ARGV[3])
+ * but another token is this node's previous process, restarted before its
+ * key expired: only one process can listen on an address, so it is taken over.
+ */
 const CLAIM = `local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 2 end
+if not v or string.sub(v, 1, string.len(ARGV[3])) == ARGV[3] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return v`;
 /** Deletes the key only while it is ours: a name another node took since stays its. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 type Scripted = Redis & {
-  sluiceClaim(key: string, value: string, ttlMs: number): Promise<number | string>;
+  sluiceClaim(key: string, value: string, ttlMs: number, ownPrefix: string): Promise<number | string>;
   sluiceRelease(key: string, value: string): Promise<number>;
 };
 
@@ -123,7 +128,12 @@ export class RedisDirectory {
   }
 
   private get value(): string {
-    return `${this.opts.advertise()} ${this.token}`;
+    return `${this.ownPrefix}${this.token}`;
+  }
+
+  /** Every value this node's address writes starts with it, whatever the process. */
+  private get ownPrefix(): string {
+    return `${this.opts.advertise()} `;
   }
 
   /** The URL without credentials, for logs. */
@@ -153,7 +163,7 @@ export class RedisDirectory {
     if (!this.opts.claims || this.leaving) return void grant();
     let r: number | string;
     try {
-      r = await this.redis.sluiceClaim(this.key(name), this.value, this.opts.ttlMs);
+      r = await this.redis.sluiceClaim(this.key(name), this.value, this.opts.ttlMs, this.ownPrefix);
     } catch (err) {
       this.counts.claims.unavailable++;
       this.opts.log.warn({ streamKey: name, code: 'ERR_UPSTREAM', reason: describeError(err) }, 'cross-node claim skipped: redis unavailable');
@@ -218,7 +228,7 @@ export class RedisDirectory {
     if (!this.up || this.held.size === 0) return;
     const names = [...this.held];
     const value = this.value;
-    const results = await Promise.all(names.map((n) => this.redis.sluiceClaim(this.key(n), value, this.opts.ttlMs).catch(() => undefined)));
+    const results = await Promise.all(names.map((n) => this.redis.sluiceClaim(this.key(n), value, this.opts.ttlMs, this.ownPrefix).catch(() => undefined)));
     names.forEach((n, i) => {
       const r = results[i];
       if (typeof r !== 'string' || !this.held.has(n)) return;

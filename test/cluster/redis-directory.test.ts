@@ -70,6 +70,13 @@ test('claims, releases, lookups and conflicts on a real Redis', { timeout: 20000
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(await probe.get('t:stream:live/a'), 'refreshed past ttlMs');
 
+    // x restarts (a pod with a stable address) before its keys expire: the new process takes its names over.
+    const x2 = node(redis.url, 'rtmp://10.0.0.1:1935');
+    await waitFor(() => x2.stats().up, 3000, 'x2 connected');
+    assert.equal(await claim(x2, 'live/x'), 'granted', 'a name nobody holds');
+    assert.equal(await claim(x, 'live/own'), 'granted');
+    assert.equal(await claim(x2, 'live/own'), 'granted', "the same address's previous process does not block its restart");
+
     await y.leave();
     assert.equal(await probe.get('t:stream:live/a'), null, 'leave gives every name back');
     assert.equal(y.stats().held, 0);

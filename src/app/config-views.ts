@@ -47,7 +47,8 @@ export function advertisedUrl(config: SluiceConfig, rtmpPort: number, env = proc
   const external = Object.values(networkInterfaces())
     .flat()
     .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  return `rtmp://${env.POD_IP || external || '127.0.0.1'}:${rtmpPort}`;
+  const host = env.POD_IP || external || '127.0.0.1';
+  return `rtmp://${host.includes(':') ? `[${host}]` : host}:${rtmpPort}`;
 }
 
 /** The cross-node directory of a node with cluster.redis.url; undefined without. `rtmpPort` is read when first needed. */
@@ -55,10 +56,14 @@ export function redisDirectoryOf(config: SluiceConfig, rtmpPort: () => number, l
   const r = config.cluster.redis;
   if (!r.url) return undefined;
   let advertise: string | undefined;
+  if (config.mode !== 'edge' && !config.cluster.advertise && !process.env.POD_IP) {
+    log.warn({ code: 'ERR_CONFIG', reason: "neither cluster.advertise nor POD_IP is set: other nodes are told this host's first IPv4 address, which two hosts may share" }, 'cross-node address guessed');
+  }
   return new RedisDirectory({
     ...r,
     url: r.url,
-    advertise: () => (advertise ??= advertisedUrl(config, rtmpPort())),
+    // Kept once the listener's port is known (a requested port 0 becomes real only then).
+    advertise: () => advertise ?? (rtmpPort() ? (advertise = advertisedUrl(config, rtmpPort())) : advertisedUrl(config, config.rtmp.port)),
     claims: config.mode !== 'edge',
     ...(onLive && pullsStreams(config) ? { onLive } : {}),
     log: log.child({ component: 'redis' }),

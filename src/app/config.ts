@@ -109,7 +109,8 @@ const configObject = z
             /** The node refreshes its keys this often. */
             refreshMs: int(100).default(3000),
             /** One Redis command (claim, lookup) fails after this; the node goes on without the cross-node view. */
-            commandTimeoutMs: int(50, 60000).default(1000),
+            // Below the worker's 10 s directory request bound, with room for a pulled copy's 3 s to make way.
+            commandTimeoutMs: int(50, 5000).default(1000),
           })
           .strict()
           .refine((r) => r.refreshMs * 2 <= r.ttlMs, { message: 'refreshMs must be at most half of ttlMs', path: ['refreshMs'] })

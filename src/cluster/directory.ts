@@ -23,6 +23,9 @@ import type { SlabPool } from '../core/slab-pool.js';
 import { StreamSlab } from '../media/stream-slab.js';
 import type { DirectoryEvent, PublishGrant, Refusal, SubscribeGrant } from './messages.js';
 
+/** A pulled copy asked to make way for a client's publish (yieldPull) has this long to stop. */
+const YIELD_WAIT_MS = 3000;
+
 export interface DirectoryOptions {
   maxStreams: number;
   /** Live streams one client address may publish on this node (access.maxPublishesPerIp); 0 = no cap. */
@@ -55,6 +58,7 @@ interface Entry {
   idleTimer?: NodeJS.Timeout;
   /** (origin) A client publish waits for this pulled copy to stop (yieldPull): resolved when the name is not live here. */
   yielding?: (() => void)[];
+  yieldTimer?: NodeJS.Timeout;
 }
 
 export interface DirectoryStats {
@@ -147,9 +151,12 @@ export class StreamDirectory {
   yieldPull(key: string): Promise<void> | undefined {
     const e = this.entries.get(key);
     if (!e || e.state !== 'live' || e.home === undefined || e.home !== e.puller) return undefined;
+    // Sent on every ask: a stop lost to a busy or replaced worker is asked again.
+    this.send(e.home, { t: 'pullStop', id: e.id, key, reason: 'a client publishes the name on this node', yield: true });
     if (!e.yielding) {
       e.yielding = [];
-      this.send(e.home, { t: 'pullStop', id: e.id, key, reason: 'a client publishes the name on this node', yield: true });
+      // A copy that does not stop in time keeps the name; the publish is then refused as before.
+      e.yieldTimer = setTimeout(() => this.yielded(e), YIELD_WAIT_MS);
     }
     const waiting = e.yielding;
     return new Promise((resolve) => waiting.push(resolve));
@@ -163,7 +170,9 @@ export class StreamDirectory {
 
   private yielded(e: Entry): void {
     const waiting = e.yielding;
+    clearTimeout(e.yieldTimer);
     e.yielding = undefined;
+    e.yieldTimer = undefined;
     for (const f of waiting ?? []) f();
   }
 

@@ -64,9 +64,6 @@ type Scripted = Redis & {
   sluiceRelease(key: string, value: string): Promise<number>;
 };
 
-/** A pulled copy asked to make way for a client's publish has this long to stop; then the local directory decides. */
-const YIELD_WAIT_MS = 3000;
-
 /** The advertised URL in a key's value `url token`. */
 const urlOf = (value: string): string => value.split(' ')[0]!;
 
@@ -109,7 +106,8 @@ export class RedisDirectory {
     });
     if (opts.onLive) {
       const onLive = opts.onLive;
-      this.sub = new Redis(opts.url, { retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times - 1, 5), 5000), lazyConnect: false });
+      // No retry limit: a SUBSCRIBE queued through a long outage must not be failed for good.
+      this.sub = new Redis(opts.url, { retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times - 1, 5), 5000), lazyConnect: false, maxRetriesPerRequest: null });
       // Its errors are the main connection's too (counted and logged there).
       this.sub.on('error', () => undefined);
       void this.sub.subscribe(this.channel).catch(() => undefined);
@@ -138,7 +136,14 @@ export class RedisDirectory {
 
   /** The URL without credentials, for logs. */
   private safeUrl(): string {
-    return this.opts.url.replace(/\/\/[^@/]*@/, '//***@');
+    try {
+      const u = new URL(this.opts.url);
+      if (u.username) u.username = '***';
+      if (u.password) u.password = '***';
+      return u.toString();
+    } catch {
+      return 'redis://(unparsable url)';
+    }
   }
 
   private setUp(up: boolean): void {
@@ -176,14 +181,13 @@ export class RedisDirectory {
       return refuse({ ok: false, code: 'ERR_STREAM', reason: `${name} is already being published on ${urlOf(r)}` });
     }
     // The name is ours across nodes: a pulled copy of it here (from a node that is gone) gives way first.
-    const room = makeRoom?.();
-    if (room) await Promise.race([room, new Promise((r) => setTimeout(r, YIELD_WAIT_MS))]);
+    await makeRoom?.();
     const granted = grant()?.ok === true;
     if (granted) {
       this.counts.claims.granted++;
       this.held.add(name);
       if (r === 1) void this.redis.publish(this.channel, name).catch(() => undefined);
-    } else if (r === 1) {
+    } else if (r === 1 && !this.held.has(name)) {
       // Claimed for a publish this node then refused (no room): give the name back.
       void this.drop(name);
     }

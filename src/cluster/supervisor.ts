@@ -191,8 +191,10 @@ export class Supervisor {
       case 'publish': {
         const grant = () => this.answer(slot.id, m.req, () => d.publish(m.key, slot.id, m.ip));
         if (!m.claim || !this.crossNode) return void grant();
+        // The claim takes a Redis round trip: a worker that died meanwhile must not become a stream's home.
+        const grantIfAlive = () => (slot.exited ? undefined : grant());
         const refuse = (refusal: Refusal) => this.post(slot.id, { t: 'reply', req: m.req, result: refusal });
-        return void this.crossNode.claimFor(m.key, grant, refuse, () => d.yieldPull(m.key));
+        return void this.crossNode.claimFor(m.key, grantIfAlive, refuse, () => d.yieldPull(m.key));
       }
       case 'locate': {
         const cross = this.crossNode;

@@ -97,9 +97,17 @@ export class PullSession {
    */
   lookAgain(): void {
     if (this.stopped || this.delivered) return;
-    this.relook = true;
-    this.wake?.();
-    this.client?.destroy();
+    if (!this.client) {
+      this.relook = true;
+      this.wake?.();
+      return;
+    }
+    // Waiting at an origin: leave it only for another node (the one that announced is often this very one).
+    void this.ctx.hub.locate(this.key).then((url) => {
+      if (!url || url === this.origin || this.stopped || this.delivered) return;
+      this.relook = true;
+      this.client?.destroy();
+    }, () => undefined);
   }
 
   private async run(): Promise<void> {

@@ -104,9 +104,9 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
     close(reason = 'server shutting down') {
       closing ??= (async () => {
         draining = true;
-        // Publishers told to reconnect must find their names free on the next node.
-        await crossNode?.leave();
         if (config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
+        // Found while still served; then publishers told to reconnect must find their names free on the next node.
+        await crossNode?.leave();
         await supervisor.drain(reason, drainBudgetMs(config.cluster));
         directory.closeAll(reason);
         await crossNode?.close();

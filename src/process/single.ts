@@ -95,10 +95,10 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
     directory,
     close() {
       closing ??= (async () => {
-        // Publishers told to reconnect must find their names free on the next node.
-        await crossNode?.leave();
         // As a cluster's primary: /readyz reads 503 for drainDelayMs while still serving.
         if (admin && config.cluster.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.cluster.drainDelayMs));
+        // Found while still served; then publishers told to reconnect must find their names free on the next node.
+        await crossNode?.leave();
         await stop('server shutting down');
         await admin?.close();
       })();

@@ -207,8 +207,11 @@ test('a client publish takes a name held only as a pulled copy: the pull is told
   assert.ok(freed);
   const stop = events.at(-1)!;
   assert.deepEqual([stop.w, stop.e.t, 'yield' in stop.e && stop.e.yield], [1, 'pullStop', true]);
+  const again = dir.yieldPull('live/x');
+  assert.equal(events.filter(({ e }) => e.t === 'pullStop').length, 2, 'asked again on every ask (a lost stop is resent)');
   let done = false;
   void freed.then(() => (done = true));
+  void again;
   await Promise.resolve();
   assert.equal(done, false, 'waits for the pull to end');
   const before = events.length;

@@ -1,5 +1,5 @@
 // The layering rule of the design brief and docs/architecture.md, lowest first:
-//   core -> protocol -> media -> cluster -> access -> app -> rtmp | http -> edge -> control -> process -> cli.ts
+//   core -> protocol -> hls -> media -> cluster -> access -> app -> rtmp | http -> edge -> control -> process -> cli.ts
 // A file imports only its own layer or lower ones (rtmp and http never each
 // other), src/ never imports loadtest/ or native-free-bench/, and no file
 // reaches itself through its imports (no circles, type imports included).
@@ -13,6 +13,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const RANK: Record<string, number> = {
   core: 0,
   protocol: 1,
+  hls: 1.5,
   media: 2,
   cluster: 3,
   app: 4,

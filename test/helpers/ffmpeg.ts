@@ -21,6 +21,9 @@ export const ffmpegPath = path.join(
   'ffmpeg',
 );
 
+/** Absolute path of the bundled ffprobe binary (@ffprobe-installer). */
+export const ffprobePath = path.join(path.dirname(require.resolve('@ffprobe-installer/linux-x64/package.json')), 'ffprobe');
+
 // ---------------------------------------------------------------------------
 // Process bookkeeping: nothing outlives the test process.
 // ---------------------------------------------------------------------------

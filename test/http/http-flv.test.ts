@@ -12,12 +12,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import WebSocket from 'ws';
 import type { RunningServer } from '../../src/process/single.js';
 import { decodeAmf0 } from '../../src/protocol/amf0.js';
-import { framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
+import { ffprobePath, framemd5, makeClip, play, publish, type FfmpegProcess } from '../helpers/ffmpeg.js';
 import { assertContiguousRun, assertMonotonic, describeRun } from '../helpers/packet-run.js';
 import { AAC_SEQUENCE_HEADER, AVC_SEQUENCE_HEADER, META, counterOf, isKey, videoFrame } from '../helpers/synthetic-media.js';
 import type { PublisherOptions, SyntheticPublisher } from '../helpers/synthetic-publisher.js';
@@ -58,9 +56,8 @@ function track<T extends HttpFlvPlayer | WsFlvPlayer>(c: T): T {
 
 /** Stream codec types ffprobe (from @ffprobe-installer/linux-x64) finds at `url`. */
 function ffprobeStreams(url: string): Promise<string[]> {
-  const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('@ffprobe-installer/linux-x64/package.json')), 'ffprobe');
   return new Promise((resolve, reject) => {
-    execFile(bin, ['-v', 'error', '-rw_timeout', '5000000', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', url], { timeout: 10000 }, (err, stdout) =>
+    execFile(ffprobePath, ['-v', 'error', '-rw_timeout', '5000000', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', url], { timeout: 10000 }, (err, stdout) =>
       err ? reject(err) : resolve(stdout.split('\n').map((l) => l.trim()).filter(Boolean)),
     );
   });

@@ -68,3 +68,22 @@ export function segmentsAtKeyframes(src: FlvSource): Fmp4Run[][] {
   });
   return segments;
 }
+
+export interface TaggedSample {
+  kind: 'video' | 'audio';
+  sample: Fmp4Sample;
+}
+
+/** Both tracks merged by DTS, audio first on a tie: the decode order an RTMP publisher sends. */
+export function decodeOrder(src: FlvSource): TaggedSample[] {
+  const out: TaggedSample[] = [];
+  let v = 0;
+  let a = 0;
+  while (v < src.videoSamples.length || a < src.audioSamples.length) {
+    const vs = src.videoSamples[v];
+    const as = src.audioSamples[a];
+    if (as && (!vs || as.dts <= vs.dts)) (out.push({ kind: 'audio', sample: as }), a++);
+    else (out.push({ kind: 'video', sample: vs! }), v++);
+  }
+  return out;
+}

@@ -6,48 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { initSegment, mediaSegment } from '../../src/hls/fmp4.js';
-import { ffprobePath, makeClip, spawnFfmpeg, tmpFile } from '../helpers/ffmpeg.js';
-import { parseFramemd5, type Framemd5, type Packet } from '../helpers/framemd5.js';
+import { makeClip, tmpFile } from '../helpers/ffmpeg.js';
+import { ffmpegMd5, ffprobe, track } from './ffmpeg-check.js';
 import { FIXTURE, readFixture, segmentsAtKeyframes } from './flv-fixture.js';
-
-
-/** ffmpeg with `-v error`: its framemd5 on stdout, and whatever it complained about. */
-async function ffmpegMd5(input: string, output: string[]): Promise<{ md5: Framemd5; errors: string }> {
-  let out = '';
-  const p = spawnFfmpeg(['-v', 'error', '-i', input, ...output, '-f', 'framemd5', 'pipe:1'], {
-    killAfterMs: 15_000,
-    onStdout: (c) => (out += c.toString('utf8')),
-  });
-  const exit = await p.exited;
-  assert.equal(exit.code, 0, `ffmpeg on ${input} exited ${exit.code ?? exit.signal}: ${p.stderr()}`);
-  return { md5: parseFramemd5(out), errors: p.stderr().trim() };
-}
-
-function ffprobe(file: string): Promise<Array<{ codec_type: string; codec_name: string; width?: number; height?: number }>> {
-  return new Promise((resolve, reject) => {
-    const args = ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'json', file];
-    execFile(ffprobePath, args, { timeout: 10_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`ffprobe: ${err.message} ${stderr}`)) : resolve(JSON.parse(stdout).streams),
-    );
-  });
-}
-
-/** Packets of one stream as (size, hash), pts in ms from the stream's first pts, and pts - dts in ms. */
-function track(f: Framemd5, mediaType: 'video' | 'audio'): { frames: string[]; pts: number[]; cts: number[] } {
-  const s = f.streams.find((x) => x.mediaType === mediaType);
-  assert.ok(s?.timeBase, `a ${mediaType} stream with a time base`);
-  const [num, den] = s.timeBase.split('/').map(Number) as [number, number];
-  const pkts: Packet[] = f.packets.filter((p) => p.stream === s.index);
-  const ms = (t: number): number => Math.round((t * num * 1000) / den);
-  return {
-    frames: pkts.map((p) => `${p.size} ${p.hash}`),
-    pts: pkts.map((p) => ms(p.pts) - ms(pkts[0]!.pts)),
-    cts: pkts.map((p) => ms(p.pts) - ms(p.dts)),
-  };
-}
 
 /** init.mp4 and init + segments[from..] as one file, from an FLV; returns the latter. */
 function writeFmp4(name: string, flv: string, from = 0): { file: string; segments: number } {

@@ -1,0 +1,319 @@
+import { SluiceError } from '../core/errors.js';
+import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Track } from './fmp4.js';
+
+/**
+ * Live HLS / LL-HLS segmenter for one stream (RFC 8216, draft-pantos-hls-
+ * rfc8216bis): samples in decode order in, fMP4 parts and segments out.
+ *
+ * - Cuts: a segment ends at the first video keyframe once it has lasted
+ *   `segmentMs` (audio-only: before the part that would take it past
+ *   `segmentMs`); a part ends before the sample that would take it past
+ *   `partMs`, and at every segment cut. A part may start on any frame; it
+ *   is `independent` when it starts with a keyframe.
+ * - A segment's bytes are its parts' moof+mdat concatenated (valid CMAF: a
+ *   segment may hold several fragments), built once when it closes; its
+ *   parts then become views into those bytes, so nothing is held twice.
+ * - Durations are exact, from DTS: a part is emitted only when every track
+ *   has a sample past its end (that sample's DTS is the last one's end), so
+ *   output lags input by one sample per track, and a track that stalls holds
+ *   parts back. Only flush() (end, discontinuity, new codec config) estimates
+ *   the last sample's duration from the one before.
+ * - Durations and cuts follow the primary track: video when there is one.
+ */
+
+export interface SegmenterOptions {
+  /** Target segment duration, ms (e.g. 2000). */
+  segmentMs: number;
+  /** Target part duration, ms (e.g. 500): the playlist's PART-TARGET. */
+  partMs: number;
+  /** Complete segments kept; older ones move to the dropped list. */
+  windowSegments: number;
+  /** Media sequence number of the first segment (default 0). */
+  firstMsn?: number;
+}
+
+export interface StreamTracks {
+  video?: Fmp4Track;
+  audio?: Fmp4Track;
+}
+
+export interface HlsPart {
+  msn: number;
+  /** Index within its segment, from 0. */
+  index: number;
+  durationMs: number;
+  /** Starts with a keyframe (or is audio only): EXT-X-PART INDEPENDENT=YES. */
+  independent: boolean;
+  bytes: Buffer;
+}
+
+export interface HlsSegment {
+  msn: number;
+  /** Primary-track DTS of the first sample, ms. */
+  startDts: number;
+  durationMs: number;
+  /** Wall clock of the first sample, ms since the epoch, when one was given. */
+  programDateMs: number | undefined;
+  /** The timeline or codec config changed before this segment (EXT-X-DISCONTINUITY). */
+  discontinuity: boolean;
+  initVersion: number;
+  parts: HlsPart[];
+  /** Concatenated parts; undefined while the segment is open. */
+  bytes: Buffer | undefined;
+}
+
+export type SampleKind = 'video' | 'audio';
+
+interface TrackQueue {
+  track: Fmp4Track;
+  /** Samples not yet in an emitted part, decode order. */
+  samples: Fmp4Sample[];
+  lastDts: number | undefined;
+  /** Last DTS step, ms: the estimate flush() gives a last sample. */
+  step: number;
+}
+
+/** The estimate for a video frame with no frame before it: 25 fps, the common RTMP rate. */
+const DEFAULT_FRAME_MS = 40;
+/** AAC frames hold 1024 samples (14496-3 4.5.1.1). */
+const AAC_FRAME_SAMPLES = 1024;
+
+export class Segmenter {
+  readonly opts: Required<SegmenterOptions>;
+  /** Complete segments, oldest first, at most windowSegments. */
+  readonly segments: HlsSegment[] = [];
+  /** The segment being filled, once its first part exists. */
+  open: HlsSegment | undefined;
+  /** Discontinuities that have slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
+  discontinuitySequence = 0;
+  /** Longest complete segment ever, ms: the target duration must cover it and never shrink. */
+  maxSegmentMs = 0;
+  ended = false;
+
+  private tracks: StreamTracks = {};
+  private queues: TrackQueue[] = [];
+  private readonly inits = new Map<number, Buffer>();
+  private initVersion = 0;
+  private nextMsn: number;
+  private fragmentSeq = 1;
+  private dropped: HlsSegment[] = [];
+  private pendingDiscontinuity = false;
+  /** Primary-track DTS where the not-yet-emitted part starts; undefined before the first keyframe. */
+  private partStart: number | undefined;
+  private segStart: number | undefined;
+  /** Cut points decided but not yet emitted (waiting for the other track): the DTS that starts a part. */
+  private cuts: Array<{ dts: number; segment: boolean }> = [];
+  private anchor: { dts: number; wallMs: number } | undefined;
+
+  constructor(opts: SegmenterOptions) {
+    const o = { firstMsn: 0, ...opts };
+    const positive = (n: number, what: string): void => {
+      if (!Number.isFinite(n) || n <= 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: ${what} ${n} (must be > 0)`);
+    };
+    positive(o.segmentMs, 'segmentMs');
+    positive(o.partMs, 'partMs');
+    if (o.partMs > o.segmentMs) throw new SluiceError('ERR_CONFIG', `hls segmenter: partMs ${o.partMs} > segmentMs ${o.segmentMs}`);
+    if (!Number.isInteger(o.windowSegments) || o.windowSegments < 1) throw new SluiceError('ERR_CONFIG', `hls segmenter: windowSegments ${o.windowSegments}`);
+    if (!Number.isInteger(o.firstMsn) || o.firstMsn < 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: firstMsn ${o.firstMsn}`);
+    this.opts = o;
+    this.nextMsn = o.firstMsn;
+  }
+
+  /**
+   * Sequence headers (re)sent. The first call starts the stream; an
+   * identical config again (RTMP resends them) changes nothing; a different
+   * one closes the open segment and starts a new init with a discontinuity
+   * (RFC 8216 4.3.2.3: encoding parameters changed).
+   */
+  setTracks(tracks: StreamTracks): void {
+    if (!tracks.video && !tracks.audio) throw new SluiceError('ERR_CODEC', 'hls segmenter: a stream needs a video or an audio track');
+    if (this.initVersion > 0 && sameTracks(this.tracks, tracks)) return;
+    if (this.initVersion > 0) {
+      this.flush();
+      this.pendingDiscontinuity = true;
+    }
+    this.newInit(tracks);
+  }
+
+  /** The timeline restarts (republish): closes the open segment; what follows gets a new init and EXT-X-DISCONTINUITY. */
+  discontinuity(tracks: StreamTracks = this.tracks): void {
+    if (this.initVersion === 0) throw new SluiceError('ERR_STREAM', 'hls segmenter: discontinuity before setTracks');
+    this.flush();
+    this.pendingDiscontinuity = true;
+    this.newInit(tracks);
+  }
+
+  /** One frame. `wallMs` (ms since the epoch) anchors EXT-X-PROGRAM-DATE-TIME; later dates follow the DTS from it. */
+  push(kind: SampleKind, sample: Fmp4Sample, wallMs?: number): void {
+    if (this.ended) throw new SluiceError('ERR_STREAM', 'hls segmenter: sample after end()');
+    const q = this.queues.find((x) => x.track.kind === kind);
+    if (!q) throw new SluiceError('ERR_STREAM', `hls segmenter: ${kind} sample without a ${kind} sequence header`);
+    const d = sample.dts;
+    if (!Number.isFinite(d) || d < 0) throw new SluiceError('ERR_CODEC', `hls segmenter: ${kind} dts ${d}`);
+    if (q.lastDts !== undefined) {
+      // Equal video DTS would give a zero-length frame; going back needs discontinuity().
+      if (d < q.lastDts || (kind === 'video' && d === q.lastDts)) {
+        throw new SluiceError('ERR_CODEC', `hls segmenter: ${kind} dts ${d} after ${q.lastDts} (timeline restarts need discontinuity())`);
+      }
+    }
+    const primary = this.queues[0]!;
+    if (q === primary) {
+      if (this.partStart === undefined) {
+        if (kind === 'video' && !sample.key) return; // a segment must start with a keyframe
+        this.partStart = this.segStart = d;
+        // Audio that came first but decodes before the keyframe has no segment to go in.
+        for (const other of this.queues) if (other !== q) other.samples = other.samples.filter((s) => s.dts >= d);
+      } else {
+        this.decideCut(d, kind === 'video' ? sample.key === true : true, d - q.lastDts!);
+      }
+    }
+    if (q.lastDts !== undefined && d > q.lastDts) q.step = d - q.lastDts;
+    q.lastDts = d;
+    q.samples.push(sample);
+    if (wallMs !== undefined && this.anchor === undefined && this.partStart !== undefined) this.anchor = { dts: d, wallMs };
+    this.emitReady();
+  }
+
+  /** End of stream: the open part and segment close (last durations estimated); the playlist gets EXT-X-ENDLIST. */
+  end(): void {
+    this.flush();
+    this.ended = true;
+  }
+
+  /** Init segment bytes of a version (the current one and any a window segment still points at). */
+  init(version = this.initVersion): Buffer | undefined {
+    return this.inits.get(version);
+  }
+
+  get currentInitVersion(): number {
+    return this.initVersion;
+  }
+
+  /** The part the playlist's preload hint names: the next one to be emitted. */
+  get nextPart(): { msn: number; index: number } {
+    return this.open ? { msn: this.open.msn, index: this.open.parts.length } : { msn: this.nextMsn, index: 0 };
+  }
+
+  /** Bytes of every buffer held: window segments, the open segment's parts and init segments. */
+  get heldBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.bytes!.length;
+    for (const p of this.open?.parts ?? []) n += p.bytes.length;
+    for (const b of this.inits.values()) n += b.length;
+    return n;
+  }
+
+  /** Segments that left the window since the last call, oldest first: the caller may free what it built from them. */
+  takeDropped(): HlsSegment[] {
+    const out = this.dropped;
+    this.dropped = [];
+    return out;
+  }
+
+  private newInit(tracks: StreamTracks): void {
+    const list = [tracks.video, tracks.audio].filter((t): t is Fmp4Track => t !== undefined);
+    const bytes = initSegment(list);
+    this.tracks = tracks;
+    this.queues = list.map((track) => ({
+      track, samples: [], lastDts: undefined,
+      step: track.kind === 'video' ? DEFAULT_FRAME_MS : (AAC_FRAME_SAMPLES * 1000) / track.sampleRate,
+    }));
+    this.inits.set(++this.initVersion, bytes);
+    this.partStart = this.segStart = undefined;
+    this.anchor = undefined;
+    this.pruneInits();
+  }
+
+  private decideCut(d: number, key: boolean, step: number): void {
+    const video = this.queues[0]!.track.kind === 'video';
+    const segment = video ? key && d - this.segStart! >= this.opts.segmentMs : d + step - this.segStart! > this.opts.segmentMs;
+    // Cut before this sample when keeping it (and one more like it) would take the part past its target.
+    if (!segment && d + step - this.partStart! <= this.opts.partMs) return;
+    this.cuts.push({ dts: d, segment });
+    this.partStart = d;
+    if (segment) this.segStart = d;
+  }
+
+  /** Emits every decided part whose tracks all have a sample at or after its end. */
+  private emitReady(): void {
+    while (this.cuts.length > 0) {
+      const cut = this.cuts[0]!;
+      if (!this.queues.every((q) => q.samples.some((s) => s.dts >= cut.dts))) return;
+      this.cuts.shift();
+      this.emitPart(cut.dts, cut.segment);
+    }
+  }
+
+  /** Closes everything buffered, estimating the last samples' durations. */
+  private flush(): void {
+    if (this.queues.length === 0) return;
+    for (const cut of this.cuts.splice(0)) this.emitPart(cut.dts, cut.segment);
+    if (this.queues[0]!.samples.length > 0) this.emitPart(undefined, true);
+    else if (this.open) this.closeSegment();
+    for (const q of this.queues) q.samples = [];
+  }
+
+  /** One part: each track's samples before `end` (all when undefined), as one moof+mdat. */
+  private emitPart(end: number | undefined, closesSegment: boolean): void {
+    const runs: Fmp4Run[] = [];
+    let start = 0;
+    let primaryEnd = 0;
+    let independent = true;
+    for (const [i, q] of this.queues.entries()) {
+      const n = end === undefined ? q.samples.length : q.samples.findIndex((s) => s.dts >= end);
+      const samples = q.samples.splice(0, n < 0 ? q.samples.length : n);
+      const last = samples[samples.length - 1];
+      const endDts = q.samples[0]?.dts ?? (last ? last.dts + q.step : undefined);
+      if (i === 0) {
+        start = samples[0]!.dts;
+        primaryEnd = endDts!;
+        independent = q.track.kind === 'audio' || samples[0]!.key === true;
+      }
+      if (samples.length > 0) runs.push({ track: q.track, samples, endDts });
+    }
+    if (!this.open) {
+      this.open = {
+        msn: this.nextMsn++, startDts: start, durationMs: 0,
+        programDateMs: this.anchor ? this.anchor.wallMs + (start - this.anchor.dts) : undefined,
+        discontinuity: this.pendingDiscontinuity, initVersion: this.initVersion, parts: [], bytes: undefined,
+      };
+      this.pendingDiscontinuity = false;
+    }
+    const durationMs = primaryEnd - start;
+    this.open.parts.push({ msn: this.open.msn, index: this.open.parts.length, durationMs, independent, bytes: mediaSegment(this.fragmentSeq++, runs) });
+    this.open.durationMs += durationMs;
+    if (closesSegment) this.closeSegment();
+  }
+
+  private closeSegment(): void {
+    const seg = this.open!;
+    this.open = undefined;
+    seg.bytes = Buffer.concat(seg.parts.map((p) => p.bytes));
+    let at = 0;
+    for (const p of seg.parts) {
+      p.bytes = seg.bytes.subarray(at, at + p.bytes.length);
+      at += p.bytes.length;
+    }
+    this.maxSegmentMs = Math.max(this.maxSegmentMs, seg.durationMs);
+    this.segments.push(seg);
+    while (this.segments.length > this.opts.windowSegments) {
+      const old = this.segments.shift()!;
+      if (old.discontinuity) this.discontinuitySequence++;
+      this.dropped.push(old);
+    }
+    this.pruneInits();
+  }
+
+  /** Keeps the current init and those a window segment refers to. */
+  private pruneInits(): void {
+    const used = new Set([this.initVersion, ...this.segments.map((s) => s.initVersion)]);
+    if (this.open) used.add(this.open.initVersion);
+    for (const v of this.inits.keys()) if (!used.has(v)) this.inits.delete(v);
+  }
+}
+
+function sameTracks(a: StreamTracks, b: StreamTracks): boolean {
+  const same = (x?: Fmp4Track, y?: Fmp4Track): boolean =>
+    x === y || (x !== undefined && y !== undefined && x.id === y.id && Buffer.from(x.config).equals(y.config));
+  return same(a.video, b.video) && same(a.audio, b.audio);
+}

@@ -284,9 +284,10 @@ export class ClusterMetrics {
 
   private async collect(): Promise<string> {
     const snaps = await this.source.snapshots();
-    this.answered = snaps.length;
     for (const s of snaps) this.latest.set(s.worker, s);
     const running = new Set(this.source.workerIds());
+    // A worker that answered and then died during the scrape is not one of the running ones.
+    this.answered = snaps.filter((s) => running.has(s.worker)).length;
     for (const [id, w] of this.latest) if (!running.has(id)) this.retire(id, w);
     return this.registry.metrics();
   }

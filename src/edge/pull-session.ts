@@ -127,9 +127,9 @@ export class PullSession {
       if (origin !== undefined) await this.attempt(origin);
       if (this.stopped) return;
       if (this.relook && !this.delivered) {
+        // Straight to the lookup at the top of the loop, without counting a failure.
         this.relook = false;
-        origins = await this.originsNow();
-        i = -1;
+        i = origins.length - 1;
         continue;
       }
       this.relook = false;

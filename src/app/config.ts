@@ -116,7 +116,7 @@ const configObject = z
           .refine((r) => r.refreshMs * 2 <= r.ttlMs, { message: 'refreshMs must be at most half of ttlMs', path: ['refreshMs'] })
           .default({}),
         /** rtmp[s]://host:port other nodes pull this node's streams from; default: rtmp://$POD_IP (else this host's first address):rtmp.port. */
-        advertise: originUrl.optional(),
+        advertise: z.string().regex(/^rtmps?:\/\/[^/\s?#]+$/, 'expected rtmp://host:port or rtmps://host:port (no application)').optional(),
         /** On drain, RTMP clients that announced E-RTMP reconnect (capsEx) get NetConnection.Connect.ReconnectRequest. */
         reconnectRequest: z.boolean().default(true),
         /** The tcUrl in ReconnectRequest (the Service, not the pod); `{app}` is the client's app; unset = the tcUrl the client connected with. */

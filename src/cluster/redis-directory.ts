@@ -219,6 +219,12 @@ export class RedisDirectory {
       return undefined;
     }
     const url = v === null ? undefined : urlOf(v);
+    if (url !== undefined && !/^rtmps?:\/\/[^/\s]+$/.test(url)) {
+      // Not a node's value (another tool, a typo by hand): no pull is tried there.
+      this.counts.lookups.missing++;
+      this.opts.log.warn({ streamKey: name, code: 'ERR_PROTOCOL', reason: `redis value ${JSON.stringify(v!.slice(0, 80))} names no rtmp[s]://host:port` }, 'cross-node lookup ignored');
+      return undefined;
+    }
     if (url === undefined || url === this.opts.advertise()) {
       this.counts.lookups.missing++;
       return undefined;

@@ -68,3 +68,8 @@ test('deeper keys come from the environment with one __ per level', () => {
   assert.throws(() => configFromEnv({ SLUICE_CLUSTER__REDIS__URI: 'redis://x' }), /SLUICE_CLUSTER__REDIS__URI/);
   assert.throws(() => resolveConfig({ cluster: { redis: { ttlMs: 4000, refreshMs: 3000 } } }), /cluster\.redis\.refreshMs/);
 });
+
+test('cluster.advertise is an address, not an application URL', () => {
+  assert.throws(() => resolveConfig({ cluster: { advertise: 'rtmp://10.0.0.1:1935/live' } }), /cluster\.advertise/);
+  assert.equal(resolveConfig({ cluster: { advertise: 'rtmps://o-0.origin:443' } }).cluster.advertise, 'rtmps://o-0.origin:443');
+});

@@ -48,6 +48,11 @@ test('claims, releases, lookups and conflicts on a real Redis', { timeout: 20000
     assert.equal(await y.locate('live/a'), 'rtmp://10.0.0.1:1935');
     assert.equal(await x.locate('live/a'), undefined, 'never pull from oneself');
     assert.ok(Number(await probe.pttl('t:stream:live/a')) > 0, 'the key has a TTL');
+    // A value no node wrote names nowhere to pull from.
+    await probe.set('t:stream:live/junk', 'not-a-url at all');
+    assert.equal(await y.locate('live/junk'), undefined);
+    await probe.set('t:stream:live/path', 'rtmp://10.0.0.9:1935/live x');
+    assert.equal(await y.locate('live/path'), undefined, 'a node advertises host:port, never a path');
 
     y.released('live/a');
     await new Promise((r) => setTimeout(r, 100));

@@ -13,7 +13,7 @@ import { signatureRefusal, type SignedAction } from './signed-url.js';
 import { HookRefusal, type HookBody, type HttpHooks } from './hooks.js';
 
 export type AccessAction = SignedAction | 'connect';
-export type Transport = 'rtmp' | 'http-flv' | 'ws-flv';
+export type Transport = 'rtmp' | 'http-flv' | 'ws-flv' | 'hls';
 
 /** Who asks: what a transport knows of its client. */
 export interface AccessClient {

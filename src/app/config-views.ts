@@ -18,7 +18,11 @@ import type { SluiceConfig } from './config.js';
 
 /** The per-stream settings of a config. */
 export function streamOptionsOf(config: SluiceConfig): StreamOptions {
-  return { maxTimestampJumpMs: config.media.maxTimestampJumpMs, mergeWindowMs: mergeWindowOf(config.player.mergeWriteMs, config.player.mergeBudgetMs) };
+  return {
+    maxTimestampJumpMs: config.media.maxTimestampJumpMs,
+    mergeWindowMs: mergeWindowOf(config.player.mergeWriteMs, config.player.mergeBudgetMs),
+    hlsSegmentMs: config.hls.enabled && config.http.enabled ? config.hls.segmentMs : undefined,
+  };
 }
 
 /**

@@ -207,6 +207,32 @@ const configObject = z
       })
       .strict()
       .default({}),
+    /** HLS and LL-HLS (fMP4) on the playback port, for streams someone asks for over HLS (docs/hls.md). */
+    hls: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Target segment duration: segments start at the first keyframe after it (so a GOP longer than this sets the real length). */
+        segmentMs: int(500, 30000).default(2000),
+        /** LL-HLS part target (EXT-X-PART-INF PART-TARGET). */
+        partMs: int(100, 5000).default(500),
+        /** Complete segments in the playlist's sliding window. */
+        windowSegments: int(2, 100).default(6),
+        /** LL-HLS tags (parts, preload hints, blocking reload); off gives plain RFC 8216 playlists. */
+        lowLatency: z.boolean().default(true),
+        /** A stream's segments are built while HLS requests for it keep coming; this long after the last one they are freed. */
+        idleStopMs: int(1000).default(30000),
+        /** An HLS viewer (access control's on_play ... on_stop, one per address and query) ends this long after its last request. */
+        sessionIdleMs: int(1000).default(20000),
+        /** A playlist request for a stream with no complete segment yet waits this long for one (then 404). */
+        firstSegmentWaitMs: int(0, 60000).default(10000),
+        /** Segment memory of all HLS streams on the node, split evenly between its workers; the oldest segments go first. */
+        maxMemoryBytes: int(4 * MiB).default(256 * MiB),
+        /** Threads that build segments (piscina); 0 builds on the I/O thread itself. */
+        remuxThreads: int(0, 64).default(1),
+      })
+      .strict()
+      .refine((h) => h.partMs <= h.segmentMs, { message: 'hls.partMs must not exceed hls.segmentMs' })
+      .default({}),
     amf: z
       .object({
         maxDepth: int(1, 1000).default(32),

@@ -16,8 +16,8 @@
  *   4 WRITE_POS  next data offset          4 TS    tag timestamp (ms)
  *   5 CUM_BYTES  bytes committed, mod 2^32 5 CUM   CUM_BYTES after this tag
  *                                          6 ARR   wall-clock ms of commit, low 31 bits
- *                                          7 (reserved)
- *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH
+ *                                          7 MARK  HLS cut mark (hls/cut-marks.ts), 0 = none
+ *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH  11 HLS_MSN
  *
  * Each data record is a complete FLV tag (11-byte header, body, 4-byte
  * PreviousTagSize), never split across the end of the data area.
@@ -44,6 +44,8 @@ export const C_DATA_OFF = 7;
 export const C_DATA_CAP = 8;
 export const C_CLOSED = 9;
 export const C_EPOCH = 10;
+/** Next HLS media sequence number the writer will mark (hls/cut-marks.ts): survives a republish in the same ring. */
+export const C_HLS_MSN = 11;
 const CONTROL_BYTES = 64;
 
 export const S_SEQ = 0;
@@ -53,6 +55,7 @@ export const S_INFO = 3;
 export const S_TS = 4;
 export const S_CUM = 5;
 export const S_ARRIVAL = 6;
+export const S_MARK = 7;
 const SLOT_WORDS = 8;
 
 /** Record flags (INFO bits 8..15). */
@@ -92,10 +95,12 @@ export interface RecordView {
   cumBytes: number;
   /** Wall-clock ms of commit, low 31 bits (see arrivalAge). */
   arrival: number;
+  /** The writer's HLS cut mark: where every thread's segmenter starts a segment (0 = none). */
+  mark: number;
 }
 
 export function newRecordView(): RecordView {
-  return { seq: 0, offset: 0, length: 0, type: 0, flags: 0, timestamp: 0, cumBytes: 0, arrival: 0 };
+  return { seq: 0, offset: 0, length: 0, type: 0, flags: 0, timestamp: 0, cumBytes: 0, arrival: 0, mark: 0 };
 }
 
 /** Low 31 bits of the wall clock: comparable across threads, wraps every ~24 days. */
@@ -211,6 +216,7 @@ export class TagRing {
     out.timestamp = ix[base + S_TS]! >>> 0;
     out.cumBytes = ix[base + S_CUM]! >>> 0;
     out.arrival = ix[base + S_ARRIVAL]!;
+    out.mark = ix[base + S_MARK]!;
     // The slot may have been rewritten while we read it: check again.
     return !seqBefore(seq, this.tail()) && ix[base + S_SEQ] === seq;
   }
@@ -271,8 +277,8 @@ export class TagRing {
     this.resOffset = -1;
   }
 
-  /** Commits the reserved tag; returns its seq. */
-  commit(type: number, timestamp: number, flags: number): number {
+  /** Commits the reserved tag; returns its seq. `mark`: an HLS cut mark (0 = none). */
+  commit(type: number, timestamp: number, flags: number, mark = 0): number {
     const off = this.resOffset;
     if (off < 0) throw new SluiceError('ERR_INTERNAL', 'ring: commit without reservation');
     const body = this.resBody;
@@ -309,6 +315,7 @@ export class TagRing {
     ix[base + S_TS] = timestamp | 0;
     ix[base + S_CUM] = cum;
     ix[base + S_ARRIVAL] = wallMs31();
+    ix[base + S_MARK] = mark;
     ctl[C_WRITE_POS] = off + total;
     ctl[C_CUM_BYTES] = cum;
     if (type === VIDEO_TAG && flags & TagFlag.Key && !(flags & TagFlag.SequenceHeader)) {
@@ -322,10 +329,10 @@ export class TagRing {
   }
 
   /** reserve + copy + commit, for bodies already assembled elsewhere. */
-  append(type: number, timestamp: number, flags: number, body: Uint8Array): number {
+  append(type: number, timestamp: number, flags: number, body: Uint8Array, mark = 0): number {
     const at = this.reserve(body.length);
     this.data.set(body, at);
-    return this.commit(type, timestamp, flags);
+    return this.commit(type, timestamp, flags, mark);
   }
 
   /** Marks the ring ended; readers on other threads see it with closed(). */

@@ -34,6 +34,8 @@ export interface Fmp4Sample {
   key?: boolean;
   /** Video: AVCC length-prefixed NAL units (tag body after 5 bytes); audio: one raw AAC frame (after 2). */
   data: Uint8Array;
+  /** The ring record `data` is a view of, if it is one: whoever builds from it checks it was not overwritten. */
+  ref?: number;
 }
 
 export interface Fmp4Run {

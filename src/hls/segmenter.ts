@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.js';
 import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Track } from './fmp4.js';
+import type { CutMark } from './cut-marks.js';
 
 /**
  * Live HLS / LL-HLS segmenter for one stream (RFC 8216, draft-pantos-hls-
@@ -19,6 +20,13 @@ import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Trac
  *   parts back. Only flush() (end, discontinuity, new codec config) estimates
  *   the last sample's duration from the one before.
  * - Durations and cuts follow the primary track: video when there is one.
+ * - `marked`: segments start only where the stream's writer marked them
+ *   (cut-marks.ts), with its sequence numbers, and each segment's date is
+ *   its first sample's arrival: segmenters on different threads that start
+ *   at different points of one ring then list the same segments, parts and
+ *   bytes. Samples before the first mark are skipped, so a segment holds
+ *   the samples that came after its mark, in arrival order, whatever their
+ *   DTS (a thread that starts at the mark never saw the ones before).
  */
 
 export interface SegmenterOptions {
@@ -30,6 +38,10 @@ export interface SegmenterOptions {
   windowSegments: number;
   /** Media sequence number of the first segment (default 0). */
   firstMsn?: number;
+  /** Segment starts and numbers come with the samples (push's `mark`); default false. */
+  marked?: boolean;
+  /** Builds one part's moof+mdat (default fmp4.ts mediaSegment); may throw, failing the push that emitted it. */
+  build?: (fragment: number, runs: readonly Fmp4Run[]) => Buffer;
 }
 
 export interface StreamTracks {
@@ -71,6 +83,9 @@ interface TrackQueue {
   lastDts: number | undefined;
   /** Last DTS step, ms: the estimate flush() gives a last sample. */
   step: number;
+  /** Samples pushed and emitted so far: a marked cut splits each queue by arrival (Cut.until). */
+  pushed: number;
+  taken: number;
 }
 
 /** The estimate for a video frame with no frame before it: 25 fps, the common RTMP rate. */
@@ -102,11 +117,13 @@ export class Segmenter {
   private partStart: number | undefined;
   private segStart: number | undefined;
   /** Cut points decided but not yet emitted (waiting for the other track): the DTS that starts a part. */
-  private cuts: Array<{ dts: number; segment: boolean }> = [];
+  private cuts: Cut[] = [];
+  /** (marked) The mark that starts the first segment after a (re)start. */
+  private startMark: (CutMark & { wallMs: number | undefined }) | undefined;
   private anchor: { dts: number; wallMs: number } | undefined;
 
   constructor(opts: SegmenterOptions) {
-    const o = { firstMsn: 0, ...opts };
+    const o = { firstMsn: 0, marked: false, build: mediaSegment, ...opts };
     const positive = (n: number, what: string): void => {
       if (!Number.isFinite(n) || n <= 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: ${what} ${n} (must be > 0)`);
     };
@@ -143,8 +160,12 @@ export class Segmenter {
     this.newInit(tracks);
   }
 
-  /** One frame. `wallMs` (ms since the epoch) anchors EXT-X-PROGRAM-DATE-TIME; later dates follow the DTS from it. */
-  push(kind: SampleKind, sample: Fmp4Sample, wallMs?: number): void {
+  /**
+   * One frame. `wallMs` (ms since the epoch) anchors EXT-X-PROGRAM-DATE-TIME;
+   * later dates follow the DTS from it (marked: each segment's own). `mark`
+   * (marked mode): this sample starts segment `mark.msn`.
+   */
+  push(kind: SampleKind, sample: Fmp4Sample, wallMs?: number, mark?: CutMark): void {
     if (this.ended) throw new SluiceError('ERR_STREAM', 'hls segmenter: sample after end()');
     const q = this.queues.find((x) => x.track.kind === kind);
     if (!q) throw new SluiceError('ERR_STREAM', `hls segmenter: ${kind} sample without a ${kind} sequence header`);
@@ -160,16 +181,23 @@ export class Segmenter {
     if (q === primary) {
       if (this.partStart === undefined) {
         if (kind === 'video' && !sample.key) return; // a segment must start with a keyframe
+        if (this.opts.marked) {
+          if (!mark) return;
+          this.startMark = { ...mark, wallMs };
+        }
         this.partStart = this.segStart = d;
         // Audio that came first but decodes before the keyframe has no segment to go in.
         for (const other of this.queues) if (other !== q) other.samples = other.samples.filter((s) => s.dts >= d);
       } else {
-        this.decideCut(d, kind === 'video' ? sample.key === true : true, d - q.lastDts!);
+        this.decideCut(d, kind === 'video' ? sample.key === true : true, d - q.lastDts!, mark, wallMs);
       }
+    } else if (this.opts.marked && this.partStart === undefined) {
+      return; // before the first mark
     }
     if (q.lastDts !== undefined && d > q.lastDts) q.step = d - q.lastDts;
     q.lastDts = d;
     q.samples.push(sample);
+    q.pushed++;
     if (wallMs !== undefined && this.anchor === undefined && this.partStart !== undefined) this.anchor = { dts: d, wallMs };
     this.emitReady();
   }
@@ -215,21 +243,24 @@ export class Segmenter {
     const bytes = initSegment(list);
     this.tracks = tracks;
     this.queues = list.map((track) => ({
-      track, samples: [], lastDts: undefined,
+      track, samples: [], lastDts: undefined, pushed: 0, taken: 0,
       step: track.kind === 'video' ? DEFAULT_FRAME_MS : (AAC_FRAME_SAMPLES * 1000) / track.sampleRate,
     }));
     this.inits.set(++this.initVersion, bytes);
     this.partStart = this.segStart = undefined;
     this.anchor = undefined;
+    this.startMark = undefined;
     this.pruneInits();
   }
 
-  private decideCut(d: number, key: boolean, step: number): void {
+  private decideCut(d: number, key: boolean, step: number, mark: CutMark | undefined, wallMs: number | undefined): void {
     const video = this.queues[0]!.track.kind === 'video';
-    const segment = video ? key && d - this.segStart! >= this.opts.segmentMs : d + step - this.segStart! > this.opts.segmentMs;
+    const segment = this.opts.marked ? mark !== undefined
+      : video ? key && d - this.segStart! >= this.opts.segmentMs : d + step - this.segStart! > this.opts.segmentMs;
     // Cut before this sample when keeping it (and one more like it) would take the part past its target.
     if (!segment && d + step - this.partStart! <= this.opts.partMs) return;
-    this.cuts.push({ dts: d, segment });
+    // A marked segment cut splits every queue where the marked sample arrived (it is not pushed yet).
+    this.cuts.push(segment && mark ? { dts: d, segment, mark: { ...mark, wallMs }, until: this.queues.map((q) => q.pushed) } : { dts: d, segment });
     this.partStart = d;
     if (segment) this.segStart = d;
   }
@@ -238,30 +269,39 @@ export class Segmenter {
   private emitReady(): void {
     while (this.cuts.length > 0) {
       const cut = this.cuts[0]!;
-      if (!this.queues.every((q) => q.samples.some((s) => s.dts >= cut.dts))) return;
+      const until = cut.until;
+      // Each track needs the sample after the part (its first sample's DTS ends the part's last one).
+      const ready = until ? this.queues.every((q, i) => q.pushed > until[i]!) : this.queues.every((q) => q.samples.some((s) => s.dts >= cut.dts));
+      if (!ready) return;
       this.cuts.shift();
-      this.emitPart(cut.dts, cut.segment);
+      this.emitPart(cut.dts, cut.segment, until);
+      // The cut starts the next segment: its number and date, when the writer gave them.
+      if (cut.segment && cut.mark) this.startMark = cut.mark;
     }
   }
 
   /** Closes everything buffered, estimating the last samples' durations. */
   private flush(): void {
     if (this.queues.length === 0) return;
-    for (const cut of this.cuts.splice(0)) this.emitPart(cut.dts, cut.segment);
+    for (const cut of this.cuts.splice(0)) this.emitPart(cut.dts, cut.segment, cut.until);
     if (this.queues[0]!.samples.length > 0) this.emitPart(undefined, true);
     else if (this.open) this.closeSegment();
-    for (const q of this.queues) q.samples = [];
+    for (const q of this.queues) {
+      q.taken += q.samples.length;
+      q.samples = [];
+    }
   }
 
-  /** One part: each track's samples before `end` (all when undefined), as one moof+mdat. */
-  private emitPart(end: number | undefined, closesSegment: boolean): void {
+  /** One part: each track's samples before `end` (all when undefined), or the first `until` pushed, as one moof+mdat. */
+  private emitPart(end: number | undefined, closesSegment: boolean, until?: number[]): void {
     const runs: Fmp4Run[] = [];
     let start = 0;
     let primaryEnd = 0;
     let independent = true;
     for (const [i, q] of this.queues.entries()) {
-      const n = end === undefined ? q.samples.length : q.samples.findIndex((s) => s.dts >= end);
+      const n = until ? until[i]! - q.taken : end === undefined ? q.samples.length : q.samples.findIndex((s) => s.dts >= end);
       const samples = q.samples.splice(0, n < 0 ? q.samples.length : n);
+      q.taken += samples.length;
       const last = samples[samples.length - 1];
       const endDts = q.samples[0]?.dts ?? (last ? last.dts + q.step : undefined);
       if (i === 0) {
@@ -272,15 +312,21 @@ export class Segmenter {
       if (samples.length > 0) runs.push({ track: q.track, samples, endDts });
     }
     if (!this.open) {
+      const m = this.startMark;
+      this.startMark = undefined;
+      if (m) this.nextMsn = m.msn;
       this.open = {
         msn: this.nextMsn++, startDts: start, durationMs: 0,
-        programDateMs: this.anchor ? this.anchor.wallMs + (start - this.anchor.dts) : undefined,
+        programDateMs: m ? m.wallMs : this.anchor ? this.anchor.wallMs + (start - this.anchor.dts) : undefined,
         discontinuity: this.pendingDiscontinuity, initVersion: this.initVersion, parts: [], bytes: undefined,
       };
       this.pendingDiscontinuity = false;
     }
     const durationMs = primaryEnd - start;
-    this.open.parts.push({ msn: this.open.msn, index: this.open.parts.length, durationMs, independent, bytes: mediaSegment(this.fragmentSeq++, runs) });
+    const index = this.open.parts.length;
+    // Marked: the fragment number follows from the part, so every thread writes the same bytes.
+    const fragment = this.opts.marked ? (this.open.msn * 64 + index + 1) >>> 0 : this.fragmentSeq++;
+    this.open.parts.push({ msn: this.open.msn, index, durationMs, independent, bytes: this.opts.build(fragment, runs) });
     this.open.durationMs += durationMs;
     if (closesSegment) this.closeSegment();
   }
@@ -296,12 +342,22 @@ export class Segmenter {
     }
     this.maxSegmentMs = Math.max(this.maxSegmentMs, seg.durationMs);
     this.segments.push(seg);
-    while (this.segments.length > this.opts.windowSegments) {
-      const old = this.segments.shift()!;
-      if (old.discontinuity) this.discontinuitySequence++;
-      this.dropped.push(old);
-    }
+    while (this.segments.length > this.opts.windowSegments) this.dropFirst();
     this.pruneInits();
+  }
+
+  /** Drops the oldest complete segment before the window would (a memory bound); never the last one. */
+  dropOldest(): boolean {
+    if (this.segments.length <= 1) return false;
+    this.dropFirst();
+    this.pruneInits();
+    return true;
+  }
+
+  private dropFirst(): void {
+    const old = this.segments.shift()!;
+    if (old.discontinuity) this.discontinuitySequence++;
+    this.dropped.push(old);
   }
 
   /** Keeps the current init and those a window segment refers to. */
@@ -310,6 +366,16 @@ export class Segmenter {
     if (this.open) used.add(this.open.initVersion);
     for (const v of this.inits.keys()) if (!used.has(v)) this.inits.delete(v);
   }
+}
+
+interface Cut {
+  /** Primary-track DTS of the sample that starts the next part. */
+  dts: number;
+  segment: boolean;
+  /** (marked) The writer's mark on that sample, with its arrival time. */
+  mark?: CutMark & { wallMs: number | undefined };
+  /** (marked) Per queue, how many samples had been pushed before the marked one: the split. */
+  until?: number[];
 }
 
 function sameTracks(a: StreamTracks, b: StreamTracks): boolean {

@@ -4,21 +4,24 @@
  *   GET/HEAD /{app}/{name}.flv         HTTP-FLV (video/x-flv, streamed)
  *   the same path as a WebSocket        WS-FLV (binary frames, flv.js/mpegts.js)
  *   OPTIONS *                          CORS preflight
+ *   /{app}/{name}.m3u8 and its media    HLS / LL-HLS (hls-route.ts)
  */
 import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
 import { describeError, SluiceError } from '../core/errors.js';
 import { cleanName, MAX_QUERY } from '../app/stream-name.js';
-import type { ServerContext } from '../app/context.js';
+import type { FlvProtocol, ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { AccessRefused, type AccessClient, type Transport } from '../access/policy.js';
-import { plainIp } from '../access/ip-rules.js';
+import { AccessRefused, type AccessClient } from '../access/policy.js';
+import { peerOf, STATUS_TEXT } from './http-reply.js';
 import { clientId } from '../app/client-id.js';
 import { HttpFlvPlayer } from './http-flv-player.js';
 import { newFlvClient, type FlvClient } from './flv-player.js';
 import { WsFlvPlayer } from './ws-flv-player.js';
 import type { TlsFiles } from '../app/config-views.js';
 import { loadTls } from '../app/tls-files.js';
+import { HlsService } from './hls-service.js';
+import { hlsRoutes, type HlsRoutes } from './hls-route.js';
 
 export interface HttpListener {
   readonly port: number;
@@ -45,12 +48,6 @@ export function parseFlvPath(url: string): { app: string; name: string } | undef
   }
 }
 
-const STATUS_TEXT = { 401: '401 Unauthorized', 403: '403 Forbidden', 429: '429 Too Many Requests', 503: '503 Service Unavailable' } as const;
-
-/** The client's address as the rest of sluice spells it (uWS prints IPv6 in full, IPv4 peers of `::` as mapped). */
-function peerOf(res: HttpResponse): string {
-  return plainIp(Buffer.from(res.getRemoteAddressAsText()).toString());
-}
 
 interface WsData {
   lease: PlayLease;
@@ -62,29 +59,37 @@ interface WsData {
 export async function listenHttp(ctx: ServerContext, host: string, port: number, tls?: { host: string; port: number; files: TlsFiles }): Promise<HttpListener> {
   // Certificate problems fail the start before anything listens.
   if (tls) loadTls(tls.files);
-  const plain = await serve(ctx, host, port);
-  if (!tls) return plain;
+  // One HLS state per worker, shared by the plain and TLS apps.
+  const hls = ctx.config.hls.enabled ? new HlsService(ctx) : undefined;
+  const closeHls = (): void => hls?.close();
+  const plain = await serve(ctx, host, port, hls).catch((err: unknown) => {
+    closeHls();
+    throw err;
+  });
+  if (!tls) return { ...plain, closeAll: () => (plain.closeAll(), closeHls()) };
   let secure: HttpListener;
   try {
-    secure = await serve(ctx, tls.host, tls.port, tls.files);
+    secure = await serve(ctx, tls.host, tls.port, hls, tls.files);
   } catch (err) {
     plain.closeAll();
+    closeHls();
     throw err;
   }
   return {
     port: plain.port,
     tlsPort: secure.port,
     stop: () => (plain.stop(), secure.stop()),
-    closeAll: () => (plain.closeAll(), secure.closeAll()),
+    closeAll: () => (plain.closeAll(), secure.closeAll(), closeHls()),
   };
 }
 
-function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): Promise<HttpListener> {
+function serve(ctx: ServerContext, host: string, port: number, hlsService: HlsService | undefined, tls?: TlsFiles): Promise<HttpListener> {
   const cfg = ctx.config;
   const cors = cfg.http.corsOrigin;
   const hw = cfg.player.writeHighWaterBytes;
   const app = tls ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App();
   const secure = tls ? 's' : '';
+  const hls: HlsRoutes | undefined = hlsService && hlsRoutes(ctx, hlsService, cors, tls !== undefined);
 
   const notFound = (res: HttpResponse, why: string, head = false): void => {
     res.cork(() => {
@@ -96,7 +101,7 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
 
   /** Resolves the stream through the directory; `aborted()` tells whether the response went away meanwhile. */
   /** Reads what it needs of `req` at once (uWS requests live only for the handler's synchronous part). */
-  const lookup = (res: HttpResponse, req: HttpRequest, transport: Transport, then: (lease: PlayLease | undefined, aborted: () => boolean, client: FlvClient) => void): void => {
+  const lookup = (res: HttpResponse, req: HttpRequest, transport: FlvProtocol, then: (lease: PlayLease | undefined, aborted: () => boolean, client: FlvClient) => void): void => {
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     const host = req.getHeader('host');
@@ -183,6 +188,7 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
   });
 
   app.head('/*', (res, req) => {
+    if (hls?.handles(req.getUrl())) return hls.serve(res, req, true);
     lookup(res, req, 'http-flv', (lease, aborted) => {
       if (aborted()) return lease?.release();
       if (!lease?.stream.live) {
@@ -198,6 +204,7 @@ function serve(ctx: ServerContext, host: string, port: number, tls?: TlsFiles): 
   });
 
   app.get('/*', (res, req: HttpRequest) => {
+    if (hls?.handles(req.getUrl())) return hls.serve(res, req, false);
     lookup(res, req, 'http-flv', (lease, aborted, client) => {
       if (aborted()) return lease?.release();
       if (!lease) return notFound(res, 'stream not found');

@@ -15,6 +15,7 @@ import { EgressCache } from './egress/cache.js';
 import { Subscriber } from './subscriber.js';
 import { TimestampPolicy, Track } from './timestamp.js';
 import { StickySlot, StreamSlab } from './stream-slab.js';
+import { HlsCutter } from '../hls/cut-marks.js';
 import type { EgressForm, LatencyRecorder, StreamOptions, MediaCounters, PlayerPolicy, PlayerTransport, StickyTags, StreamView, SubscriberEvents } from './types.js';
 
 /** The ingest's answer to "your partial message now continues in `to`" (see LiveStream.append). */
@@ -44,6 +45,8 @@ export class LiveStream implements StreamView {
   /** (pulled) Whether the directory was last told this home has local players. */
   watchedNoted = false;
   private timestamps: TimestampPolicy | null = null;
+  /** Marks HLS segment starts in the ring while a local publisher writes it. */
+  private cutter: HlsCutter | null = null;
   readonly info: StreamInfo = {};
   readonly counters: MediaCounters = { tagsIn: 0, bytesIn: 0, tagsDropped: 0, playersEvicted: 0, resyncs: 0 };
   readonly createdAt = Date.now();
@@ -121,6 +124,9 @@ export class LiveStream implements StreamView {
     this.publishedAt = Date.now();
     // Continue after whatever players of this ring have already seen.
     this.timestamps = new TimestampPolicy(this.opts.maxTimestampJumpMs, this.slab.latestTimestamp());
+    const hls = this.opts.hlsSegmentMs;
+    this.cutter = hls ? new HlsCutter(hls, this.slab.ring) : null;
+    if (this.cutter && this.slab.hasVideo) this.cutter.hasVideo = true;
     this.markLive(true);
   }
 
@@ -139,6 +145,7 @@ export class LiveStream implements StreamView {
     this.abandonMedia();
     this.publisher = undefined;
     this.timestamps = null;
+    this.cutter = null;
     for (const p of this.outPorts.keys()) p.close();
     this.outPorts.clear();
     this.markLive(false);
@@ -212,7 +219,7 @@ export class LiveStream implements StreamView {
    * that partial message then moves to a buffer of its own, so tags enter
    * the ring in the order they complete. It costs one copy, only then.
    */
-  private append(type: number, timestamp: number, flags: number, body: Uint8Array): number {
+  private append(type: number, timestamp: number, flags: number, body: Uint8Array, mark = 0): number {
     const partial = this.ringDest;
     if (partial !== null) {
       const copy = Buffer.from(partial);
@@ -220,7 +227,7 @@ export class LiveStream implements StreamView {
       this.abandonMedia();
       moved(partial, copy);
     }
-    return this.slab.ring.append(type, timestamp, flags, body);
+    return this.slab.ring.append(type, timestamp, flags, body, mark);
   }
 
   /** A whole audio/video message: classify, correct its timestamp, publish it. */
@@ -244,13 +251,14 @@ export class LiveStream implements StreamView {
       if (a.sequenceHeader) flags |= TagFlag.SequenceHeader;
     }
     const ts = this.correct(track, timestamp);
+    const mark = this.cutter?.mark(type, ts, flags, body) ?? 0;
     let seq: number;
     if (body === this.ringDest) {
       this.ringDest = null;
       this.ringDestMoved = null;
-      seq = this.slab.ring.commit(type, ts, flags);
+      seq = this.slab.ring.commit(type, ts, flags, mark);
     } else {
-      seq = this.append(type, ts, flags, body);
+      seq = this.append(type, ts, flags, body, mark);
     }
     // After the ring took it (a body it refuses must not become sticky), with the record that carries it.
     if (flags & TagFlag.SequenceHeader) {
@@ -270,6 +278,7 @@ export class LiveStream implements StreamView {
     // Tracks announced by the encoder count before their first tag: players joining
     // early must wait for a keyframe, and FLV headers must announce both tracks.
     if ((fields.videocodecid !== undefined || fields.width !== undefined) && !this.slab.hasVideo) this.slab.markTrack(true);
+    if (this.cutter && this.slab.hasVideo) this.cutter.hasVideo = true;
     if ((fields.audiocodecid !== undefined || fields.audiosamplerate !== undefined) && !this.slab.hasAudio) this.slab.markTrack(false);
     this.scheduleFlush();
   }

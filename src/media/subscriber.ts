@@ -163,7 +163,7 @@ export class Subscriber {
   private start(): void {
     const ring = this.stream.ring!;
     const joined = this.joinedBeforeLive === BEFORE_FIRST_TAG ? ring.tail() : this.joinedBeforeLive;
-    const key = joined !== undefined ? this.firstKeySince(joined) : ring.keySeq();
+    const key = joined !== undefined ? this.firstKeySince(joined) : (this.form.startAt?.(ring) ?? ring.keySeq());
     this.started = true;
     if (key === undefined && joined !== undefined) {
       // Waited from before the first keyframe: everything since the join point

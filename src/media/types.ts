@@ -22,6 +22,8 @@ export interface EgressForm {
    * player to 0 itself, as FLV does, keeps them together with that frame).
    */
   readonly opensAtZero: boolean;
+  /** Where a new player of this form starts (a keyframe or segment start in `ring`); default: the latest keyframe. */
+  startAt?(ring: TagRing): number | undefined;
 }
 
 /** A form's egress bytes per ring record, shared by its players (media/egress/cache.ts). */
@@ -85,6 +87,8 @@ export interface StreamOptions {
   mergeWindowMs: () => number;
   /** A publisher's timestamps jumped by more than maxTimestampJumpMs (`stepMs`, signed) and were re-based. */
   onTimestampJump?: ((key: string, stepMs: number) => void) | undefined;
+  /** HLS target segment duration: the writer marks segment starts in the ring (hls/cut-marks.ts); undefined = HLS off. */
+  hlsSegmentMs?: number | undefined;
 }
 
 export interface PlayerPolicy {

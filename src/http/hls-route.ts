@@ -1,0 +1,225 @@
+/**
+ * HLS / LL-HLS over HTTP on the playback port (beside HTTP-FLV):
+ *
+ *   GET/HEAD /{app}/{name}.m3u8                      media playlist (blocking reload: _HLS_msn, _HLS_part)
+ *   GET/HEAD /{app}/{name}/init-{hash}.mp4           fMP4 init segment (named by its bytes)
+ *   GET/HEAD /{app}/{name}/seg-{msn}.m4s             complete segment
+ *   GET/HEAD /{app}/{name}/part-{msn}.{index}.m4s    LL-HLS part (the preload-hinted one is held until built)
+ *
+ * Segment and part URIs carry the playlist request's query (minus _HLS_
+ * parameters), so a signed URL's token reaches them. Caching: playlists
+ * for a second, blocking-reload answers (unique URLs) and media for as
+ * long as the window can list them; Range requests on media.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { describeError, SluiceError } from '../core/errors.js';
+import { cleanName, MAX_QUERY } from '../app/stream-name.js';
+import type { ServerContext } from '../app/context.js';
+import { AccessRefused, type AccessClient } from '../access/policy.js';
+import { blockingReload, mediaPlaylist, targetDurationS, type PlaylistNames } from '../hls/playlist.js';
+import type { HlsService } from './hls-service.js';
+import type { HlsStream } from './hls-stream.js';
+import { peerOf, STATUS_TEXT, type Status } from './http-reply.js';
+
+const PLAYLIST = /^\/([^/]+)\/(.+)\.m3u8$/;
+const MEDIA = /^\/([^/]+)\/(.+)\/(?:init-([0-9a-f]{16})\.mp4|seg-(\d{1,10})\.m4s|part-(\d{1,10})\.(\d{1,4})\.m4s)$/;
+const MPEGURL = 'application/vnd.apple.mpegurl';
+/** rfc8216bis 6.2.5.2: a blocked request is answered 503 if what it asks for has not come within three target durations. */
+const BLOCK_TARGETS = 3;
+
+type Asked =
+  | { kind: 'playlist'; app: string; name: string }
+  | { kind: 'init'; app: string; name: string; hash: string }
+  | { kind: 'segment'; app: string; name: string; msn: number }
+  | { kind: 'part'; app: string; name: string; msn: number; index: number };
+
+/** What an HLS URL asks for; undefined when it is not one (or names no valid stream). */
+export function parseHlsPath(url: string): Asked | undefined {
+  try {
+    const p = PLAYLIST.exec(url);
+    if (p) return { kind: 'playlist', ...names(p[1]!, p[2]!) };
+    const m = MEDIA.exec(url);
+    if (!m) return undefined;
+    const n = names(m[1]!, m[2]!);
+    if (m[3]) return { kind: 'init', ...n, hash: m[3] };
+    if (m[4]) return { kind: 'segment', ...n, msn: Number(m[4]) };
+    return { kind: 'part', ...n, msn: Number(m[5]), index: Number(m[6]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function names(app: string, name: string): { app: string; name: string } {
+  return { app: cleanName(decodeURIComponent(app), 'app'), name: cleanName(decodeURIComponent(name), 'name') };
+}
+
+export interface HlsRoutes {
+  handles(url: string): boolean;
+  serve(res: HttpResponse, req: HttpRequest, head: boolean): void;
+}
+
+interface Reply {
+  status: Status;
+  type?: string;
+  cache?: string;
+  body?: Buffer | string;
+}
+
+let nextViewer = 1;
+
+export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, secure: boolean): HlsRoutes {
+  const cfg = ctx.config.hls;
+  const mediaMaxAge = Math.ceil(((cfg.windowSegments + 1) * cfg.segmentMs) / 1000);
+  const c = svc.counters;
+
+  return {
+    handles: (url) => url.endsWith('.m3u8') || url.endsWith('.m4s') || url.endsWith('.mp4'),
+    serve(res, req, head) {
+      const url = req.getUrl();
+      const params = new URLSearchParams(req.getQuery() ?? '');
+      const range = req.getHeader('range');
+      const host = req.getHeader('host');
+      const pageUrl = req.getHeader('referer');
+      let aborted = false;
+      let cancel = (): void => {};
+      res.onAborted(() => {
+        aborted = true;
+        cancel();
+      });
+      const answer = (r: Reply): void => {
+        if (aborted) return;
+        let body = r.body === undefined ? Buffer.alloc(0) : typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+        let status = r.status;
+        let contentRange: string | undefined;
+        if (range && status === 200 && r.type === 'video/mp4') {
+          const part = byteRange(range, body.length);
+          if (part === 'bad') {
+            status = 416;
+            contentRange = `bytes */${body.length}`;
+            body = Buffer.alloc(0);
+          } else if (part) {
+            status = 206;
+            contentRange = `bytes ${part.from}-${part.to}/${body.length}`;
+            body = body.subarray(part.from, part.to + 1);
+          }
+        }
+        svc.count(status, head ? 0 : body.length);
+        res.cork(() => {
+          res.writeStatus(STATUS_TEXT[status]).writeHeader('Access-Control-Allow-Origin', cors);
+          res.writeHeader('Content-Type', r.type ?? 'text/plain');
+          if (r.cache) res.writeHeader('Cache-Control', r.cache);
+          if (r.type === 'video/mp4') res.writeHeader('Accept-Ranges', 'bytes');
+          if (contentRange) res.writeHeader('Content-Range', contentRange);
+          if (head) res.endWithoutBody(body.length);
+          else res.end(body);
+        });
+      };
+      const fail = (status: Status, why: string): void => answer({ status, body: `${why}\n`, cache: 'no-cache' });
+
+      const asked = parseHlsPath(url);
+      if (!asked) return fail(404, 'not an HLS path');
+      const blockMsn = params.get('_HLS_msn');
+      const blockPart = params.get('_HLS_part');
+      for (const k of [...params.keys()]) if (k.startsWith('_HLS_')) params.delete(k);
+      const query = params.toString().slice(0, MAX_QUERY);
+      const ip = peerOf(res);
+      const viewer = (): AccessClient => ({
+        ip, transport: 'hls', clientId: `${ctx.workerId}-hls-${nextViewer++}`, tcUrl: `http${secure ? 's' : ''}://${host}${url}`, pageUrl,
+      });
+
+      /** Resolves when `ok()` holds (true) or after `ms` (false), re-checked at every change of the stream. */
+      const until = (s: HlsStream, ok: () => boolean, ms: number): Promise<boolean> =>
+        new Promise((resolve) => {
+          let timer: NodeJS.Timeout | undefined;
+          const stop = s.wait(() => {
+            if (!ok() && s.endReason === undefined) return false;
+            clearTimeout(timer);
+            resolve(ok());
+            return true;
+          });
+          timer = setTimeout(() => (stop(), resolve(ok())), ms);
+          cancel = () => (clearTimeout(timer), stop(), resolve(false));
+        });
+
+      const run = async (): Promise<void> => {
+        c.requests[asked.kind]++;
+        if (!(await svc.session(asked.app, asked.name, query, ip, viewer))) return fail(404, 'stream not found');
+        const s = await svc.stream(asked.app, asked.name);
+        if (!s) return fail(404, 'stream not found');
+        if (!s.ready) await until(s, () => s.ready, cfg.firstSegmentWaitMs);
+        if (aborted) return;
+        if (s.unsupported) return fail(415, `not available over HLS: ${s.unsupported}`);
+        if (s.seg.segments.length === 0) return fail(404, s.endReason ? `stream ended: ${s.endReason}` : 'no segment yet');
+        const blockMs = BLOCK_TARGETS * targetDurationS(s.seg) * 1000;
+        const q = query ? `?${query}` : '';
+        const base = encodeURIComponent(asked.name.slice(asked.name.lastIndexOf('/') + 1));
+
+        if (asked.kind === 'playlist') {
+          let cache = 'public, max-age=1';
+          if (blockMsn !== null && cfg.lowLatency) {
+            c.requests.blocking++;
+            const msn = Number(blockMsn);
+            const part = blockPart === null ? undefined : Number(blockPart);
+            let state: ReturnType<typeof blockingReload>;
+            try {
+              state = blockingReload(s.seg, msn, part);
+            } catch (err) {
+              return fail(400, describeError(err));
+            }
+            if (state === 'bad-request') return fail(400, `_HLS_msn=${msn}${part === undefined ? '' : ` _HLS_part=${part}`} is too far ahead of the live edge`);
+            if (state === 'wait' && !(await until(s, () => blockingReload(s.seg, msn, part) === 'ready', blockMs))) {
+              if (aborted) return;
+              if (s.endReason === undefined) return fail(503, 'the requested part did not come in time');
+            }
+            // A blocking answer's URL names one playlist version: a CDN may keep it.
+            cache = `public, max-age=${Math.ceil(blockMs / 1000) * 2}`;
+          }
+          const names: PlaylistNames = {
+            segment: (msn) => `${base}/seg-${msn}.m4s${q}`,
+            part: (msn, i) => `${base}/part-${msn}.${i}.m4s${q}`,
+            init: (v) => `${base}/init-${s.initName(v)}.mp4${q}`,
+          };
+          return answer({ status: 200, type: MPEGURL, cache, body: mediaPlaylist(s.seg, { names, lowLatency: cfg.lowLatency }) });
+        }
+        const media = (bytes: Buffer | undefined): void =>
+          bytes ? answer({ status: 200, type: 'video/mp4', cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
+        if (asked.kind === 'init') return media(s.initByName(asked.hash));
+        const { msn } = asked;
+        const index = asked.kind === 'part' ? asked.index : 0;
+        const get = (): Buffer | undefined => (asked.kind === 'part' ? s.part(msn, index) : s.segment(msn)?.bytes);
+        const next = s.seg.nextPart;
+        // Not built yet but next in line (the preload hint, or a segment still open): held like a blocking reload.
+        const ahead = msn > next.msn || (msn === next.msn && (asked.kind === 'segment' || index >= next.index));
+        if (!get() && ahead && msn <= next.msn + 1) await until(s, () => get() !== undefined, blockMs);
+        return media(get());
+      };
+
+      run().catch((err: unknown) => {
+        if (err instanceof AccessRefused) {
+          ctx.log.warn({ code: 'ERR_ACCESS', reason: err.message, url, peer: ip, protocol: 'hls' }, 'hls play refused');
+          return answer({ status: err.status, body: `${err.message}\n` });
+        }
+        const code = err instanceof SluiceError ? err.code : 'ERR_INTERNAL';
+        ctx.log.warn({ code, reason: describeError(err), url, peer: ip, protocol: 'hls' }, 'hls request failed');
+        fail(code === 'ERR_LIMIT' ? 503 : 500, code === 'ERR_LIMIT' ? 'server busy' : 'internal error');
+      });
+    },
+  };
+}
+
+/** One `bytes=a-b` range (RFC 9110 14.1.2) of `size` bytes; undefined = serve it all; 'bad' = 416. */
+export function byteRange(header: string, size: number): { from: number; to: number } | undefined | 'bad' {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined; // several ranges or another unit: the whole body
+  let from: number;
+  let to: number;
+  if (m[1] === '') {
+    from = Math.max(0, size - Number(m[2]));
+    to = size - 1;
+  } else {
+    from = Number(m[1]);
+    to = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (from >= size || from > to) return 'bad';
+  return { from, to };
+}

@@ -1,0 +1,177 @@
+/**
+ * HLS on one worker: the streams it segments (started by the first request
+ * for one, freed after hls.idleStopMs without any), the viewers' sessions
+ * (access control's on_play ... on_stop), and the memory bound.
+ *
+ * A viewer is an address with a query string (the signed URL's token, for
+ * instance) asking for one stream: its first request is checked like any
+ * play and holds a play lease; later requests from it ride on that until
+ * it has been quiet for hls.sessionIdleMs. Sessions are per worker: a
+ * viewer whose requests reach two workers is checked on each.
+ */
+import { describeError } from '../core/errors.js';
+import type { ServerContext } from '../app/context.js';
+import type { PlayLease } from '../app/stream-service.js';
+import type { AccessClient } from '../access/policy.js';
+import { ringRefForm } from '../media/egress/ring-ref-form.js';
+import { buildHistogram, recordMs, type Histogram } from '../core/hdr.js';
+import { HlsStream } from './hls-stream.js';
+
+interface Session {
+  lease: PlayLease;
+  lastAt: number;
+}
+
+export interface HlsCounters {
+  requests: { playlist: number; blocking: number; segment: number; part: number; init: number };
+  /** Answers by status class, e.g. { '200': 10, '404': 1 }. */
+  statuses: Record<string, number>;
+  bytesOut: number;
+  partsBuilt: number;
+  /** Segments dropped early to stay under hls.maxMemoryBytes. */
+  trimmed: number;
+  streamsStarted: number;
+}
+
+const SWEEP_MS = 1000;
+/** No lag policy for the HLS reader: it takes everything at once. */
+const NO_LIMIT = 0x7fffffff;
+
+export class HlsService {
+  readonly streams = new Map<string, HlsStream>();
+  private readonly starting = new Map<string, Promise<HlsStream | undefined>>();
+  private readonly sessions = new Map<string, Session>();
+  readonly counters: HlsCounters = {
+    requests: { playlist: 0, blocking: 0, segment: 0, part: 0, init: 0 },
+    statuses: {}, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0,
+  };
+  /** Part build time (recorded in µs). */
+  readonly buildTimes: Histogram = buildHistogram(10_000_000);
+  /** This worker's share of hls.maxMemoryBytes. */
+  readonly memoryBound: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly form;
+
+  constructor(private readonly ctx: ServerContext) {
+    const h = ctx.config.hls;
+    this.memoryBound = Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
+    this.form = ringRefForm(h.windowSegments);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** The viewer's lease: found, or asked of access control (throws AccessRefused); undefined = no such stream. */
+  async session(app: string, name: string, query: string, ip: string, client: () => AccessClient): Promise<PlayLease | undefined> {
+    const id = `${ip}|${app}/${name}|${query}`;
+    const known = this.sessions.get(id);
+    if (known && !known.lease.released) {
+      known.lastAt = Date.now();
+      return known.lease;
+    }
+    const lease = await this.ctx.streams.play(app, name, query, client());
+    if (!lease) return undefined;
+    this.sessions.get(id)?.lease.release();
+    this.sessions.set(id, { lease, lastAt: Date.now() });
+    lease.onRelease(() => {
+      if (this.sessions.get(id)?.lease === lease) this.sessions.delete(id);
+    });
+    return lease;
+  }
+
+  /** The stream's HLS here, started on first use; undefined when there is no such stream. */
+  stream(app: string, name: string): Promise<HlsStream | undefined> {
+    const key = `${app}/${name}`;
+    const have = this.streams.get(key);
+    if (have && have.endReason === undefined) {
+      have.lastRequestAt = Date.now();
+      return Promise.resolve(have);
+    }
+    let p = this.starting.get(key);
+    if (!p) {
+      p = this.open(app, name).finally(() => this.starting.delete(key));
+      this.starting.set(key, p);
+    }
+    return p;
+  }
+
+  private async open(app: string, name: string): Promise<HlsStream | undefined> {
+    const key = `${app}/${name}`;
+    this.streams.get(key)?.close();
+    this.streams.delete(key);
+    // The segmenter's own lease has no client: access control was asked for the viewer.
+    const lease = await this.ctx.streams.play(app, name);
+    if (!lease) return undefined;
+    const h = this.ctx.config.hls;
+    const s = new HlsStream(lease, {
+      segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form,
+      policy: { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT },
+      built: (ms) => {
+        this.counters.partsBuilt++;
+        recordMs(this.buildTimes, ms);
+      },
+    }, this.ctx.log);
+    lease.onRelease(() => {
+      if (this.streams.get(key) === s) this.streams.delete(key);
+    });
+    this.streams.set(key, s);
+    this.counters.streamsStarted++;
+    s.start();
+    this.ctx.log.info({ streamKey: key }, 'hls: segmenting');
+    return s;
+  }
+
+  /** Bytes of every stream's segments, parts and inits here. */
+  get heldBytes(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.heldBytes;
+    return n;
+  }
+
+  count(status: number, bytes = 0): void {
+    this.counters.statuses[status] = (this.counters.statuses[status] ?? 0) + 1;
+    this.counters.bytesOut += bytes;
+  }
+
+  /** Idle streams and sessions go; then the oldest segments of the largest streams until under the bound. */
+  sweep(now = Date.now()): void {
+    const h = this.ctx.config.hls;
+    for (const [key, s] of this.streams) {
+      if (now - s.lastRequestAt < h.idleStopMs) continue;
+      this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
+      this.streams.delete(key);
+      s.close();
+    }
+    for (const [id, v] of this.sessions) {
+      if (now - v.lastAt < h.sessionIdleMs) continue;
+      this.sessions.delete(id);
+      v.lease.release();
+    }
+    this.bound();
+  }
+
+  /** Keeps held bytes under this worker's share: the largest stream gives up its oldest segment first. */
+  bound(): void {
+    let held = this.heldBytes;
+    while (held > this.memoryBound) {
+      const largest = [...this.streams.values()].sort((a, b) => b.heldBytes - a.heldBytes);
+      const victim = largest.find((s) => s.trimOldest());
+      if (!victim) break;
+      this.counters.trimmed++;
+      held = this.heldBytes;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const s of this.streams.values()) {
+      try {
+        s.close();
+      } catch (err) {
+        this.ctx.log.warn({ reason: describeError(err) }, 'hls: close failed');
+      }
+    }
+    this.streams.clear();
+    for (const v of this.sessions.values()) v.lease.release();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * One stream's HLS on one worker: a subscriber of the stream's ring (the
+ * ring-ref form: references, not copies) that feeds a marked Segmenter,
+ * and the segments and parts it holds for every HLS viewer on this thread.
+ *
+ * Samples are views of the shared ring; a part is built from them when it
+ * closes, and the build checks the oldest record was not overwritten
+ * meanwhile (a ring lapped under a stalled thread): then the segmenter
+ * starts again at the next cut mark. Segment numbers come from the marks,
+ * so a restart, or another worker, lists the same segments.
+ */
+import { createHash } from 'node:crypto';
+import { arrivalAge, type TagRing } from '../core/tag-ring.js';
+import { describeError, SluiceError } from '../core/errors.js';
+import { parseVideoTagHeader } from '../protocol/video-tag.js';
+import { parseAudioTagHeader } from '../protocol/audio-tag.js';
+import { aacTrack, avcTrack, mediaSegment, type Fmp4Run } from '../hls/fmp4.js';
+import { decodeMark } from '../hls/cut-marks.js';
+import { Segmenter, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
+import { readRingRef, type RingRef } from '../media/egress/ring-ref-form.js';
+import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
+import type { Subscriber } from '../media/subscriber.js';
+import type { PlayLease } from '../app/stream-service.js';
+import type { Logger } from '../app/log.js';
+import type { ErrorCode } from '../core/errors.js';
+
+const VIDEO_TAG = 9;
+const AUDIO_TAG = 8;
+const FLV_HEADER = 11;
+const FLV_TRAILER = 4;
+const KEY_FRAME = 1;
+
+export interface HlsStreamOptions {
+  segmentMs: number;
+  partMs: number;
+  windowSegments: number;
+  form: EgressForm;
+  policy: PlayerPolicy;
+  /** Segment build time (ms) of each part, for the histogram. */
+  built?: (ms: number, bytes: number) => void;
+}
+
+export class HlsStream implements PlayerTransport, SubscriberEvents {
+  readonly key: string;
+  seg: Segmenter;
+  /** Why the stream ended (ENDLIST written), or undefined while live. */
+  endReason: string | undefined;
+  /** A codec HLS cannot carry here: requests are answered 415 with this. */
+  unsupported: string | undefined;
+  lastRequestAt = Date.now();
+  readonly writableLength = 0;
+  /** Bumped whenever the playlist would read differently. */
+  version = 0;
+  private sub: Subscriber | undefined;
+  private avcC: Uint8Array | undefined;
+  private asc: Uint8Array | undefined;
+  private tracks: StreamTracks | undefined;
+  private readonly waiters = new Set<() => boolean>();
+  private readonly initNames = new Map<number, string>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly lease: PlayLease,
+    private readonly opts: HlsStreamOptions,
+    log: Logger,
+  ) {
+    this.key = lease.stream.key;
+    this.log = log.child({ streamKey: this.key });
+    this.seg = this.newSegmenter();
+  }
+
+  start(): void {
+    this.sub = this.lease.subscribe(this.opts.form, this, this, this.opts.policy);
+  }
+
+  private get ring(): TagRing {
+    return this.lease.stream.ring!;
+  }
+
+  private newSegmenter(): Segmenter {
+    const { segmentMs, partMs, windowSegments } = this.opts;
+    return new Segmenter({ segmentMs, partMs, windowSegments, marked: true, build: this.build });
+  }
+
+  /** Builds a part from ring views; throws when the ring lapped one of them before the copy was done. */
+  private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Buffer => {
+    const t0 = performance.now();
+    const bytes = mediaSegment(fragment, runs);
+    let oldest: number | undefined;
+    for (const r of runs) {
+      const ref = r.samples[0]?.ref;
+      if (ref !== undefined && (oldest === undefined || ((ref - oldest) | 0) < 0)) oldest = ref;
+    }
+    if (oldest !== undefined && !this.ring.intact(oldest)) throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
+    this.opts.built?.(performance.now() - t0, bytes.length);
+    return bytes;
+  };
+
+  // ---- PlayerTransport / SubscriberEvents ------------------------------------------
+
+  write(chunks: Buffer[]): void {
+    if (this.endReason !== undefined || this.unsupported !== undefined) return;
+    const before = this.stamp();
+    const now = Date.now();
+    for (const c of chunks) {
+      try {
+        this.take(readRingRef(c), now);
+      } catch (err) {
+        this.restart(err);
+      }
+    }
+    if (this.stamp() !== before) this.changed();
+  }
+
+  onUnpublish(): void {}
+
+  onPublish(): void {}
+
+  onStreamEnd(reason: string): void {
+    if (this.endReason !== undefined) return;
+    this.endReason = reason;
+    if (this.tracks) this.seg.end();
+    this.changed();
+  }
+
+  onEvict(code: ErrorCode, reason: string): void {
+    this.restart(new SluiceError(code, reason));
+  }
+
+  // ---- ingest --------------------------------------------------------------------
+
+  private take(ref: RingRef, now: number): void {
+    if (ref.type !== VIDEO_TAG && ref.type !== AUDIO_TAG) return;
+    const body = ref.body ?? this.ring.data.subarray(ref.offset + FLV_HEADER, ref.offset + ref.length - FLV_TRAILER);
+    if (body.length === 0) return;
+    const wallMs = now - arrivalAge(ref.arrival, now);
+    const mark = decodeMark(ref.mark);
+    if (ref.type === VIDEO_TAG) {
+      const h = parseVideoTagHeader(body);
+      if (h.codec !== 'avc') return this.refuse(`video codec ${h.codec} (HLS here carries H.264)`);
+      const data = body.subarray(h.dataOffset, h.dataEnd);
+      if (h.packet === 'sequence-start') return this.config('video', data);
+      if (h.packet !== 'coded-frames' || !this.tracksFor()?.video) return;
+      this.seg.push('video', { dts: ref.timestamp, cts: h.cts, key: h.frameType === KEY_FRAME, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
+    } else {
+      const h = parseAudioTagHeader(body);
+      if (h.codec !== 'aac') return; // other audio stays out; video alone still plays
+      const data = body.subarray(h.dataOffset, h.dataEnd);
+      if (h.packet === 'sequence-start') return this.config('audio', data);
+      if (h.packet !== 'coded-frames' || !this.tracksFor()?.audio) return;
+      this.seg.push('audio', { dts: ref.timestamp, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
+    }
+  }
+
+  /** A sequence header (copied: the ring moves on). A changed one gives the segmenter a new init. */
+  private config(kind: 'video' | 'audio', data: Uint8Array): void {
+    if (kind === 'video') this.avcC = Uint8Array.from(data);
+    else this.asc = Uint8Array.from(data);
+    if (!this.tracks) return;
+    const tracks = this.trackSet();
+    // A track that appears after frames began would change the stream's layout: the first set stays.
+    if (tracks.video && !this.tracks.video) delete tracks.video;
+    if (tracks.audio && !this.tracks.audio) delete tracks.audio;
+    if (!tracks.video && !tracks.audio) return;
+    this.tracks = tracks;
+    this.seg.setTracks(tracks);
+  }
+
+  /**
+   * The tracks, fixed at the first coded frame from the sequence headers
+   * known by then (a new reader gets both before any frame); a stream with
+   * video does not start on audio before its video header.
+   */
+  private tracksFor(): StreamTracks | undefined {
+    if (this.tracks) return this.tracks;
+    if (!this.avcC && (this.lease.stream.hasVideo || !this.asc)) return undefined;
+    this.tracks = this.trackSet();
+    this.seg.setTracks(this.tracks);
+    return this.tracks;
+  }
+
+  private trackSet(): StreamTracks {
+    const tracks: StreamTracks = {};
+    if (this.avcC) tracks.video = avcTrack(1, this.avcC);
+    if (this.asc) tracks.audio = aacTrack(2, this.asc);
+    return tracks;
+  }
+
+  private refuse(why: string): void {
+    if (this.unsupported !== undefined) return;
+    this.unsupported = why;
+    this.log.warn({ code: 'ERR_CODEC', reason: why }, 'hls: stream not served');
+    this.changed();
+  }
+
+  /** A failed build or a lapped ring: everything held goes; the next cut mark starts again with its own number. */
+  private restart(err: unknown): void {
+    this.log.warn({ code: err instanceof SluiceError ? err.code : 'ERR_INTERNAL', reason: describeError(err) }, 'hls: segmenter restarted');
+    this.seg = this.newSegmenter();
+    this.initNames.clear();
+    if (this.tracks) this.seg.setTracks(this.tracks);
+    this.version++;
+  }
+
+  // ---- what requests read ------------------------------------------------------------
+
+  /** Has something to list: a complete segment (or the stream ended). */
+  get ready(): boolean {
+    return this.seg.segments.length > 0 || this.endReason !== undefined || this.unsupported !== undefined;
+  }
+
+  /** Segment msn, complete, in the window; undefined when gone or not yet complete. */
+  segment(msn: number): HlsSegment | undefined {
+    return this.seg.segments.find((s) => s.msn === msn);
+  }
+
+  /** Part bytes of msn.index when built (complete segments and the open one). */
+  part(msn: number, index: number): Buffer | undefined {
+    const s = this.seg.open?.msn === msn ? this.seg.open : this.segment(msn);
+    return s?.parts[index]?.bytes;
+  }
+
+  /** Init bytes by their name's hash. */
+  initByName(name: string): Buffer | undefined {
+    for (const s of [...this.seg.segments, ...(this.seg.open ? [this.seg.open] : [])]) {
+      if (this.initName(s.initVersion) === name) return this.seg.init(s.initVersion);
+    }
+    return undefined;
+  }
+
+  /** The init's name: a hash of its bytes, the same on every worker (versions are per segmenter). */
+  initName(version: number): string {
+    let n = this.initNames.get(version);
+    if (n === undefined) {
+      const bytes = this.seg.init(version);
+      n = bytes ? createHash('sha1').update(bytes).digest('hex').slice(0, 16) : 'none';
+      this.initNames.set(version, n);
+    }
+    return n;
+  }
+
+  get heldBytes(): number {
+    return this.seg.heldBytes;
+  }
+
+  /** Drops the oldest complete segment (the memory bound); false when only one is left. */
+  trimOldest(): boolean {
+    if (!this.seg.dropOldest()) return false;
+    this.changed();
+    return true;
+  }
+
+  /** `check` runs after every change until it returns true (then it is dropped). */
+  wait(check: () => boolean): () => void {
+    if (check()) return () => {};
+    this.waiters.add(check);
+    return () => this.waiters.delete(check);
+  }
+
+  close(): void {
+    this.sub?.close();
+    this.lease.release();
+    this.endReason ??= 'closed';
+    this.changed();
+    this.waiters.clear();
+  }
+
+  private stamp(): string {
+    const s = this.seg;
+    return `${s.segments.length}.${s.segments[0]?.msn}.${s.open?.msn}.${s.open?.parts.length}.${s.ended}`;
+  }
+
+  private changed(): void {
+    this.version++;
+    this.seg.takeDropped();
+    for (const w of [...this.waiters]) if (w()) this.waiters.delete(w);
+  }
+}
+

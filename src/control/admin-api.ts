@@ -9,6 +9,7 @@
 import type { ClientProtocol, WorkerAnswers, WorkerRequest } from '../cluster/messages.js';
 import type { StreamDirectory } from '../cluster/directory.js';
 import { clientId, parseClientId } from '../app/client-id.js';
+import { LATENCY_METRICS, WINDOW_MS, mergeLatency, type LatencyMetric } from '../app/latency.js';
 import type { ByProtocol, StreamSnapshot, WorkerSnapshot } from './snapshot.js';
 
 /** An error the API answers with: `{ "error": { "code", "message" } }` and this status. */
@@ -69,6 +70,21 @@ export interface ClientsPage {
   offset: number;
   limit: number;
   clients: ClientJson[];
+}
+
+/** One latency metric over every worker: percentiles of the window (null while it is empty), count since start. */
+export interface LatencyJson {
+  count: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface LatencyPage {
+  /** The percentiles cover the last windowSeconds to twice that (app/latency.ts). */
+  windowSeconds: number;
+  latency: Record<LatencyMetric, LatencyJson>;
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -204,6 +220,22 @@ export class AdminApi {
     const offset = intParam(query, 'offset', 0, 1e9);
     const all = clientsOf(await this.src.snapshots());
     return { total: all.length, offset, limit, clients: all.slice(offset, offset + limit) };
+  }
+
+  /** The same HdrHistograms as /metrics, as percentiles (the console plots them). */
+  async latency(): Promise<LatencyPage> {
+    const snaps = await this.src.snapshots({ clients: false });
+    const latency = {} as Record<LatencyMetric, LatencyJson>;
+    for (const m of LATENCY_METRICS) {
+      const merged = mergeLatency(snaps.map((w) => w.latency[m]));
+      // 3 significant digits are all the histogram holds.
+      const ms = (q: number): number | null => {
+        const s = merged.quantile(q);
+        return Number.isNaN(s) ? null : Number((s * 1000).toPrecision(3));
+      };
+      latency[m] = { count: merged.count, p50Ms: ms(0.5), p90Ms: ms(0.9), p99Ms: ms(0.99), maxMs: ms(1) };
+    }
+    return { windowSeconds: WINDOW_MS / 1000, latency };
   }
 
   async client(id: string): Promise<ClientJson> {

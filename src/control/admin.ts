@@ -11,6 +11,8 @@
  *   GET    /api/v1/clients?limit=&offset= connections, paged
  *   GET    /api/v1/clients/{id}          one connection
  *   DELETE /api/v1/clients/{id}          close it
+ *   GET    /api/v1/latency               latency percentiles over the recent window
+ *   GET    /, /console/…, /api/v1/console the web console (console-route.ts)
  *
  * HEAD is answered wherever GET is. Errors are JSON:
  * `{ "error": { "code": "...", "message": "..." } }`.
@@ -20,6 +22,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describeError } from '../core/errors.js';
 import { AdminApi, ApiError } from './admin-api.js';
+import { consoleBearer, consoleRoute, type ConsoleOptions } from './console-route.js';
 import type { ClusterMetrics } from './metrics.js';
 
 export interface AdminServer {
@@ -39,15 +42,18 @@ export interface AdminOptions {
   /** The JSON API; without it only the health endpoints and (if given) /metrics answer. */
   api?: AdminApi;
   metrics?: ClusterMetrics;
+  /** The web console (served with the API): where its players find the playback port. */
+  console?: ConsoleOptions;
   log?: { error(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
 interface Reply {
   status: number;
-  /** Serialized as JSON unless it is a string. */
+  /** Serialized as JSON unless it is a string or a Buffer. */
   body?: unknown;
-  /** Content type of a string body. */
+  /** Content type of a string or Buffer body. */
   type?: string;
+  headers?: Record<string, string>;
   /** Methods for a 405's Allow header. */
   allow?: string;
   /** A 401: send WWW-Authenticate. */
@@ -96,6 +102,9 @@ function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> 
   const { metrics, api } = o;
   if (path === '/metrics' && metrics) return { GET: async () => ({ status: 200, body: await metrics.scrape(), type: metrics.contentType }) };
   if (!api) return undefined;
+  const page = consoleRoute(path, o.console ?? {});
+  if (page) return page;
+  if (path === '/api/v1/latency') return { GET: async () => json(await api.latency()) };
   if (path === '/api/v1/streams') return { GET: async () => json(await api.streams()) };
   if (path === '/api/v1/upstreams') return { GET: async () => json(await api.upstreams()) };
   if (path === '/api/v1/clients') return { GET: async (q) => json(await api.clients(q)) };
@@ -118,7 +127,7 @@ function route(path: string, o: AdminOptions): Partial<Record<Method, Handler>> 
 
 async function handle(req: http.IncomingMessage, o: AdminOptions): Promise<Reply> {
   const url = new URL(req.url ?? '/', 'http://admin');
-  if (o.token !== undefined && !o.openPaths?.includes(url.pathname) && !bearerMatches(req.headers.authorization, o.token)) {
+  if (o.token !== undefined && !o.openPaths?.includes(url.pathname) && !bearerMatches(req.headers.authorization ?? consoleBearer(url, req.method), o.token)) {
     return { ...errorReply(401, 'UNAUTHORIZED', 'a bearer token is required (Authorization: Bearer <admin.token>)'), challenge: true };
   }
   const handlers = route(url.pathname, o);
@@ -139,13 +148,13 @@ async function handle(req: http.IncomingMessage, o: AdminOptions): Promise<Reply
 }
 
 function send(res: http.ServerResponse, r: Reply): void {
-  const headers: http.OutgoingHttpHeaders = {};
+  const headers: http.OutgoingHttpHeaders = { ...r.headers };
   if (r.allow) headers.allow = r.allow;
   if (r.challenge) headers['www-authenticate'] = 'Bearer realm="sluice"';
   if (r.body === undefined) return void res.writeHead(r.status, headers).end();
-  const isText = typeof r.body === 'string';
-  headers['content-type'] = isText ? r.type : 'application/json; charset=utf-8';
-  res.writeHead(r.status, headers).end(isText ? (r.body as string) : `${JSON.stringify(r.body)}\n`);
+  const raw = typeof r.body === 'string' || Buffer.isBuffer(r.body);
+  headers['content-type'] = raw ? r.type : 'application/json; charset=utf-8';
+  res.writeHead(r.status, headers).end(raw ? (r.body as string | Buffer) : `${JSON.stringify(r.body)}\n`);
 }
 
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {

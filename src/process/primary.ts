@@ -80,7 +80,8 @@ export async function startCluster(input: ConfigInput | SluiceConfig = {}, log?:
   const api = new AdminApi({ directory, snapshots, request: (w, m) => supervisor.request(w, m) });
   let admin: AdminServer;
   try {
-    admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail: () => (crossNode ? [crossNode.readyDetail()] : []), api, metrics, log: logger });
+    admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail: () => (crossNode ? [crossNode.readyDetail()] : []), api, metrics, log: logger,
+      console: { playback: () => ({ host: config.http.host, httpPort: supervisor.getHttpPort(), httpsPort: supervisor.httpsPort }) } });
   } catch (err) {
     await supervisor.drain('admin port unavailable', 0);
     await crossNode?.close();

@@ -76,7 +76,8 @@ export async function startServer(input: ConfigInput | SluiceConfig = {}, log?: 
     try {
       const ready = () => closing === undefined;
       const readyDetail = () => (crossNode ? [crossNode.readyDetail()] : []);
-      admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail, ...localControl(ctx, directory, pool, crossNode), log: logger });
+      admin = await startAdmin({ ...adminAccessOf(config), port: config.admin.port, ready, readyDetail, ...localControl(ctx, directory, pool, crossNode), log: logger,
+        console: { playback: () => ({ host: config.http.host, httpPort: http?.port, httpsPort: http?.tlsPort }) } });
     } catch (err) {
       await stop('admin port unavailable');
       throw err;

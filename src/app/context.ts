@@ -19,6 +19,30 @@ import { packageVersion } from './version.js';
 
 export type FlvProtocol = Exclude<ClientProtocol, 'rtmp'>;
 
+/** HLS on a worker (http/hls-service.ts), as snapshots read it. */
+export interface HlsStats {
+  /** Streams being segmented here, and viewers (sessions) watching them. */
+  streams: number;
+  viewers: number;
+  /** Bytes of segments, parts and inits held, and this worker's bound (hls.maxMemoryBytes / workers). */
+  heldBytes: number;
+  memoryBoundBytes: number;
+  requests: Record<'playlist' | 'blocking' | 'segment' | 'part' | 'init', number>;
+  /** Answers by HTTP status. */
+  statuses: Record<string, number>;
+  bytesOut: number;
+  partsBuilt: number;
+  /** Segments dropped before the window would have, to stay under the bound. */
+  trimmed: number;
+  streamsStarted: number;
+}
+
+export interface HlsHandle {
+  stats(): HlsStats;
+  /** HLS viewers of one stream here. */
+  viewersOf(streamKey: string): number;
+}
+
 export interface ServerCounters {
   /** RTMP connections accepted (refused ones included). */
   connectionsTotal: number;
@@ -147,6 +171,8 @@ export interface ServerContext {
   ingest: IngestMeter;
   /** Edge mode: the upstreams pulling streams from origins (set by the process that wires edge/). */
   upstreams: UpstreamRegistry | undefined;
+  /** HLS, when the HTTP listener serves it (set by http/flv-route.ts). */
+  hls: HlsHandle | undefined;
   version: string;
 }
 
@@ -174,6 +200,7 @@ export function newContext(config: SluiceConfig, log: Logger, hub: WorkerHub, wo
     latency: new HdrLatencyRecorder(),
     ingest: new IngestMeter(hub).start(),
     upstreams: undefined,
+    hls: undefined,
     version: packageVersion(),
   };
 }

@@ -14,7 +14,7 @@
 import { buildHistogram, encodeHistogram, mergeHistograms, recordMs, type Histogram } from '../core/hdr.js';
 import type { LatencyRecorder } from '../media/types.js';
 
-export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake', 'pullStart'] as const;
+export const LATENCY_METRICS = ['ingestToEgress', 'firstFrame', 'handshake', 'pullStart', 'hlsBuild'] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 
 /** Quantile window: a snapshot reports between one and two of these. */
@@ -77,6 +77,7 @@ export class HdrLatencyRecorder implements LatencyRecorder {
     firstFrame: new Track(),
     handshake: new Track(),
     pullStart: new Track(),
+    hlsBuild: new Track(),
   };
   private turnedAt = Date.now();
 
@@ -96,6 +97,11 @@ export class HdrLatencyRecorder implements LatencyRecorder {
   /** Edge: from the pull's start (its first player's request) to the first message from an origin. */
   pullStart(ms: number): void {
     this.tracks.pullStart.record(ms);
+  }
+
+  /** HLS: building one part (moof + mdat) from the ring. */
+  hlsBuild(ms: number): void {
+    this.tracks.hlsBuild.record(ms);
   }
 
   snapshot(now = Date.now()): LatencySnapshot {

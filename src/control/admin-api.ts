@@ -45,7 +45,8 @@ export interface StreamJson {
   video: { codec: string | null; width: number | null; height: number | null; fps: number | null } | null;
   audio: { codec: string | null } | null;
   ingest: { bitsPerSecond: number; bytes: number; tags: number };
-  players: ByProtocol<number> & { total: number };
+  /** Players per transport; `hls` counts viewers (an address and query that asked within hls.sessionIdleMs). */
+  players: ByProtocol<number> & { hls: number; total: number };
   /** Workers with a view of the stream (home and readers). */
   workers: number[];
   tagsDropped: number;
@@ -113,13 +114,14 @@ function streamJson(entry: ReturnType<StreamDirectory['list']>[number], views: [
   const home = views.find(([w, v]) => w === entry.home && v.home)?.[1];
   // After the publisher left, the last home's view (if a player keeps it) still knows the codecs.
   const known = home ?? views.map(([, v]) => v).find((v) => v.videoCodec !== undefined || v.audioCodec !== undefined);
-  const players = { rtmp: 0, 'http-flv': 0, 'ws-flv': 0, total: 0 };
+  const players = { rtmp: 0, 'http-flv': 0, 'ws-flv': 0, hls: 0, total: 0 };
   let tagsDropped = 0;
   for (const [, v] of views) {
     for (const p of PROTOCOL_ORDER) players[p] += v.playersByProtocol[p];
+    players.hls += v.hlsViewers ?? 0;
     tagsDropped += v.tagsDropped;
   }
-  players.total = players.rtmp + players['http-flv'] + players['ws-flv'];
+  players.total = players.rtmp + players['http-flv'] + players['ws-flv'] + players.hls;
   const { app, name } = home ?? splitKey(entry.key);
   const video = known && (known.videoCodec !== undefined || known.width !== undefined)
     ? { codec: known.videoCodec ?? null, width: known.width ?? null, height: known.height ?? null, fps: known.framerate ?? null }

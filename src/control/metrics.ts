@@ -90,6 +90,26 @@ export const FAMILIES: readonly Family[] = [
   { name: 'sluice_upstream_bytes_total', type: 'counter', labelNames: ['direction'],
     read: (w) => [[{ direction: 'in' }, w.upstreamTotals.bytesIn], [{ direction: 'out' }, w.upstreamTotals.bytesOut]],
     help: 'Bytes received from origins (pulls) and sent upstream (forward, relay push)' },
+  { name: 'sluice_hls_requests_total', type: 'counter', labelNames: ['kind'],
+    read: (w) => Object.entries(w.hls.requests).map(([kind, n]): [Labels, number] => [{ kind }, n]),
+    help: 'HLS requests by kind: playlist (blocking: those with _HLS_msn, also counted as playlist), segment, part, init' },
+  { name: 'sluice_hls_responses_total', type: 'counter', labelNames: ['status'],
+    read: (w) => Object.entries(w.hls.statuses).map(([status, n]): [Labels, number] => [{ status }, n]),
+    help: 'HLS answers by HTTP status' },
+  { name: 'sluice_hls_bytes_out_total', type: 'counter', labelNames: [], read: one((w) => w.hls.bytesOut),
+    help: 'HLS body bytes sent (playlists, segments, parts, inits)' },
+  { name: 'sluice_hls_streams', type: 'gauge', labelNames: [], read: one((w) => w.hls.streams),
+    help: 'Streams being segmented for HLS (per worker: each worker that serves a stream segments it)' },
+  { name: 'sluice_hls_viewers', type: 'gauge', labelNames: [], read: one((w) => w.hls.viewers),
+    help: 'HLS viewers: an address and query that asked within hls.sessionIdleMs' },
+  { name: 'sluice_hls_held_bytes', type: 'gauge', labelNames: [], read: one((w) => w.hls.heldBytes),
+    help: 'Bytes of HLS segments, parts and init segments held in memory' },
+  { name: 'sluice_hls_memory_bound_bytes', type: 'gauge', labelNames: [], read: one((w) => w.hls.memoryBoundBytes),
+    help: 'The bound on sluice_hls_held_bytes (hls.maxMemoryBytes, split between workers)' },
+  { name: 'sluice_hls_parts_built_total', type: 'counter', labelNames: [], read: one((w) => w.hls.partsBuilt),
+    help: 'HLS parts (moof + mdat) built' },
+  { name: 'sluice_hls_segments_trimmed_total', type: 'counter', labelNames: [], read: one((w) => w.hls.trimmed),
+    help: 'HLS segments dropped before leaving the window, to stay under hls.maxMemoryBytes' },
 ];
 
 /** Bucket bounds in seconds: a 1-2.5-5 ladder from 1 ms to 10 s, with extra steps where a metric's samples gather. */
@@ -107,6 +127,9 @@ export const LATENCY_FAMILIES: readonly { metric: LatencyMetric; name: string; h
     help: 'RTMP handshake time, from TCP accept to handshake done' },
   { metric: 'pullStart', name: 'sluice_pull_start_seconds', buckets: LADDER,
     help: 'Edge: time from the first player asking for a stream the node lacks to the first message from an origin' },
+  // A part of a few hundred KB copies in well under a millisecond.
+  { metric: 'hlsBuild', name: 'sluice_hls_part_build_seconds', buckets: ladderWith(0.0001, 0.00025, 0.0005),
+    help: 'HLS: time to build one part (moof + mdat) from the stream ring' },
 ];
 
 const perWorker = (name: string): string => name.replace(/^sluice_/, 'sluice_worker_');

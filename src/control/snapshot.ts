@@ -5,7 +5,8 @@
  * traffic flows and never go back when a connection ends.
  */
 import type { ClientProtocol } from '../cluster/messages.js';
-import type { FlvProtocol, ServerContext, ServerCounters, SessionInfo, UpstreamInfo, UpstreamTotals } from '../app/context.js';
+import type { FlvProtocol, HlsStats, ServerContext, ServerCounters, SessionInfo, UpstreamInfo, UpstreamTotals } from '../app/context.js';
+import { RING_REF_FORM_ID } from '../media/egress/ring-ref-form.js';
 import type { LatencySnapshot } from '../app/latency.js';
 
 export interface FlvPlayerInfo {
@@ -38,9 +39,11 @@ export interface StreamSnapshot {
   /** Home only: an encoder's session, or an edge upstream. */
   source: 'publisher' | 'pull';
   live: boolean;
-  /** Local subscribers (every protocol). */
+  /** Local players (every protocol; HLS's segmenter is not one, its viewers are counted in hlsViewers). */
   players: number;
   playersByProtocol: ByProtocol<number>;
+  /** HLS viewers here (one per address and query that asked within hls.sessionIdleMs). */
+  hlsViewers: number;
   tagsIn: number;
   bytesIn: number;
   tagsDropped: number;
@@ -70,7 +73,14 @@ export interface WorkerSnapshot {
   /** Edge upstreams open on this worker, and totals since it started. */
   upstreams: UpstreamInfo[];
   upstreamTotals: UpstreamTotals;
+  hls: HlsStats;
 }
+
+/** A worker without HLS. */
+export const NO_HLS: HlsStats = {
+  streams: 0, viewers: 0, heldBytes: 0, memoryBoundBytes: 0, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0, statuses: {},
+  requests: { playlist: 0, blocking: 0, segment: 0, part: 0, init: 0 },
+};
 
 const PROTOCOLS: readonly ClientProtocol[] = ['rtmp', 'http-flv', 'ws-flv'];
 
@@ -133,8 +143,9 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
       home: s.isHome,
       source: s.source,
       live: s.live,
-      players: s.subscribers.size,
+      players: [...s.subscribers].filter((sub) => sub.form.id !== RING_REF_FORM_ID).length,
       playersByProtocol: playersOf.get(s.key) ?? byProtocol(() => 0),
+      hlsViewers: ctx.hls?.viewersOf(s.key) ?? 0,
       tagsIn: s.counters.tagsIn,
       bytesIn: s.counters.bytesIn,
       tagsDropped: s.counters.tagsDropped,
@@ -160,5 +171,6 @@ export function workerSnapshot(ctx: ServerContext, clients = true): WorkerSnapsh
     latency,
     upstreams: ctx.upstreams?.list() ?? [],
     upstreamTotals: ctx.upstreams?.totals() ?? { reconnects: 0, bytesIn: 0, bytesOut: 0 },
+    hls: ctx.hls?.stats() ?? NO_HLS,
   };
 }

@@ -61,7 +61,11 @@ export async function listenHttp(ctx: ServerContext, host: string, port: number,
   if (tls) loadTls(tls.files);
   // One HLS state per worker, shared by the plain and TLS apps.
   const hls = ctx.config.hls.enabled ? new HlsService(ctx) : undefined;
-  const closeHls = (): void => hls?.close();
+  ctx.hls = hls;
+  const closeHls = (): void => {
+    hls?.close();
+    ctx.hls = undefined;
+  };
   const plain = await serve(ctx, host, port, hls).catch((err: unknown) => {
     closeHls();
     throw err;

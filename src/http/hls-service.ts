@@ -10,11 +10,10 @@
  * viewer whose requests reach two workers is checked on each.
  */
 import { describeError } from '../core/errors.js';
-import type { ServerContext } from '../app/context.js';
+import type { HlsHandle, HlsStats, ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
 import type { AccessClient } from '../access/policy.js';
 import { ringRefForm } from '../media/egress/ring-ref-form.js';
-import { buildHistogram, recordMs, type Histogram } from '../core/hdr.js';
 import { HlsStream } from './hls-stream.js';
 
 interface Session {
@@ -22,22 +21,13 @@ interface Session {
   lastAt: number;
 }
 
-export interface HlsCounters {
-  requests: { playlist: number; blocking: number; segment: number; part: number; init: number };
-  /** Answers by status class, e.g. { '200': 10, '404': 1 }. */
-  statuses: Record<string, number>;
-  bytesOut: number;
-  partsBuilt: number;
-  /** Segments dropped early to stay under hls.maxMemoryBytes. */
-  trimmed: number;
-  streamsStarted: number;
-}
+export type HlsCounters = Omit<HlsStats, 'streams' | 'viewers' | 'heldBytes' | 'memoryBoundBytes'>;
 
 const SWEEP_MS = 1000;
 /** No lag policy for the HLS reader: it takes everything at once. */
 const NO_LIMIT = 0x7fffffff;
 
-export class HlsService {
+export class HlsService implements HlsHandle {
   readonly streams = new Map<string, HlsStream>();
   private readonly starting = new Map<string, Promise<HlsStream | undefined>>();
   private readonly sessions = new Map<string, Session>();
@@ -45,8 +35,6 @@ export class HlsService {
     requests: { playlist: 0, blocking: 0, segment: 0, part: 0, init: 0 },
     statuses: {}, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0,
   };
-  /** Part build time (recorded in µs). */
-  readonly buildTimes: Histogram = buildHistogram(10_000_000);
   /** This worker's share of hls.maxMemoryBytes. */
   readonly memoryBound: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -107,7 +95,7 @@ export class HlsService {
       policy: { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT },
       built: (ms) => {
         this.counters.partsBuilt++;
-        recordMs(this.buildTimes, ms);
+        this.ctx.latency.hlsBuild(ms);
       },
     }, this.ctx.log);
     lease.onRelease(() => {
@@ -124,6 +112,16 @@ export class HlsService {
   get heldBytes(): number {
     let n = 0;
     for (const s of this.streams.values()) n += s.heldBytes;
+    return n;
+  }
+
+  stats(): HlsStats {
+    return { ...this.counters, streams: this.streams.size, viewers: this.sessions.size, heldBytes: this.heldBytes, memoryBoundBytes: this.memoryBound };
+  }
+
+  viewersOf(streamKey: string): number {
+    let n = 0;
+    for (const v of this.sessions.values()) if (v.lease.stream.key === streamKey) n++;
     return n;
   }
 

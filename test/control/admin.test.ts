@@ -177,7 +177,7 @@ test('/api/v1/streams lists the stream with its codecs, players by protocol and 
   assert.equal(s.state, 'live');
   assert.deepEqual(s.video, { codec: 'avc', width: 320, height: 240, fps: 25 });
   assert.deepEqual(s.audio, { codec: 'aac' });
-  assert.deepEqual(s.players, { rtmp: 2, 'http-flv': 1, 'ws-flv': 1, total: 4 });
+  assert.deepEqual(s.players, { rtmp: 2, 'http-flv': 1, 'ws-flv': 1, hls: 0, total: 4 });
   assert.ok(s.ingest.bitsPerSecond > 0 && s.ingest.bytes > 0, `ingest measured: ${JSON.stringify(s.ingest)}`);
   assert.ok(s.uptimeSeconds !== null && s.uptimeSeconds >= 0);
   const pubClient = clientOf(await allClients(), pub);

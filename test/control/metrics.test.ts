@@ -11,7 +11,7 @@ import { HdrLatencyRecorder, WINDOW_MS } from '../../src/app/latency.js';
 import { newCounters } from '../../src/app/context.js';
 import { packageVersion } from '../../src/app/version.js';
 import { ClusterMetrics, LATENCY_FAMILIES } from '../../src/control/metrics.js';
-import type { ProtocolTraffic, WorkerSnapshot } from '../../src/control/snapshot.js';
+import { NO_HLS, type ProtocolTraffic, type WorkerSnapshot } from '../../src/control/snapshot.js';
 import { buckets, parseExposition, value, type MetricFamily } from '../helpers/prometheus.js';
 
 const idle = (): ProtocolTraffic => ({ accepted: 0, open: 0, players: 0, bytesIn: 0, bytesOut: 0 });
@@ -31,6 +31,7 @@ function snapshotOf(worker: number, rec: HdrLatencyRecorder, now: number): Worke
     latency,
     upstreams: [],
     upstreamTotals: { reconnects: 0, bytesIn: 0, bytesOut: 0 },
+    hls: NO_HLS,
   };
 }
 

@@ -192,7 +192,7 @@
         : ['no playback port'];
       return el('tr', { dataset: { key: s.key } },
         td(s.key), td(s.state), td(sourceText(s.source)), td(videoText(s.video)), td(s.audio?.codec ?? ''),
-        td(bits(s.ingest.bitsPerSecond)), td(`${p.rtmp} / ${p['http-flv']} / ${p['ws-flv']}`), td(duration(s.uptimeSeconds)),
+        td(bits(s.ingest.bitsPerSecond)), td(`${p.rtmp} / ${p['http-flv']} / ${p['ws-flv']} / ${p.hls ?? 0}`), td(duration(s.uptimeSeconds)),
         el('td', { class: 'actions' }, ...buttons));
     });
     $('streams').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 9, class: 'empty' }, 'no streams'))]));

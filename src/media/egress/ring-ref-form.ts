@@ -36,8 +36,10 @@ export interface RingRef {
   body: Uint8Array | undefined;
 }
 
+export const RING_REF_FORM_ID = 'ring-ref';
+
 export function ringRefForm(segmentsBack: number): EgressForm {
-  return { id: 'ring-ref', opensAtZero: false, build, buildSticky, startAt: (ring) => markBack(ring, segmentsBack) };
+  return { id: RING_REF_FORM_ID, opensAtZero: false, build, buildSticky, startAt: (ring) => markBack(ring, segmentsBack) };
 }
 
 /** The seq of the `back`-th last marked record in the ring (the oldest one when it holds fewer). */

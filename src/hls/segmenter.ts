@@ -14,6 +14,9 @@ import type { CutMark } from './cut-marks.js';
  * - A segment's bytes are its parts' moof+mdat concatenated (valid CMAF: a
  *   segment may hold several fragments), built once when it closes; its
  *   parts then become views into those bytes, so nothing is held twice.
+ * - `build` may answer later (a remux thread): the part is listed with
+ *   `built` false and empty bytes until then, and its segment's bytes come
+ *   when its last part's do; published.ts is the view that hides them.
  * - Durations are exact, from DTS: a part is emitted only when every track
  *   has a sample past its end (that sample's DTS is the last one's end), so
  *   output lags input by one sample per track, and a track that stalls holds
@@ -40,8 +43,14 @@ export interface SegmenterOptions {
   firstMsn?: number;
   /** Segment starts and numbers come with the samples (push's `mark`); default false. */
   marked?: boolean;
-  /** Builds one part's moof+mdat (default fmp4.ts mediaSegment); may throw, failing the push that emitted it. */
-  build?: (fragment: number, runs: readonly Fmp4Run[]) => Buffer;
+  /**
+   * Builds one part's moof+mdat (default fmp4.ts mediaSegment). It may throw,
+   * failing the push that emitted it, or answer later: `built` is told each
+   * completion, `failed` each rejection.
+   */
+  build?: (fragment: number, runs: readonly Fmp4Run[]) => Buffer | Promise<Buffer>;
+  built?: () => void;
+  failed?: (err: unknown) => void;
 }
 
 export interface StreamTracks {
@@ -56,7 +65,10 @@ export interface HlsPart {
   durationMs: number;
   /** Starts with a keyframe (or is audio only): EXT-X-PART INDEPENDENT=YES. */
   independent: boolean;
+  /** Empty while `built` is false. */
   bytes: Buffer;
+  /** Its build (on a remux thread) has answered. */
+  built: boolean;
 }
 
 export interface HlsSegment {
@@ -70,7 +82,7 @@ export interface HlsSegment {
   discontinuity: boolean;
   initVersion: number;
   parts: HlsPart[];
-  /** Concatenated parts; undefined while the segment is open. */
+  /** Concatenated parts; undefined while the segment is open or a part is still being built. */
   bytes: Buffer | undefined;
 }
 
@@ -104,6 +116,8 @@ export class Segmenter {
   /** Longest complete segment ever, ms: the target duration must cover it and never shrink. */
   maxSegmentMs = 0;
   ended = false;
+  /** Parts still being built (an asynchronous `build`). */
+  pending = 0;
 
   private tracks: StreamTracks = {};
   private queues: TrackQueue[] = [];
@@ -123,7 +137,7 @@ export class Segmenter {
   private anchor: { dts: number; wallMs: number } | undefined;
 
   constructor(opts: SegmenterOptions) {
-    const o = { firstMsn: 0, marked: false, build: mediaSegment, ...opts };
+    const o = { firstMsn: 0, marked: false, build: mediaSegment, built: () => {}, failed: () => {}, ...opts };
     const positive = (n: number, what: string): void => {
       if (!Number.isFinite(n) || n <= 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: ${what} ${n} (must be > 0)`);
     };
@@ -225,7 +239,7 @@ export class Segmenter {
   /** Bytes of every buffer held: window segments, the open segment's parts and init segments. */
   get heldBytes(): number {
     let n = 0;
-    for (const s of this.segments) n += s.bytes!.length;
+    for (const s of this.segments) n += s.bytes?.length ?? s.parts.reduce((m, p) => m + p.bytes.length, 0);
     for (const p of this.open?.parts ?? []) n += p.bytes.length;
     for (const b of this.inits.values()) n += b.length;
     return n;
@@ -326,20 +340,49 @@ export class Segmenter {
     const index = this.open.parts.length;
     // Marked: the fragment number follows from the part, so every thread writes the same bytes.
     const fragment = this.opts.marked ? (this.open.msn * 64 + index + 1) >>> 0 : this.fragmentSeq++;
-    this.open.parts.push({ msn: this.open.msn, index, durationMs, independent, bytes: this.opts.build(fragment, runs) });
+    const bytes = this.opts.build(fragment, runs);
+    const part: HlsPart = { msn: this.open.msn, index, durationMs, independent, bytes: EMPTY, built: false };
+    this.open.parts.push(part);
+    if (Buffer.isBuffer(bytes)) {
+      part.bytes = bytes;
+      part.built = true;
+    } else {
+      this.pending++;
+      const seg = this.open;
+      bytes.then(
+        (b) => {
+          part.bytes = b;
+          part.built = true;
+          this.pending--;
+          if (seg !== this.open) this.join(seg);
+          this.opts.built();
+        },
+        (err: unknown) => {
+          this.pending--;
+          this.opts.failed(err);
+        },
+      );
+    }
     this.open.durationMs += durationMs;
     if (closesSegment) this.closeSegment();
+  }
+
+  /** A closed segment's bytes, once every part has them: one buffer, its parts views of it. */
+  private join(seg: HlsSegment): void {
+    if (seg.bytes || !seg.parts.every((p) => p.built)) return;
+    const all = Buffer.concat(seg.parts.map((p) => p.bytes));
+    let at = 0;
+    for (const p of seg.parts) {
+      p.bytes = all.subarray(at, at + p.bytes.length);
+      at += p.bytes.length;
+    }
+    seg.bytes = all;
   }
 
   private closeSegment(): void {
     const seg = this.open!;
     this.open = undefined;
-    seg.bytes = Buffer.concat(seg.parts.map((p) => p.bytes));
-    let at = 0;
-    for (const p of seg.parts) {
-      p.bytes = seg.bytes.subarray(at, at + p.bytes.length);
-      at += p.bytes.length;
-    }
+    this.join(seg);
     this.maxSegmentMs = Math.max(this.maxSegmentMs, seg.durationMs);
     this.segments.push(seg);
     while (this.segments.length > this.opts.windowSegments) this.dropFirst();
@@ -367,6 +410,8 @@ export class Segmenter {
     for (const v of this.inits.keys()) if (!used.has(v)) this.inits.delete(v);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 interface Cut {
   /** Primary-track DTS of the sample that starts the next part. */

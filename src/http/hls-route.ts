@@ -149,8 +149,8 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
         if (!s.ready) await until(s, () => s.ready, cfg.firstSegmentWaitMs);
         if (aborted) return;
         if (s.unsupported) return fail(415, `not available over HLS: ${s.unsupported}`);
-        if (s.seg.segments.length === 0) return fail(404, s.endReason ? `stream ended: ${s.endReason}` : 'no segment yet');
-        const blockMs = BLOCK_TARGETS * targetDurationS(s.seg) * 1000;
+        if (s.view.segments.length === 0) return fail(404, s.endReason ? `stream ended: ${s.endReason}` : 'no segment yet');
+        const blockMs = BLOCK_TARGETS * targetDurationS(s.view) * 1000;
         const q = query ? `?${query}` : '';
         const base = encodeURIComponent(asked.name.slice(asked.name.lastIndexOf('/') + 1));
 
@@ -162,12 +162,12 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
             const part = blockPart === null ? undefined : Number(blockPart);
             let state: ReturnType<typeof blockingReload>;
             try {
-              state = blockingReload(s.seg, msn, part);
+              state = blockingReload(s.view, msn, part);
             } catch (err) {
               return fail(400, describeError(err));
             }
             if (state === 'bad-request') return fail(400, `_HLS_msn=${msn}${part === undefined ? '' : ` _HLS_part=${part}`} is too far ahead of the live edge`);
-            if (state === 'wait' && !(await until(s, () => blockingReload(s.seg, msn, part) === 'ready', blockMs))) {
+            if (state === 'wait' && !(await until(s, () => blockingReload(s.view, msn, part) === 'ready', blockMs))) {
               if (aborted) return;
               if (s.endReason === undefined) return fail(503, 'the requested part did not come in time');
             }
@@ -179,7 +179,7 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
             part: (msn, i) => `${base}/part-${msn}.${i}.m4s${q}`,
             init: (v) => `${base}/init-${s.initName(v)}.mp4${q}`,
           };
-          return answer({ status: 200, type: MPEGURL, cache, body: mediaPlaylist(s.seg, { names, lowLatency: cfg.lowLatency }) });
+          return answer({ status: 200, type: MPEGURL, cache, body: mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency }) });
         }
         const media = (bytes: Buffer | undefined): void =>
           bytes ? answer({ status: 200, type: 'video/mp4', cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
@@ -187,7 +187,7 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
         const { msn } = asked;
         const index = asked.kind === 'part' ? asked.index : 0;
         const get = (): Buffer | undefined => (asked.kind === 'part' ? s.part(msn, index) : s.segment(msn)?.bytes);
-        const next = s.seg.nextPart;
+        const next = s.view.nextPart;
         // Not built yet but next in line (the preload hint, or a segment still open): held like a blocking reload.
         const ahead = msn > next.msn || (msn === next.msn && (asked.kind === 'segment' || index >= next.index));
         if (!get() && ahead && msn <= next.msn + 1) await until(s, () => get() !== undefined, blockMs);

@@ -15,6 +15,7 @@ import type { PlayLease } from '../app/stream-service.js';
 import type { AccessClient } from '../access/policy.js';
 import { ringRefForm } from '../media/egress/ring-ref-form.js';
 import { HlsStream } from './hls-stream.js';
+import { RemuxPool } from '../hls/remux-pool.js';
 
 interface Session {
   lease: PlayLease;
@@ -38,6 +39,8 @@ export class HlsService implements HlsHandle {
   /** This worker's share of hls.maxMemoryBytes. */
   readonly memoryBound: number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Remux threads (hls.remuxThreads), started with the first HLS stream. */
+  private pool: RemuxPool | undefined;
   private readonly form;
 
   constructor(private readonly ctx: ServerContext) {
@@ -90,8 +93,9 @@ export class HlsService implements HlsHandle {
     const lease = await this.ctx.streams.play(app, name);
     if (!lease) return undefined;
     const h = this.ctx.config.hls;
+    if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
     const s = new HlsStream(lease, {
-      segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form,
+      segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form, pool: this.pool,
       policy: { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT },
       built: (ms) => {
         this.counters.partsBuilt++;
@@ -171,5 +175,7 @@ export class HlsService implements HlsHandle {
     this.streams.clear();
     for (const v of this.sessions.values()) v.lease.release();
     this.sessions.clear();
+    void this.pool?.close().catch(() => {});
+    this.pool = undefined;
   }
 }

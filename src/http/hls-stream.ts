@@ -17,6 +17,9 @@ import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, avcTrack, mediaSegment, type Fmp4Run } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
 import { Segmenter, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
+import { published } from '../hls/published.js';
+import type { PlaylistSource } from '../hls/playlist.js';
+import type { RemuxPool } from '../hls/remux-pool.js';
 import { readRingRef, type RingRef } from '../media/egress/ring-ref-form.js';
 import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
 import type { Subscriber } from '../media/subscriber.js';
@@ -36,6 +39,8 @@ export interface HlsStreamOptions {
   windowSegments: number;
   form: EgressForm;
   policy: PlayerPolicy;
+  /** Remux threads; without them parts are built on this thread. */
+  pool?: RemuxPool | undefined;
   /** Segment build time (ms) of each part, for the histogram. */
   built?: (ms: number, bytes: number) => void;
 }
@@ -79,12 +84,25 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
 
   private newSegmenter(): Segmenter {
     const { segmentMs, partMs, windowSegments } = this.opts;
-    return new Segmenter({ segmentMs, partMs, windowSegments, marked: true, build: this.build });
+    const seg: Segmenter = new Segmenter({
+      segmentMs, partMs, windowSegments, marked: true, build: this.build,
+      // Answers of a segmenter since replaced (restart) are dropped.
+      built: () => seg === this.seg && this.changed(),
+      failed: (err) => seg === this.seg && this.restart(err),
+    });
+    return seg;
   }
 
-  /** Builds a part from ring views; throws when the ring lapped one of them before the copy was done. */
-  private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Buffer => {
+  /** Builds a part from ring views, on a remux thread when there is a pool; fails when the ring lapped one of them before the copy was done. */
+  private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Buffer | Promise<Buffer> => {
     const t0 = performance.now();
+    const pool = this.opts.pool;
+    if (pool) {
+      return pool.build(fragment, runs, this.ring).then((bytes) => {
+        this.opts.built?.(performance.now() - t0, bytes.length);
+        return bytes;
+      });
+    }
     const bytes = mediaSegment(fragment, runs);
     let oldest: number | undefined;
     for (const r of runs) {
@@ -204,20 +222,27 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
 
   // ---- what requests read ------------------------------------------------------------
 
+  /** What playlists list: all of it, but for parts still being built on a remux thread. */
+  get view(): PlaylistSource {
+    return published(this.seg);
+  }
+
   /** Has something to list: a complete segment (or the stream ended). */
   get ready(): boolean {
-    return this.seg.segments.length > 0 || this.endReason !== undefined || this.unsupported !== undefined;
+    return this.view.segments.length > 0 || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
-  /** Segment msn, complete, in the window; undefined when gone or not yet complete. */
+  /** Segment msn, complete and built, in the window; undefined when gone or not yet there. */
   segment(msn: number): HlsSegment | undefined {
-    return this.seg.segments.find((s) => s.msn === msn);
+    const s = this.seg.segments.find((x) => x.msn === msn);
+    return s?.bytes ? s : undefined;
   }
 
-  /** Part bytes of msn.index when built (complete segments and the open one). */
+  /** Part bytes of msn.index once built (complete segments and the open one). */
   part(msn: number, index: number): Buffer | undefined {
-    const s = this.seg.open?.msn === msn ? this.seg.open : this.segment(msn);
-    return s?.parts[index]?.bytes;
+    const s = this.seg.open?.msn === msn ? this.seg.open : this.seg.segments.find((x) => x.msn === msn);
+    const p = s?.parts[index];
+    return p?.built ? p.bytes : undefined;
   }
 
   /** Init bytes by their name's hash. */

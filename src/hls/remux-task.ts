@@ -1,0 +1,49 @@
+/**
+ * The remux thread's task (a piscina worker, remux-pool.ts): one LL-HLS
+ * part, moof + mdat, built from the stream's shared ring. The samples
+ * arrive as offsets into the ring's SharedArrayBuffer, so no media crosses
+ * postMessage; the bytes go back transferred. After the copy the task
+ * checks the writer did not retire the oldest sample meanwhile (a part
+ * built from a lapped ring is refused, never served).
+ */
+import { move } from 'piscina';
+import { TagRing } from '../core/tag-ring.js';
+import { SluiceError } from '../core/errors.js';
+import { mediaSegment, type Fmp4Run, type Fmp4Track } from './fmp4.js';
+
+/** A sample as the task gets it: where its bytes are in the SharedArrayBuffer, or the bytes themselves. */
+export interface WireSample {
+  dts: number;
+  cts: number | undefined;
+  key: boolean | undefined;
+  /** Byte offset in `sab` and length, when the data is a view of it. */
+  at: number;
+  length: number;
+  /** The data itself, when it is not in `sab` (sticky copies, tests). */
+  data: Uint8Array | undefined;
+}
+
+export interface RemuxTask {
+  fragment: number;
+  sab: SharedArrayBuffer | undefined;
+  /** The ring's base in `sab`, and the seq of the oldest sample: checked intact after the copy. */
+  ringBase: number;
+  oldest: number | undefined;
+  runs: { track: Fmp4Track; endDts: number | undefined; samples: WireSample[] }[];
+}
+
+export default function remux(task: RemuxTask): ArrayBuffer {
+  const sab = task.sab;
+  const runs: Fmp4Run[] = task.runs.map((r) => ({
+    track: r.track,
+    endDts: r.endDts,
+    samples: r.samples.map((s) => ({ dts: s.dts, cts: s.cts, key: s.key, data: s.data ?? new Uint8Array(sab!, s.at, s.length) })),
+  }));
+  const bytes = mediaSegment(task.fragment, runs);
+  if (sab && task.oldest !== undefined && !TagRing.attach(sab, task.ringBase).intact(task.oldest)) {
+    throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
+  }
+  // A Buffer from mediaSegment may share a pooled ArrayBuffer: hand back one of its own.
+  const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
+  return move(out) as unknown as ArrayBuffer;
+}

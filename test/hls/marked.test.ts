@@ -1,0 +1,170 @@
+/**
+ * Segments cut where the stream's writer marked them (src/hls/cut-marks.ts):
+ * segmenters that start at different points of one ring must list the
+ * same segments, parts and bytes (every worker serves one stream's HLS on
+ * its own, and a player's requests land on any of them); parts built
+ * later (remux threads) must change nothing a playlist says but when.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TagRing, TagFlag, C_HLS_MSN } from '../../src/core/tag-ring.js';
+import { decodeMark, encodeMark, HlsCutter, type CutMark } from '../../src/hls/cut-marks.js';
+import { Segmenter, type HlsSegment } from '../../src/hls/segmenter.js';
+import { mediaSegment, type Fmp4Run } from '../../src/hls/fmp4.js';
+import { published } from '../../src/hls/published.js';
+import { mediaPlaylist } from '../../src/hls/playlist.js';
+import { RemuxPool } from '../../src/hls/remux-pool.js';
+import { clipSource, NAMES, OPTS, WALL0 } from './hls-feed.js';
+import type { TaggedSample } from './flv-fixture.js';
+
+interface Marked extends TaggedSample {
+  mark: CutMark | undefined;
+}
+
+/** The writer's marks over the clip in arrival order, as LiveStream.commitMedia makes them. */
+function markAll(order: TaggedSample[], segmentMs: number, ring = TagRing.create(new SharedArrayBuffer(1 << 16))): Marked[] {
+  const cutter = new HlsCutter(segmentMs, ring);
+  return order.map((t) => {
+    const flags = t.kind === 'video' && t.sample.key ? TagFlag.Key : 0;
+    return { ...t, mark: decodeMark(cutter.mark(t.kind === 'video' ? 9 : 8, t.sample.dts, flags, t.sample.data)) };
+  });
+}
+
+function segmenter(src: Awaited<ReturnType<typeof clipSource>>['src'], build?: (f: number, runs: readonly Fmp4Run[]) => Buffer | Promise<Buffer>): Segmenter {
+  const seg = new Segmenter({ ...OPTS, windowSegments: 100, marked: true, ...(build ? { build } : {}) });
+  seg.setTracks({ video: src.video, audio: src.audio });
+  return seg;
+}
+
+function feedFrom(seg: Segmenter, marked: Marked[], from: number): void {
+  for (const t of marked.slice(from)) seg.push(t.kind, t.sample, WALL0 + t.sample.dts, t.mark);
+}
+
+const byMsn = (segs: HlsSegment[]): Map<number, HlsSegment> => new Map(segs.map((s) => [s.msn, s]));
+
+test('cut marks: a segment starts at the first keyframe once segmentMs has passed, numbered on; the number lives in the ring (a republish keeps counting, with a discontinuity)', async () => {
+  const { order } = await clipSource();
+  const ring = TagRing.create(new SharedArrayBuffer(1 << 16));
+  const marked = markAll(order, OPTS.segmentMs, ring);
+  const starts = marked.filter((m) => m.mark);
+  assert.ok(starts.length >= 4, `${starts.length} segment starts in 8 s`);
+  starts.forEach((m, i) => {
+    assert.equal(m.kind, 'video');
+    assert.ok(m.sample.key, 'marks are on keyframes');
+    assert.equal(m.mark!.msn, i);
+    assert.equal(m.mark!.discontinuity, false);
+    if (i > 0) assert.ok(m.sample.dts - starts[i - 1]!.sample.dts >= OPTS.segmentMs, 'not before segmentMs');
+  });
+  assert.equal(ring.ctl[C_HLS_MSN], starts.length, 'the next number is kept in the ring');
+  // A second publisher of the same ring: numbers go on, the first start says discontinuity.
+  const again = markAll(order.slice(0, 30), OPTS.segmentMs, ring).filter((m) => m.mark);
+  assert.deepEqual(again[0]!.mark, { msn: starts.length, discontinuity: true });
+  assert.deepEqual(decodeMark(encodeMark({ msn: 123456, discontinuity: true })), { msn: 123456, discontinuity: true });
+  assert.equal(decodeMark(0), undefined);
+});
+
+test('a changed sequence header cuts at the next keyframe (the segmenter needs a new init there)', async () => {
+  const { order } = await clipSource();
+  const cutter = new HlsCutter(OPTS.segmentMs, TagRing.create(new SharedArrayBuffer(1 << 16)));
+  cutter.mark(9, 0, TagFlag.SequenceHeader, Buffer.from([0x17, 0, 0, 0, 0, 1, 2]));
+  const keys = order.filter((t) => t.kind === 'video' && t.sample.key);
+  assert.ok(cutter.mark(9, keys[0]!.sample.dts, TagFlag.Key, keys[0]!.sample.data) !== 0, 'first keyframe starts segment 0');
+  // The same header again changes nothing; a different one cuts at the very next keyframe, before segmentMs.
+  cutter.mark(9, 10, TagFlag.SequenceHeader, Buffer.from([0x17, 0, 0, 0, 0, 1, 2]));
+  assert.equal(cutter.mark(9, keys[0]!.sample.dts + 200, TagFlag.Key, keys[0]!.sample.data), 0, 'same header: no cut before segmentMs');
+  cutter.mark(9, 20, TagFlag.SequenceHeader, Buffer.from([0x17, 0, 0, 0, 0, 1, 3]));
+  assert.notEqual(cutter.mark(9, keys[0]!.sample.dts + 240, TagFlag.Key, keys[0]!.sample.data), 0, 'new header: cut at the next keyframe');
+});
+
+test('segmenters that start at different marks list the same segments, parts and bytes for every number they share', async () => {
+  const { src, order } = await clipSource();
+  const marked = markAll(order, OPTS.segmentMs);
+  // An encoder whose audio runs ahead: the first audio frame that decodes after the second mark's keyframe arrives just before it.
+  const mark1 = marked.findIndex((m) => m.mark?.msn === 1);
+  const ahead = marked.findIndex((m, i) => i > mark1 && m.kind === 'audio');
+  assert.ok(marked[ahead]!.sample.dts >= marked[mark1]!.sample.dts);
+  marked.splice(mark1, 0, ...marked.splice(ahead, 1));
+  const early = segmenter(src);
+  feedFrom(early, marked, 0);
+  early.end();
+  const starts = marked.flatMap((m, i) => (m.mark ? [i] : []));
+  // A late joiner begins at the record of the second mark: it never saw what arrived before.
+  const late = segmenter(src);
+  feedFrom(late, marked, starts[1]!);
+  late.end();
+  const a = byMsn(early.segments);
+  const b = byMsn(late.segments);
+  assert.equal(late.segments[0]!.msn, 1, 'the late one starts with the mark\'s number');
+  assert.ok(b.size >= 2, `${b.size} segments in common`);
+  for (const [msn, s] of b) {
+    const e = a.get(msn)!;
+    assert.ok(e, `segment ${msn} on both`);
+    assert.equal(s.durationMs, e.durationMs, `segment ${msn} duration`);
+    assert.equal(s.programDateMs, e.programDateMs, `segment ${msn} date`);
+    assert.deepEqual(s.parts.map((p) => p.durationMs), e.parts.map((p) => p.durationMs), `segment ${msn} parts`);
+    assert.ok(s.bytes!.equals(e.bytes!), `segment ${msn} bytes identical`);
+  }
+  // (With a DTS split the early one would put the moved frame in segment 1, which the late one never saw: checked by mutation.)
+});
+
+test('parts built later (a remux thread) list nothing before they are built, and end with the same playlist as built at once', async () => {
+  const { src, order } = await clipSource();
+  const marked = markAll(order, OPTS.segmentMs);
+  const sync = segmenter(src);
+  feedFrom(sync, marked, 0);
+  sync.end();
+
+  const waiting: { bytes: Buffer; done: (b: Buffer) => void }[] = [];
+  const deferred = segmenter(src, (f, runs) => {
+    const bytes = mediaSegment(f, runs);
+    return new Promise<Buffer>((done) => waiting.push({ bytes, done }));
+  });
+  let checked = 0;
+  for (const t of marked) {
+    deferred.push(t.kind, t.sample, WALL0 + t.sample.dts, t.mark);
+    // Answer in order, a few at a time, checking the view in between.
+    if (waiting.length > 1) {
+      const view = published(deferred);
+      for (const s of [...view.segments, ...(view.open ? [view.open] : [])]) for (const p of s.parts) assert.ok(p.built, `listed part ${p.msn}.${p.index} is built`);
+      for (const s of view.segments) assert.ok(s.bytes, `listed segment ${s.msn} has its bytes`);
+      const hint = view.nextPart;
+      const hinted = [...deferred.segments, ...(deferred.open ? [deferred.open] : [])].find((s) => s.msn === hint.msn)?.parts[hint.index];
+      assert.ok(!hinted || !hinted.built, 'the hint names a part not yet built');
+      checked++;
+      for (const w of waiting.splice(0, 1)) w.done(w.bytes);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  deferred.end();
+  assert.equal(published(deferred).ended, false, 'no ENDLIST while parts are pending');
+  for (const w of waiting.splice(0)) w.done(w.bytes);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(checked > 10, `${checked} checks`);
+  assert.equal(deferred.pending, 0);
+  assert.equal(mediaPlaylist(published(deferred), { names: NAMES }), mediaPlaylist(sync, { names: NAMES }), 'same playlist once built');
+  for (const [i, s] of deferred.segments.entries()) assert.ok(s.bytes!.equals(sync.segments[i]!.bytes!), `segment ${s.msn} bytes`);
+});
+
+test('the remux pool builds from ring offsets the bytes built in place, and refuses a part whose ring was lapped', { timeout: 30_000 }, async () => {
+  const { src } = await clipSource();
+  const ring = TagRing.create(new SharedArrayBuffer(1 << 17));
+  // Put the first frames in the ring and point the samples at its bytes.
+  const samples = src.videoSamples.slice(0, 5).map((s) => {
+    const at = ring.reserve(s.data.length);
+    ring.data.set(s.data, at);
+    const seq = ring.commit(9, s.dts, s.key ? TagFlag.Key : 0);
+    return { ...s, data: ring.data.subarray(at, at + s.data.length), ref: seq };
+  });
+  const runs: Fmp4Run[] = [{ track: src.video, samples, endDts: src.videoSamples[5]!.dts }, { track: src.audio, samples: src.audioSamples.slice(0, 3) }];
+  const pool = new RemuxPool(1);
+  try {
+    const built = await pool.build(7, runs, ring);
+    assert.ok(built.equals(mediaSegment(7, runs)), 'pool bytes = in-place bytes');
+    // Fill the ring until the samples' records are retired: the build must fail rather than serve overwritten bytes.
+    const filler = Buffer.alloc(8000);
+    while (ring.intact(samples[0]!.ref!)) ring.append(9, 0, 0, filler);
+    await assert.rejects(pool.build(8, runs, ring), /overwritten/);
+  } finally {
+    await pool.close();
+  }
+});

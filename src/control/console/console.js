@@ -138,7 +138,10 @@
       hls.loadSource(url);
       hls.attachMedia(video);
       video.play().catch(() => undefined);
-      return { url, destroy: () => hls.destroy() };
+      // How far behind the live edge the picture is: from the segments' PROGRAM-DATE-TIME (the server's ingest clock).
+      const lag = () => (hls.playingDate ? (Date.now() - hls.playingDate.getTime()) / 1000 : undefined);
+      video.dataset.hls = 'on';
+      return { url, destroy: () => hls.destroy(), lag };
     }
     // Safari plays HLS itself.
     video.src = url;
@@ -219,7 +222,10 @@
     if (!current) return;
     const ahead = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
     const error = current.error ? ` · error: ${current.error}` : '';
-    showPlayerStatus(`${current.url} · t = ${video.currentTime.toFixed(1)} s · buffer ${ahead.toFixed(2)} s${error}`);
+    const lag = current.lag?.();
+    if (lag !== undefined) video.dataset.lag = lag.toFixed(3);
+    const behind = lag === undefined ? '' : ` · ${lag.toFixed(2)} s behind ingest`;
+    showPlayerStatus(`${current.url} · t = ${video.currentTime.toFixed(1)} s · buffer ${ahead.toFixed(2)} s${behind}${error}`);
   }
 
   async function refresh() {

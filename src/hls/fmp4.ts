@@ -1,6 +1,8 @@
 import { SluiceError } from '../core/errors.js';
 import { parseAudioSpecificConfig } from '../protocol/aac.js';
 import { parseAvcDecoderConfig, parseAvcSps } from '../protocol/avc.js';
+import { parseHevcDecoderConfig, parseHevcSps } from '../protocol/hevc.js';
+import { parseAv1Config } from '../protocol/av1.js';
 import { box, fourCC, fullBox, serialize, u16, u32, u64, u8, type Box } from './mp4-boxes.js';
 
 /**
@@ -15,9 +17,11 @@ import { box, fourCC, fullBox, serialize, u16, u32, u64, u8, type Box } from './
 export interface Fmp4Track {
   readonly id: number;
   readonly kind: 'video' | 'audio';
+  /** What the sample entry says: avc1 + avcC, hvc1 + hvcC, av01 + av1C, mp4a + esds. */
+  readonly codec: 'avc' | 'hevc' | 'av1' | 'aac';
   /** Ticks per second of every time in this track's boxes. */
   readonly timescale: number;
-  /** avcC body (AVCDecoderConfigurationRecord) or AudioSpecificConfig; referenced, not copied. */
+  /** The codec configuration record (avcC, hvcC or av1C body) or AudioSpecificConfig; referenced, not copied. */
   readonly config: Uint8Array;
   readonly width: number;
   readonly height: number;
@@ -71,11 +75,35 @@ export function avcTrack(id: number, avcC: Uint8Array): Fmp4Track {
     if (cfg.pps.length === 0) throw new SluiceError('ERR_CODEC', 'avcC has no PPS');
     const sps = parseAvcSps(first);
     return {
-      id, kind: 'video', timescale: VIDEO_TIMESCALE, config: avcC,
+      id, kind: 'video', codec: 'avc', timescale: VIDEO_TIMESCALE, config: avcC,
       width: sps.width, height: sps.height, sampleRate: 0, channels: 0,
     };
   } catch (err) {
     throw new SluiceError('ERR_CODEC', 'fmp4: AVC track config', { cause: err });
+  }
+}
+
+/** A video track from an HEVC sequence header's HEVCDecoderConfigurationRecord (legacy or E-RTMP 'hvc1'). */
+export function hevcTrack(id: number, hvcC: Uint8Array): Fmp4Track {
+  checkTrackId(id);
+  try {
+    const first = parseHevcDecoderConfig(hvcC).sps[0];
+    if (!first) throw new SluiceError('ERR_CODEC', 'hvcC has no SPS');
+    const sps = parseHevcSps(first);
+    return { id, kind: 'video', codec: 'hevc', timescale: VIDEO_TIMESCALE, config: hvcC, width: sps.width, height: sps.height, sampleRate: 0, channels: 0 };
+  } catch (err) {
+    throw new SluiceError('ERR_CODEC', 'fmp4: HEVC track config', { cause: err });
+  }
+}
+
+/** A video track from an E-RTMP 'av01' SequenceStart's AV1CodecConfigurationRecord. */
+export function av1Track(id: number, av1C: Uint8Array): Fmp4Track {
+  checkTrackId(id);
+  try {
+    const cfg = parseAv1Config(av1C);
+    return { id, kind: 'video', codec: 'av1', timescale: VIDEO_TIMESCALE, config: av1C, width: cfg.width, height: cfg.height, sampleRate: 0, channels: 0 };
+  } catch (err) {
+    throw new SluiceError('ERR_CODEC', 'fmp4: AV1 track config', { cause: err });
   }
 }
 
@@ -86,7 +114,7 @@ export function aacTrack(id: number, asc: Uint8Array): Fmp4Track {
     const cfg = parseAudioSpecificConfig(asc);
     return {
       // The core rate: AAC frames (and so sample durations) count core samples, also for HE-AAC.
-      id, kind: 'audio', timescale: cfg.sampleRate, config: asc,
+      id, kind: 'audio', codec: 'aac', timescale: cfg.sampleRate, config: asc,
       width: 0, height: 0, sampleRate: cfg.sampleRate, channels: cfg.channels,
     };
   } catch (err) {
@@ -132,15 +160,20 @@ function hdlr(t: Fmp4Track): Box {
   return fullBox('hdlr', 0, 0, u32(0), fourCC(t.kind === 'video' ? 'vide' : 'soun'), u32(0, 0, 0), new TextEncoder().encode(`${name}\0`));
 }
 
-/** VisualSampleEntry 'avc1' (14496-12 12.1.3, 14496-15 5.4.2) carrying the avcC record as it came. */
-function avc1(t: Fmp4Track): Box {
+/** Sample entry and configuration box per video codec (14496-15 5.4.2 and 8.4.1, AV1-ISOBMFF 2.2). */
+const VISUAL_ENTRY = { avc: ['avc1', 'avcC'], hevc: ['hvc1', 'hvcC'], av1: ['av01', 'av1C'] } as const;
+
+/** VisualSampleEntry (14496-12 12.1.3) carrying the codec's configuration record as it came. */
+function visualEntry(t: Fmp4Track): Box {
+  if (t.codec === 'aac') throw new SluiceError('ERR_INTERNAL', 'fmp4: an audio track has no visual sample entry');
+  const [entry, config] = VISUAL_ENTRY[t.codec];
   return box(
-    'avc1',
+    entry,
     u8(0, 0, 0, 0, 0, 0), u16(1), // reserved, data_reference_index 1
     u16(0, 0), u32(0, 0, 0), u16(t.width, t.height),
     u32(0x00480000, 0x00480000, 0), u16(1), // 72 dpi, reserved, frame_count 1
     new Uint8Array(32), u16(0x0018, 0xffff), // compressorname (empty), depth 24, pre_defined -1
-    box('avcC', t.config),
+    box(config, t.config),
   );
 }
 
@@ -190,7 +223,7 @@ function trak(t: Fmp4Track): Box {
   // Empty sample tables: every sample lives in a moof (14496-12 8.8.1).
   const stbl = box(
     'stbl',
-    fullBox('stsd', 0, 0, u32(1), t.kind === 'video' ? avc1(t) : mp4a(t)),
+    fullBox('stsd', 0, 0, u32(1), t.kind === 'video' ? visualEntry(t) : mp4a(t)),
     fullBox('stts', 0, 0, u32(0)),
     fullBox('stsc', 0, 0, u32(0)),
     fullBox('stsz', 0, 0, u32(0, 0)),

@@ -14,7 +14,7 @@ import { arrivalAge, type TagRing } from '../core/tag-ring.js';
 import { describeError, SluiceError } from '../core/errors.js';
 import { parseVideoTagHeader } from '../protocol/video-tag.js';
 import { parseAudioTagHeader } from '../protocol/audio-tag.js';
-import { aacTrack, avcTrack, mediaSegment, type Fmp4Run } from '../hls/fmp4.js';
+import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
 import { Segmenter, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
 import { published } from '../hls/published.js';
@@ -45,6 +45,10 @@ export interface HlsStreamOptions {
   built?: (ms: number, bytes: number) => void;
 }
 
+type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
+/** fMP4 carries these as avc1, hvc1 and av01; FLV's others (VP6, Sorenson...) have no HLS form. */
+const VIDEO_TRACKS: Record<VideoCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { avc: avcTrack, hevc: hevcTrack, av1: av1Track };
+
 export class HlsStream implements PlayerTransport, SubscriberEvents {
   readonly key: string;
   seg: Segmenter;
@@ -57,7 +61,9 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   /** Bumped whenever the playlist would read differently. */
   version = 0;
   private sub: Subscriber | undefined;
-  private avcC: Uint8Array | undefined;
+  /** The video sequence header's record, and which codec it is for. */
+  private videoConfig: Uint8Array | undefined;
+  private videoCodec: VideoCodecOfHls = 'avc';
   private asc: Uint8Array | undefined;
   private tracks: StreamTracks | undefined;
   private readonly waiters = new Set<() => boolean>();
@@ -155,9 +161,13 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const mark = decodeMark(ref.mark);
     if (ref.type === VIDEO_TAG) {
       const h = parseVideoTagHeader(body);
-      if (h.codec !== 'avc') return this.refuse(`video codec ${h.codec} (HLS here carries H.264)`);
+      const track = VIDEO_TRACKS[h.codec as VideoCodecOfHls];
+      if (!track) return this.refuse(`video codec ${h.codec} (HLS here carries H.264, HEVC and AV1)`);
       const data = body.subarray(h.dataOffset, h.dataEnd);
-      if (h.packet === 'sequence-start') return this.config('video', data);
+      if (h.packet === 'sequence-start') {
+        this.videoCodec = h.codec as VideoCodecOfHls;
+        return this.config('video', data);
+      }
       if (h.packet !== 'coded-frames' || !this.tracksFor()?.video) return;
       this.seg.push('video', { dts: ref.timestamp, cts: h.cts, key: h.frameType === KEY_FRAME, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
     } else {
@@ -172,7 +182,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
 
   /** A sequence header (copied: the ring moves on). A changed one gives the segmenter a new init. */
   private config(kind: 'video' | 'audio', data: Uint8Array): void {
-    if (kind === 'video') this.avcC = Uint8Array.from(data);
+    if (kind === 'video') this.videoConfig = Uint8Array.from(data);
     else this.asc = Uint8Array.from(data);
     if (!this.tracks) return;
     const tracks = this.trackSet();
@@ -191,7 +201,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
    */
   private tracksFor(): StreamTracks | undefined {
     if (this.tracks) return this.tracks;
-    if (!this.avcC && (this.lease.stream.hasVideo || !this.asc)) return undefined;
+    if (!this.videoConfig && (this.lease.stream.hasVideo || !this.asc)) return undefined;
     this.tracks = this.trackSet();
     this.seg.setTracks(this.tracks);
     return this.tracks;
@@ -199,7 +209,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
 
   private trackSet(): StreamTracks {
     const tracks: StreamTracks = {};
-    if (this.avcC) tracks.video = avcTrack(1, this.avcC);
+    if (this.videoConfig) tracks.video = VIDEO_TRACKS[this.videoCodec](1, this.videoConfig);
     if (this.asc) tracks.audio = aacTrack(2, this.asc);
     return tracks;
   }
@@ -227,9 +237,9 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return published(this.seg);
   }
 
-  /** Has something to list: a complete segment (or the stream ended). */
+  /** Has something to list: a complete segment and no part in the works (a new reader's backlog is built first), or the stream ended. */
   get ready(): boolean {
-    return this.view.segments.length > 0 || this.endReason !== undefined || this.unsupported !== undefined;
+    return (this.seg.pending === 0 && this.seg.segments.length > 0) || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
   /** Segment msn, complete and built, in the window; undefined when gone or not yet there. */

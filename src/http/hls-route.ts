@@ -131,8 +131,9 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
       const until = (s: HlsStream, ok: () => boolean, ms: number): Promise<boolean> =>
         new Promise((resolve) => {
           let timer: NodeJS.Timeout | undefined;
+          // An end answers too, once the last parts are built (the ended playlist then says ENDLIST).
           const stop = s.wait(() => {
-            if (!ok() && s.endReason === undefined) return false;
+            if (!ok() && (s.endReason === undefined || s.seg.pending > 0)) return false;
             clearTimeout(timer);
             resolve(ok());
             return true;

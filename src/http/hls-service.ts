@@ -45,7 +45,8 @@ export class HlsService implements HlsHandle {
 
   constructor(private readonly ctx: ServerContext) {
     const h = ctx.config.hls;
-    this.memoryBound = Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
+    // Worker 0 is the one thread of `--workers 0` (and of in-process servers): all of it.
+    this.memoryBound = ctx.workerId === 0 ? h.maxMemoryBytes : Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
     this.form = ringRefForm(h.windowSegments);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
@@ -101,6 +102,8 @@ export class HlsService implements HlsHandle {
         this.counters.partsBuilt++;
         this.ctx.latency.hlsBuild(ms);
       },
+      // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
+      grew: () => this.bound(),
     }, this.ctx.log);
     lease.onRelease(() => {
       if (this.streams.get(key) === s) this.streams.delete(key);
@@ -153,6 +156,19 @@ export class HlsService implements HlsHandle {
 
   /** Keeps held bytes under this worker's share: the largest stream gives up its oldest segment first. */
   bound(): void {
+    // A trim is a change too (HlsStream calls back): one pass at a time.
+    if (this.bounding) return;
+    this.bounding = true;
+    try {
+      this.trimToBound();
+    } finally {
+      this.bounding = false;
+    }
+  }
+
+  private bounding = false;
+
+  private trimToBound(): void {
     let held = this.heldBytes;
     while (held > this.memoryBound) {
       const largest = [...this.streams.values()].sort((a, b) => b.heldBytes - a.heldBytes);

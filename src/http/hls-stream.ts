@@ -43,6 +43,8 @@ export interface HlsStreamOptions {
   pool?: RemuxPool | undefined;
   /** Segment build time (ms) of each part, for the histogram. */
   built?: (ms: number, bytes: number) => void;
+  /** After every change of what is held. */
+  grew?: () => void;
 }
 
 type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
@@ -308,6 +310,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   private changed(): void {
     this.version++;
     this.seg.takeDropped();
+    this.opts.grew?.();
     for (const w of [...this.waiters]) if (w()) this.waiters.delete(w);
   }
 }

@@ -5,7 +5,7 @@
  * rfc8216bis rules over reloads (checked by m3u8.ts, not by the writer's
  * code); blocking reloads, the preload-hinted part, segment and part bytes,
  * byte ranges, HEAD, CORS, 404s; and what a player sees when the stream
- * ends. The cluster case is hls-cluster.test.ts.
+ * ends. The cluster case is hls-cluster.test.ts, the memory bound hls-memory.test.ts.
  *
  * Segments of 1 s (the clip's GOP: a keyframe every 25 frames at 25 fps)
  * and parts of 200 ms (5 frames), so a playlist fills in a few seconds.

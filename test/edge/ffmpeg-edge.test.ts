@@ -175,7 +175,7 @@ test(
       const s = streams.find((x) => x.key === KEY);
       assert.equal(s?.state, 'live', `${KEY} live at the origin: ${JSON.stringify(streams)}`);
       assert.equal(s?.source?.type, 'publisher', 'fed by an encoder at the origin');
-      assert.deepEqual(s?.players, { rtmp: 1, 'http-flv': 0, 'ws-flv': 0, total: 1 }, 'the origin counts one player of the stream');
+      assert.deepEqual(s?.players, { rtmp: 1, 'http-flv': 0, 'ws-flv': 0, hls: 0, total: 1 }, 'the origin counts one player of the stream');
       assert.equal(origin.ctx.counters.playsTotal, 1, 'the origin never saw a second play');
       // And the edge's own API: one pull upstream, from that origin, playing.
       const { upstreams } = await getJson<{ upstreams: UpstreamJson[] }>(edge.adminPort, '/api/v1/upstreams');

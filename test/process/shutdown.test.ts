@@ -167,13 +167,13 @@ async function assertGracefulEnd(cli: Cli, signal: NodeJS.Signals, t0: number, p
 
 // ---- cases ----------------------------------------------------------------------
 
-test('/healthz and /readyz answer 200 while running; an unknown path is 404', { timeout: 15000 }, async () => {
+test('/healthz and /readyz answer 200 while running; an unknown path is 404, / is the console', { timeout: 15000 }, async () => {
   const cli = await startCli();
   assert.equal(await httpGet(cli.adminPort, '/healthz'), 200);
   assert.equal(await httpGet(cli.adminPort, '/readyz'), 200);
   assert.equal(await httpGet(cli.adminPort, '/readyz?verbose=1'), 200);
   assert.equal(await httpGet(cli.adminPort, '/nope'), 404);
-  assert.equal(await httpGet(cli.adminPort, '/'), 404);
+  assert.equal(await httpGet(cli.adminPort, '/'), 200, 'the web console (docs/console.md)');
   cli.child.kill('SIGTERM');
   const exit = await withTimeout(cli.exited, EXIT_WITHIN_MS, 'exit after SIGTERM');
   assert.equal(exit.code, 0);

@@ -20,19 +20,8 @@ const BYTES = 32;
 const KIND_RECORD = 0;
 const KIND_STICKY = 1;
 
-export interface RingRef {
-  /** -1 for a sticky tag (held outside the ring: see `body`). */
-  seq: number;
-  /** FLV tag offset in ring.data; its body starts 11 bytes later. */
-  offset: number;
-  /** Whole FLV tag length (11 + body + 4). */
-  length: number;
-  type: number;
-  flags: number;
-  timestamp: number;
-  mark: number;
-  arrival: number;
-  /** Sticky tags only: the body. */
+/** A record's index fields (seq -1 and offset -1 for a sticky tag, held outside the ring), and a sticky tag's body. */
+export interface RingRef extends Omit<RecordView, 'cumBytes'> {
   body: Uint8Array | undefined;
 }
 

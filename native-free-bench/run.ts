@@ -12,8 +12,9 @@ import { bench as amf0 } from './protocol/amf0.bench.js';
 import { bench as chunkReader } from './protocol/chunk-reader.bench.js';
 import { bench as chunkWriter } from './protocol/chunk-writer.bench.js';
 import { bench as flvTag } from './protocol/flv-tag.bench.js';
+import { bench as hlsPart } from './hls/hls-part.bench.js';
 
-const ALL: Bench[] = [chunkReader, chunkWriter, amf0, flvTag, tagRing, fanOut];
+const ALL: Bench[] = [chunkReader, chunkWriter, amf0, flvTag, tagRing, fanOut, hlsPart];
 
 function cpuModel(): string {
   try {

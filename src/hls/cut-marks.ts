@@ -1,4 +1,5 @@
 import { C_HLS_MSN, TagFlag, type TagRing } from '../core/tag-ring.js';
+import { TagType } from '../protocol/types.js';
 
 /**
  * Where HLS segments start, decided once by the stream's writer and stored
@@ -18,9 +19,6 @@ import { C_HLS_MSN, TagFlag, type TagRing } from '../core/tag-ring.js';
 const START = 0x40000000;
 const DISCONTINUITY = 0x20000000;
 const MSN_MASK = 0x1fffffff;
-
-const VIDEO_TAG = 9;
-const AUDIO_TAG = 8;
 
 export interface CutMark {
   msn: number;
@@ -71,10 +69,10 @@ export class HlsCutter {
       return 0;
     }
     let starts: boolean;
-    if (type === VIDEO_TAG) {
+    if (type === TagType.Video) {
       this.hasVideo = true;
       starts = (flags & TagFlag.Key) !== 0 && this.due(timestamp);
-    } else if (type === AUDIO_TAG && !this.hasVideo) {
+    } else if (type === TagType.Audio && !this.hasVideo) {
       starts = this.due(timestamp);
     } else {
       return 0;
@@ -97,10 +95,10 @@ export class HlsCutter {
 
   /** A sequence header that differs from the last one of its track cuts at the next start point. */
   private noteHeader(type: number, body: Uint8Array): void {
-    const before = type === VIDEO_TAG ? this.videoHeader : this.audioHeader;
+    const before = type === TagType.Video ? this.videoHeader : this.audioHeader;
     if (before !== undefined && !Buffer.from(before).equals(body)) this.configChanged = true;
     const copy = Uint8Array.from(body);
-    if (type === VIDEO_TAG) this.videoHeader = copy;
+    if (type === TagType.Video) this.videoHeader = copy;
     else this.audioHeader = copy;
   }
 }

@@ -65,46 +65,44 @@ function checkTrackId(id: number): void {
   if (!Number.isInteger(id) || id < 1 || id > MAX_TRACK_ID) throw new SluiceError('ERR_CODEC', `fmp4: track_ID ${id} (1..2^32-1)`);
 }
 
-/** A video track from the FLV AVC sequence header's record (the body after `17 00 000000`). */
-export function avcTrack(id: number, avcC: Uint8Array): Fmp4Track {
+/**
+ * A video track from a codec configuration record: `size` reads the picture
+ * size from it (and throws on a bad record); any failure is ERR_CODEC naming
+ * the codec.
+ */
+function videoTrack(id: number, codec: 'avc' | 'hevc' | 'av1', config: Uint8Array, size: () => { width: number; height: number }): Fmp4Track {
   checkTrackId(id);
   try {
+    const { width, height } = size();
+    return { id, kind: 'video', codec, timescale: VIDEO_TIMESCALE, config, width, height, sampleRate: 0, channels: 0 };
+  } catch (err) {
+    throw new SluiceError('ERR_CODEC', `fmp4: ${codec.toUpperCase()} track config`, { cause: err });
+  }
+}
+
+/** A video track from the FLV AVC sequence header's record (the body after `17 00 000000`). */
+export function avcTrack(id: number, avcC: Uint8Array): Fmp4Track {
+  return videoTrack(id, 'avc', avcC, () => {
     const cfg = parseAvcDecoderConfig(avcC);
     const first = cfg.sps[0];
     if (!first) throw new SluiceError('ERR_CODEC', 'avcC has no SPS');
     if (cfg.pps.length === 0) throw new SluiceError('ERR_CODEC', 'avcC has no PPS');
-    const sps = parseAvcSps(first);
-    return {
-      id, kind: 'video', codec: 'avc', timescale: VIDEO_TIMESCALE, config: avcC,
-      width: sps.width, height: sps.height, sampleRate: 0, channels: 0,
-    };
-  } catch (err) {
-    throw new SluiceError('ERR_CODEC', 'fmp4: AVC track config', { cause: err });
-  }
+    return parseAvcSps(first);
+  });
 }
 
 /** A video track from an HEVC sequence header's HEVCDecoderConfigurationRecord (legacy or E-RTMP 'hvc1'). */
 export function hevcTrack(id: number, hvcC: Uint8Array): Fmp4Track {
-  checkTrackId(id);
-  try {
+  return videoTrack(id, 'hevc', hvcC, () => {
     const first = parseHevcDecoderConfig(hvcC).sps[0];
     if (!first) throw new SluiceError('ERR_CODEC', 'hvcC has no SPS');
-    const sps = parseHevcSps(first);
-    return { id, kind: 'video', codec: 'hevc', timescale: VIDEO_TIMESCALE, config: hvcC, width: sps.width, height: sps.height, sampleRate: 0, channels: 0 };
-  } catch (err) {
-    throw new SluiceError('ERR_CODEC', 'fmp4: HEVC track config', { cause: err });
-  }
+    return parseHevcSps(first);
+  });
 }
 
 /** A video track from an E-RTMP 'av01' SequenceStart's AV1CodecConfigurationRecord. */
 export function av1Track(id: number, av1C: Uint8Array): Fmp4Track {
-  checkTrackId(id);
-  try {
-    const cfg = parseAv1Config(av1C);
-    return { id, kind: 'video', codec: 'av1', timescale: VIDEO_TIMESCALE, config: av1C, width: cfg.width, height: cfg.height, sampleRate: 0, channels: 0 };
-  } catch (err) {
-    throw new SluiceError('ERR_CODEC', 'fmp4: AV1 track config', { cause: err });
-  }
+  return videoTrack(id, 'av1', av1C, () => parseAv1Config(av1C));
 }
 
 /** An audio track from the FLV AAC sequence header's AudioSpecificConfig (the body after `af 00`). */

@@ -88,8 +88,11 @@ export class HlsService implements HlsHandle {
 
   private async open(app: string, name: string): Promise<HlsStream | undefined> {
     const key = `${app}/${name}`;
-    this.streams.get(key)?.close();
-    this.streams.delete(key);
+    const old = this.streams.get(key);
+    if (old) {
+      this.drop(key, old);
+      old.close();
+    }
     // The segmenter's own lease has no client: access control was asked for the viewer.
     const lease = await this.ctx.streams.play(app, name);
     if (!lease) return undefined;
@@ -103,11 +106,12 @@ export class HlsService implements HlsHandle {
         this.ctx.latency.hlsBuild(ms);
       },
       // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
-      grew: () => this.bound(),
+      grew: () => {
+        this.note(s);
+        if (this.held > this.memoryBound) this.bound();
+      },
     }, this.ctx.log);
-    lease.onRelease(() => {
-      if (this.streams.get(key) === s) this.streams.delete(key);
-    });
+    lease.onRelease(() => this.drop(key, s));
     this.streams.set(key, s);
     this.counters.streamsStarted++;
     s.start();
@@ -115,11 +119,28 @@ export class HlsService implements HlsHandle {
     return s;
   }
 
-  /** Bytes of every stream's segments, parts and inits here. */
+  /** Bytes of every stream's segments, parts and inits here: a running total, kept per stream as each changes (not summed per part). */
   get heldBytes(): number {
-    let n = 0;
-    for (const s of this.streams.values()) n += s.heldBytes;
-    return n;
+    return this.held;
+  }
+
+  private held = 0;
+  private readonly heldBy = new Map<HlsStream, number>();
+
+  /** A stream's held bytes changed: the total follows (only for the stream current under its key). */
+  private note(s: HlsStream): void {
+    if (this.streams.get(s.key) !== s) return;
+    const n = s.heldBytes;
+    this.held += n - (this.heldBy.get(s) ?? 0);
+    this.heldBy.set(s, n);
+  }
+
+  /** `s` leaves the map and the total. */
+  private drop(key: string, s: HlsStream): void {
+    if (this.streams.get(key) !== s) return;
+    this.streams.delete(key);
+    this.held -= this.heldBy.get(s) ?? 0;
+    this.heldBy.delete(s);
   }
 
   stats(): HlsStats {
@@ -143,7 +164,7 @@ export class HlsService implements HlsHandle {
     for (const [key, s] of this.streams) {
       if (now - s.lastRequestAt < h.idleStopMs) continue;
       this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
-      this.streams.delete(key);
+      this.drop(key, s);
       s.close();
     }
     for (const [id, v] of this.sessions) {
@@ -169,13 +190,11 @@ export class HlsService implements HlsHandle {
   private bounding = false;
 
   private trimToBound(): void {
-    let held = this.heldBytes;
-    while (held > this.memoryBound) {
-      const largest = [...this.streams.values()].sort((a, b) => b.heldBytes - a.heldBytes);
-      const victim = largest.find((s) => s.trimOldest());
-      if (!victim) break;
+    while (this.held > this.memoryBound) {
+      // A trim calls back (note()), which keeps the total and the per-stream figures current.
+      const largest = [...this.heldBy].sort((a, b) => b[1] - a[1]).map(([s]) => s);
+      if (!largest.find((s) => s.trimOldest())) break;
       this.counters.trimmed++;
-      held = this.heldBytes;
     }
   }
 
@@ -189,6 +208,8 @@ export class HlsService implements HlsHandle {
       }
     }
     this.streams.clear();
+    this.heldBy.clear();
+    this.held = 0;
     for (const v of this.sessions.values()) v.lease.release();
     this.sessions.clear();
     void this.pool?.close().catch(() => {});

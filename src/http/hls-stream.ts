@@ -12,7 +12,9 @@
 import { createHash } from 'node:crypto';
 import { arrivalAge, type TagRing } from '../core/tag-ring.js';
 import { describeError, SluiceError } from '../core/errors.js';
-import { parseVideoTagHeader } from '../protocol/video-tag.js';
+import { FrameType, parseVideoTagHeader } from '../protocol/video-tag.js';
+import { TagType } from '../protocol/types.js';
+import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../protocol/flv-tag.js';
 import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
@@ -27,11 +29,6 @@ import type { PlayLease } from '../app/stream-service.js';
 import type { Logger } from '../app/log.js';
 import type { ErrorCode } from '../core/errors.js';
 
-const VIDEO_TAG = 9;
-const AUDIO_TAG = 8;
-const FLV_HEADER = 11;
-const FLV_TRAILER = 4;
-const KEY_FRAME = 1;
 
 export interface HlsStreamOptions {
   segmentMs: number;
@@ -129,6 +126,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const before = this.stamp();
     const now = Date.now();
     for (const c of chunks) {
+      if (this.unsupported !== undefined) break;
       try {
         this.take(readRingRef(c), now);
       } catch (err) {
@@ -156,13 +154,14 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   // ---- ingest --------------------------------------------------------------------
 
   private take(ref: RingRef, now: number): void {
-    if (ref.type !== VIDEO_TAG && ref.type !== AUDIO_TAG) return;
-    const body = ref.body ?? this.ring.data.subarray(ref.offset + FLV_HEADER, ref.offset + ref.length - FLV_TRAILER);
+    if (ref.type !== TagType.Video && ref.type !== TagType.Audio) return;
+    const body = ref.body ?? this.ring.data.subarray(ref.offset + TAG_HEADER_SIZE, ref.offset + ref.length - PREV_TAG_SIZE);
     if (body.length === 0) return;
     const wallMs = now - arrivalAge(ref.arrival, now);
     const mark = decodeMark(ref.mark);
-    if (ref.type === VIDEO_TAG) {
-      const h = parseVideoTagHeader(body);
+    if (ref.type === TagType.Video) {
+      const h = this.header(parseVideoTagHeader, body);
+      if (!h) return;
       const track = VIDEO_TRACKS[h.codec as VideoCodecOfHls];
       if (!track) return this.refuse(`video codec ${h.codec} (HLS here carries H.264, HEVC and AV1)`);
       const data = body.subarray(h.dataOffset, h.dataEnd);
@@ -171,9 +170,10 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
         return this.config('video', data);
       }
       if (h.packet !== 'coded-frames' || !this.tracksFor()?.video) return;
-      this.seg.push('video', { dts: ref.timestamp, cts: h.cts, key: h.frameType === KEY_FRAME, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
+      this.seg.push('video', { dts: ref.timestamp, cts: h.cts, key: h.frameType === FrameType.Key, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
     } else {
-      const h = parseAudioTagHeader(body);
+      const h = this.header(parseAudioTagHeader, body);
+      if (!h) return;
       if (h.codec !== 'aac') return; // other audio stays out; video alone still plays
       const data = body.subarray(h.dataOffset, h.dataEnd);
       if (h.packet === 'sequence-start') return this.config('audio', data);
@@ -188,6 +188,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     else this.asc = Uint8Array.from(data);
     if (!this.tracks) return;
     const tracks = this.trackSet();
+    if (this.unsupported !== undefined) return;
     // A track that appears after frames began would change the stream's layout: the first set stays.
     if (tracks.video && !this.tracks.video) delete tracks.video;
     if (tracks.audio && !this.tracks.audio) delete tracks.audio;
@@ -195,6 +196,21 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     this.tracks = tracks;
     this.seg.setTracks(tracks);
   }
+
+  /** A tag header the protocol layer cannot read: that frame is left out (logged once per stream), the rest goes on. */
+  private header<H>(parse: (b: Uint8Array) => H, body: Uint8Array): H | undefined {
+    try {
+      return parse(body);
+    } catch (err) {
+      if (!this.badFrameLogged) {
+        this.badFrameLogged = true;
+        this.log.warn({ code: err instanceof SluiceError ? err.code : 'ERR_CODEC', reason: describeError(err) }, 'hls: unreadable frame left out');
+      }
+      return undefined;
+    }
+  }
+
+  private badFrameLogged = false;
 
   /**
    * The tracks, fixed at the first coded frame from the sequence headers
@@ -204,15 +220,22 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   private tracksFor(): StreamTracks | undefined {
     if (this.tracks) return this.tracks;
     if (!this.videoConfig && (this.lease.stream.hasVideo || !this.asc)) return undefined;
-    this.tracks = this.trackSet();
-    this.seg.setTracks(this.tracks);
-    return this.tracks;
+    const tracks = this.trackSet();
+    if (this.unsupported !== undefined) return undefined;
+    this.tracks = tracks;
+    this.seg.setTracks(tracks);
+    return tracks;
   }
 
+  /** The tracks of the sequence headers held; a record that does not parse refuses HLS for the stream (415), once. */
   private trackSet(): StreamTracks {
     const tracks: StreamTracks = {};
-    if (this.videoConfig) tracks.video = VIDEO_TRACKS[this.videoCodec](1, this.videoConfig);
-    if (this.asc) tracks.audio = aacTrack(2, this.asc);
+    try {
+      if (this.videoConfig) tracks.video = VIDEO_TRACKS[this.videoCodec](1, this.videoConfig);
+      if (this.asc) tracks.audio = aacTrack(2, this.asc);
+    } catch (err) {
+      this.refuse(`bad codec configuration: ${describeError(err)}`);
+    }
     return tracks;
   }
 

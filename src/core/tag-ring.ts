@@ -17,7 +17,8 @@
  *   5 CUM_BYTES  bytes committed, mod 2^32 5 CUM   CUM_BYTES after this tag
  *                                          6 ARR   wall-clock ms of commit, low 31 bits
  *                                          7 MARK  HLS cut mark (hls/cut-marks.ts), 0 = none
- *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH  11 HLS_MSN
+ *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH  11 HLS_MSN  12 HLS_DISC
+ *   13 HLS_MARK_TS  14 HLS_LONGEST
  *
  * Each data record is a complete FLV tag (11-byte header, body, 4-byte
  * PreviousTagSize), never split across the end of the data area.
@@ -46,6 +47,11 @@ export const C_CLOSED = 9;
 export const C_EPOCH = 10;
 /** Next HLS media sequence number the writer will mark (hls/cut-marks.ts): survives a republish in the same ring. */
 export const C_HLS_MSN = 11;
+/** Discontinuities the writer has marked so far (EXT-X-DISCONTINUITY-SEQUENCE), kept like HLS_MSN. */
+export const C_HLS_DISC = 12;
+/** Timestamp of the last HLS mark, and the longest segment between marks so far, ms (EXT-X-TARGETDURATION). */
+export const C_HLS_MARK_TS = 13;
+export const C_HLS_LONGEST = 14;
 const CONTROL_BYTES = 64;
 
 export const S_SEQ = 0;

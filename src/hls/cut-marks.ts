@@ -1,4 +1,4 @@
-import { C_HLS_MSN, TagFlag, type TagRing } from '../core/tag-ring.js';
+import { C_HLS_DISC, C_HLS_LONGEST, C_HLS_MARK_TS, C_HLS_MSN, TagFlag, type TagRing } from '../core/tag-ring.js';
 import { TagType } from '../protocol/types.js';
 
 /**
@@ -13,25 +13,51 @@ import { TagType } from '../protocol/types.js';
  * there. Parts follow from the segment start deterministically.
  *
  * Mark word: bit 30 = a segment starts here, bit 29 = a discontinuity
- * (republish) comes before it, bits 0..28 = the media sequence number.
+ * (republish, changed codec config) comes before it, bits 21..28 = the low
+ * bits of its discontinuity sequence number, bits 0..20 = the low bits of
+ * its media sequence number. The full numbers count on in the ring's
+ * control words (HLS_MSN, HLS_DISC), which the writer bumps before it
+ * commits the record: a reader rebuilds them from the current counts, and
+ * every reader gets the same ones (a ring spans far fewer than 2^21
+ * segments and 2^8 discontinuities). The ring also keeps the longest
+ * segment cut so far (HLS_LONGEST), for EXT-X-TARGETDURATION.
  */
 
 const START = 0x40000000;
 const DISCONTINUITY = 0x20000000;
-const MSN_MASK = 0x1fffffff;
+const MSN_BITS = 21;
+const MSN_LOW = (1 << MSN_BITS) - 1;
+const DSN_LOW = 0xff;
+/** The ring's counters are Int32: they count to 2^31 (68 years of 1 s segments) and stop there. */
+const COUNT_MAX = 0x7fffffff;
 
 export interface CutMark {
   msn: number;
   discontinuity: boolean;
+  /**
+   * Discontinuity sequence number of the segment (RFC 8216 6.2.2):
+   * discontinuities the writer marked up to and including this one.
+   */
+  dsn: number;
 }
 
-export function decodeMark(mark: number): CutMark | undefined {
+/** The ring's counts a mark is read against: HLS_MSN (next number) and HLS_DISC (discontinuities so far). */
+export function decodeMark(mark: number, ctl: ArrayLike<number>): CutMark | undefined {
   if (!(mark & START)) return undefined;
-  return { msn: mark & MSN_MASK, discontinuity: (mark & DISCONTINUITY) !== 0 };
+  return {
+    msn: below(ctl[C_HLS_MSN]! - 1, mark & MSN_LOW, MSN_LOW),
+    discontinuity: (mark & DISCONTINUITY) !== 0,
+    dsn: below(ctl[C_HLS_DISC]!, (mark >>> MSN_BITS) & DSN_LOW, DSN_LOW),
+  };
+}
+
+/** The largest number <= `top` whose low bits are `low`. */
+function below(top: number, low: number, mask: number): number {
+  return top - ((top - low) & mask);
 }
 
 export function encodeMark(m: CutMark): number {
-  return START | (m.discontinuity ? DISCONTINUITY : 0) | (m.msn & MSN_MASK);
+  return START | (m.discontinuity ? DISCONTINUITY : 0) | ((m.dsn & DSN_LOW) << MSN_BITS) | (m.msn & MSN_LOW);
 }
 
 /**
@@ -79,13 +105,18 @@ export class HlsCutter {
     }
     if (!starts) return 0;
     this.segStart = timestamp;
-    this.configChanged = false;
     const ctl = this.ring.ctl;
     const msn = ctl[C_HLS_MSN]!;
-    ctl[C_HLS_MSN] = (msn + 1) & MSN_MASK;
-    const m = encodeMark({ msn, discontinuity: this.pendingDiscontinuity });
+    // The segment this mark ends (a republish's timestamps go on after the last publisher's, so the last mark's are comparable).
+    if (msn > 0) ctl[C_HLS_LONGEST] = Math.max(ctl[C_HLS_LONGEST]!, (timestamp - ctl[C_HLS_MARK_TS]!) | 0);
+    ctl[C_HLS_MARK_TS] = timestamp | 0;
+    const discontinuity = this.pendingDiscontinuity || this.configChanged;
+    // The counts go up before the record is committed: a reader of the mark finds them past it (decodeMark).
+    ctl[C_HLS_MSN] = Math.min(msn + 1, COUNT_MAX);
+    if (discontinuity) ctl[C_HLS_DISC] = Math.min(ctl[C_HLS_DISC]! + 1, COUNT_MAX);
+    this.configChanged = false;
     this.pendingDiscontinuity = false;
-    return m;
+    return encodeMark({ msn, discontinuity, dsn: ctl[C_HLS_DISC]! });
   }
 
   /** Timestamps are 32-bit and the stream's are monotonic: the wrapping distance. */

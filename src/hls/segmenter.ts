@@ -51,6 +51,12 @@ export interface SegmenterOptions {
   build?: (fragment: number, runs: readonly Fmp4Run[]) => Buffer | Promise<Buffer>;
   built?: () => void;
   failed?: (err: unknown) => void;
+  /**
+   * (marked) The longest segment the stream's writer has cut, ms: the
+   * target duration covers it, so a reader that never saw that segment
+   * still says the same EXT-X-TARGETDURATION as one that did.
+   */
+  longestMs?: () => number;
 }
 
 export interface StreamTracks {
@@ -80,6 +86,8 @@ export interface HlsSegment {
   programDateMs: number | undefined;
   /** The timeline or codec config changed before this segment (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
+  /** (marked) Its discontinuity sequence number, from the writer's mark. */
+  dsn?: number;
   initVersion: number;
   parts: HlsPart[];
   /** Concatenated parts; undefined while the segment is open or a part is still being built. */
@@ -111,10 +119,10 @@ export class Segmenter {
   readonly segments: HlsSegment[] = [];
   /** The segment being filled, once its first part exists. */
   open: HlsSegment | undefined;
-  /** Discontinuities that have slid out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
-  discontinuitySequence = 0;
-  /** Longest complete segment ever, ms: the target duration must cover it and never shrink. */
-  maxSegmentMs = 0;
+  /** (unmarked) Discontinuities that have slid out of the window. */
+  private droppedDiscontinuities = 0;
+  /** Longest complete segment this segmenter closed, ms. */
+  private longestSeen = 0;
   ended = false;
   /** Parts still being built (an asynchronous `build`). */
   pending = 0;
@@ -137,7 +145,7 @@ export class Segmenter {
   private anchor: { dts: number; wallMs: number } | undefined;
 
   constructor(opts: SegmenterOptions) {
-    const o = { firstMsn: 0, marked: false, build: mediaSegment, built: () => {}, failed: () => {}, ...opts };
+    const o = { firstMsn: 0, marked: false, build: mediaSegment, built: () => {}, failed: () => {}, longestMs: () => 0, ...opts };
     const positive = (n: number, what: string): void => {
       if (!Number.isFinite(n) || n <= 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: ${what} ${n} (must be > 0)`);
     };
@@ -220,6 +228,22 @@ export class Segmenter {
   end(): void {
     this.flush();
     this.ended = true;
+  }
+
+  /** Longest segment so far, ms: the target duration must cover it and never shrink. */
+  get maxSegmentMs(): number {
+    return Math.max(this.longestSeen, this.opts.longestMs());
+  }
+
+  /**
+   * EXT-X-DISCONTINUITY-SEQUENCE: the first listed segment's number less
+   * its own discontinuity. Marked: from the writer's count, so every thread
+   * says the same; otherwise the discontinuities that left the window.
+   */
+  get discontinuitySequence(): number {
+    const first = this.segments[0] ?? this.open;
+    if (first?.dsn !== undefined) return first.dsn - (first.discontinuity ? 1 : 0);
+    return this.droppedDiscontinuities;
   }
 
   /** Init segment bytes of a version (the current one and any a window segment still points at). */
@@ -332,7 +356,9 @@ export class Segmenter {
       this.open = {
         msn: this.nextMsn++, startDts: start, durationMs: 0,
         programDateMs: m ? m.wallMs : this.anchor ? this.anchor.wallMs + (start - this.anchor.dts) : undefined,
-        discontinuity: this.pendingDiscontinuity, initVersion: this.initVersion, parts: [], bytes: undefined,
+        // Marked: the writer says where the timeline breaks (republish, new codec config), the same for every thread.
+        discontinuity: m ? m.discontinuity : this.pendingDiscontinuity, dsn: m?.dsn,
+        initVersion: this.initVersion, parts: [], bytes: undefined,
       };
       this.pendingDiscontinuity = false;
     }
@@ -383,7 +409,7 @@ export class Segmenter {
     const seg = this.open!;
     this.open = undefined;
     this.join(seg);
-    this.maxSegmentMs = Math.max(this.maxSegmentMs, seg.durationMs);
+    this.longestSeen = Math.max(this.longestSeen, seg.durationMs);
     this.segments.push(seg);
     while (this.segments.length > this.opts.windowSegments) this.dropFirst();
     this.pruneInits();
@@ -399,7 +425,7 @@ export class Segmenter {
 
   private dropFirst(): void {
     const old = this.segments.shift()!;
-    if (old.discontinuity) this.discontinuitySequence++;
+    if (old.discontinuity) this.droppedDiscontinuities++;
     this.dropped.push(old);
   }
 

@@ -10,7 +10,7 @@
  * so a restart, or another worker, lists the same segments.
  */
 import { createHash } from 'node:crypto';
-import { arrivalAge, type TagRing } from '../core/tag-ring.js';
+import { arrivalAge, C_HLS_LONGEST, type TagRing } from '../core/tag-ring.js';
 import { describeError, SluiceError } from '../core/errors.js';
 import { FrameType, parseVideoTagHeader } from '../protocol/video-tag.js';
 import { TagType } from '../protocol/types.js';
@@ -91,6 +91,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const { segmentMs, partMs, windowSegments } = this.opts;
     const seg: Segmenter = new Segmenter({
       segmentMs, partMs, windowSegments, marked: true, build: this.build,
+      longestMs: () => this.ring.ctl[C_HLS_LONGEST]!,
       // Answers of a segmenter since replaced (restart) are dropped.
       built: () => seg === this.seg && this.changed(),
       failed: (err) => seg === this.seg && this.restart(err),
@@ -158,7 +159,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const body = ref.body ?? this.ring.data.subarray(ref.offset + TAG_HEADER_SIZE, ref.offset + ref.length - PREV_TAG_SIZE);
     if (body.length === 0) return;
     const wallMs = now - arrivalAge(ref.arrival, now);
-    const mark = decodeMark(ref.mark);
+    const mark = decodeMark(ref.mark, this.ring.ctl);
     if (ref.type === TagType.Video) {
       const h = this.header(parseVideoTagHeader, body);
       if (!h) return;

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TagRing, TagFlag, C_HLS_MSN } from '../../src/core/tag-ring.js';
+import { TagRing, TagFlag, C_HLS_DISC, C_HLS_LONGEST, C_HLS_MSN } from '../../src/core/tag-ring.js';
 import { decodeMark, encodeMark, HlsCutter, type CutMark } from '../../src/hls/cut-marks.js';
 import { Segmenter, type HlsSegment } from '../../src/hls/segmenter.js';
 import { mediaSegment, type Fmp4Run } from '../../src/hls/fmp4.js';
@@ -26,7 +26,7 @@ function markAll(order: TaggedSample[], segmentMs: number, ring = TagRing.create
   const cutter = new HlsCutter(segmentMs, ring);
   return order.map((t) => {
     const flags = t.kind === 'video' && t.sample.key ? TagFlag.Key : 0;
-    return { ...t, mark: decodeMark(cutter.mark(t.kind === 'video' ? 9 : 8, t.sample.dts, flags, t.sample.data)) };
+    return { ...t, mark: decodeMark(cutter.mark(t.kind === 'video' ? 9 : 8, t.sample.dts, flags, t.sample.data), ring.ctl) };
   });
 }
 
@@ -53,14 +53,23 @@ test('cut marks: a segment starts at the first keyframe once segmentMs has passe
     assert.ok(m.sample.key, 'marks are on keyframes');
     assert.equal(m.mark!.msn, i);
     assert.equal(m.mark!.discontinuity, false);
+    assert.equal(m.mark!.dsn, 0);
     if (i > 0) assert.ok(m.sample.dts - starts[i - 1]!.sample.dts >= OPTS.segmentMs, 'not before segmentMs');
   });
   assert.equal(ring.ctl[C_HLS_MSN], starts.length, 'the next number is kept in the ring');
   // A second publisher of the same ring: numbers go on, the first start says discontinuity.
-  const again = markAll(order.slice(0, 30), OPTS.segmentMs, ring).filter((m) => m.mark);
-  assert.deepEqual(again[0]!.mark, { msn: starts.length, discontinuity: true });
-  assert.deepEqual(decodeMark(encodeMark({ msn: 123456, discontinuity: true })), { msn: 123456, discontinuity: true });
-  assert.equal(decodeMark(0), undefined);
+  const again = markAll(order.slice(0, 300), OPTS.segmentMs, ring).filter((m) => m.mark);
+  assert.deepEqual(again[0]!.mark, { msn: starts.length, discontinuity: true, dsn: 1 });
+  assert.deepEqual(again[1]!.mark, { msn: starts.length + 1, discontinuity: false, dsn: 1 });
+  assert.equal(ring.ctl[C_HLS_DISC], 1, 'the discontinuity count is kept in the ring');
+  assert.equal(decodeMark(0, ring.ctl), undefined);
+  // The mark holds only low bits: a reader rebuilds the numbers from the ring's counts, past any wrap of those bits.
+  const ctl = new Int32Array(16);
+  for (const [msn, dsn] of [[123456, 3], [(1 << 21) + 5, 300], [0x7fffff00, 0x7fffff00]] as const) {
+    ctl[C_HLS_MSN] = msn + 40;
+    ctl[C_HLS_DISC] = dsn + 2;
+    assert.deepEqual(decodeMark(encodeMark({ msn, discontinuity: true, dsn }), ctl), { msn, discontinuity: true, dsn });
+  }
 });
 
 test('a changed sequence header cuts at the next keyframe (the segmenter needs a new init there)', async () => {
@@ -74,6 +83,44 @@ test('a changed sequence header cuts at the next keyframe (the segmenter needs a
   assert.equal(cutter.mark(9, keys[0]!.sample.dts + 200, TagFlag.Key, keys[0]!.sample.data), 0, 'same header: no cut before segmentMs');
   cutter.mark(9, 20, TagFlag.SequenceHeader, Buffer.from([0x17, 0, 0, 0, 0, 1, 3]));
   assert.notEqual(cutter.mark(9, keys[0]!.sample.dts + 240, TagFlag.Key, keys[0]!.sample.data), 0, 'new header: cut at the next keyframe');
+});
+
+test('a republish is a discontinuity every segmenter numbers alike: EXT-X-DISCONTINUITY, then DISCONTINUITY-SEQUENCE from the ring once it slides out', async () => {
+  const { src, order } = await clipSource();
+  const ring = TagRing.create(new SharedArrayBuffer(1 << 16));
+  const first = markAll(order, OPTS.segmentMs, ring);
+  // The second publisher's timestamps are re-based to go on (as LiveStream does); the ring is the same.
+  const shift = order[order.length - 1]!.sample.dts + 40;
+  const again = order.map((t) => ({ ...t, sample: { ...t.sample, dts: t.sample.dts + shift } }));
+  const marked = [...first, ...markAll(again, OPTS.segmentMs, ring)];
+  const starts = marked.flatMap((m, i) => (m.mark ? [i] : []));
+  const disc = starts.find((i) => marked[i]!.mark!.discontinuity)!;
+  assert.equal(starts.filter((i) => marked[i]!.mark!.discontinuity).length, 1, 'one discontinuity: the republish');
+  const run = (from: number, windowSegments: number): Segmenter => {
+    const seg = new Segmenter({ ...OPTS, windowSegments, marked: true, longestMs: () => ring.ctl[C_HLS_LONGEST]! });
+    seg.setTracks({ video: src.video, audio: src.audio });
+    feedFrom(seg, marked, from);
+    seg.end();
+    return seg;
+  };
+  const whole = run(0, 100);
+  const m = marked[disc]!.mark!;
+  assert.deepEqual(whole.segments.filter((s) => s.discontinuity).map((s) => s.msn), [m.msn], 'the republish\'s first segment, only');
+  assert.equal(whole.discontinuitySequence, 0);
+  assert.match(mediaPlaylist(whole, { names: NAMES }), /#EXT-X-DISCONTINUITY\n/);
+  // A reader that starts at the discontinuity lists it first; its sequence still reads 0.
+  const atDisc = run(disc, 100);
+  assert.equal(atDisc.segments[0]!.discontinuity, true);
+  assert.equal(atDisc.discontinuitySequence, 0);
+  // Once it slides out, early and late readers both say 1: the late one never saw it, the ring's count did.
+  const early = run(0, 3);
+  const late = run(starts[starts.indexOf(disc) + 1]!, 3);
+  assert.equal(early.discontinuitySequence, 1);
+  assert.equal(late.discontinuitySequence, 1);
+  // The target covers the longest segment either saw (the republish closed one the late reader never had): the ring keeps it.
+  assert.ok(ring.ctl[C_HLS_LONGEST]! > OPTS.segmentMs, `the segment the republish closed: ${ring.ctl[C_HLS_LONGEST]} ms`);
+  assert.equal(mediaPlaylist(late, { names: NAMES }), mediaPlaylist(early, { names: NAMES }), 'same playlist');
+  assert.match(mediaPlaylist(early, { names: NAMES }), /#EXT-X-DISCONTINUITY-SEQUENCE:1\n/);
 });
 
 test('segmenters that start at different marks list the same segments, parts and bytes for every number they share', async () => {

@@ -3,6 +3,7 @@ import { parseAudioSpecificConfig } from '../protocol/aac.js';
 import { parseAvcDecoderConfig, parseAvcSps } from '../protocol/avc.js';
 import { parseHevcDecoderConfig, parseHevcSps } from '../protocol/hevc.js';
 import { parseAv1Config } from '../protocol/av1.js';
+import { OPUS_RATE, opusPacketSamples, parseOpusHead } from '../protocol/opus.js';
 import { box, fourCC, fullBox, serialize, u16, u32, u64, u8, type Box } from './mp4-boxes.js';
 
 /**
@@ -17,11 +18,11 @@ import { box, fourCC, fullBox, serialize, u16, u32, u64, u8, type Box } from './
 export interface Fmp4Track {
   readonly id: number;
   readonly kind: 'video' | 'audio';
-  /** What the sample entry says: avc1 + avcC, hvc1 + hvcC, av01 + av1C, mp4a + esds. */
-  readonly codec: 'avc' | 'hevc' | 'av1' | 'aac';
+  /** What the sample entry says: avc1 + avcC, hvc1 + hvcC, av01 + av1C, mp4a + esds, Opus + dOps. */
+  readonly codec: 'avc' | 'hevc' | 'av1' | 'aac' | 'opus';
   /** Ticks per second of every time in this track's boxes. */
   readonly timescale: number;
-  /** The codec configuration record (avcC, hvcC or av1C body) or AudioSpecificConfig; referenced, not copied. */
+  /** The codec configuration record (avcC, hvcC or av1C body), AudioSpecificConfig or OpusHead; referenced, not copied. */
   readonly config: Uint8Array;
   readonly width: number;
   readonly height: number;
@@ -59,6 +60,8 @@ export interface Fmp4Run {
 export const VIDEO_TIMESCALE = 90000;
 /** AAC frames hold 1024 samples (14496-3 4.5.1.1), so with timescale = sample rate one frame is 1024 ticks. */
 const AAC_FRAME_TICKS = 1024;
+/** 20 ms at 48 kHz: the usual Opus frame, for a packet whose TOC cannot say. */
+const OPUS_FRAME_TICKS = 960;
 const MAX_TRACK_ID = 0xffffffff;
 
 function checkTrackId(id: number): void {
@@ -120,6 +123,18 @@ export function aacTrack(id: number, asc: Uint8Array): Fmp4Track {
   }
 }
 
+/** An audio track from an E-RTMP 'Opus' SequenceStart's identification header (OpusHead). */
+export function opusTrack(id: number, head: Uint8Array): Fmp4Track {
+  checkTrackId(id);
+  try {
+    const h = parseOpusHead(head);
+    // Opus in ISOBMFF: timescale 48000 whatever the input rate (Opus-in-ISOBMFF 4.3).
+    return { id, kind: 'audio', codec: 'opus', timescale: OPUS_RATE, config: head, width: 0, height: 0, sampleRate: OPUS_RATE, channels: h.channels };
+  } catch (err) {
+    throw new SluiceError('ERR_CODEC', 'fmp4: Opus track config', { cause: err });
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Init segment
 // ---------------------------------------------------------------------------
@@ -163,7 +178,7 @@ const VISUAL_ENTRY = { avc: ['avc1', 'avcC'], hevc: ['hvc1', 'hvcC'], av1: ['av0
 
 /** VisualSampleEntry (14496-12 12.1.3) carrying the codec's configuration record as it came. */
 function visualEntry(t: Fmp4Track): Box {
-  if (t.codec === 'aac') throw new SluiceError('ERR_INTERNAL', 'fmp4: an audio track has no visual sample entry');
+  if (t.kind === 'audio' || t.codec === 'aac' || t.codec === 'opus') throw new SluiceError('ERR_INTERNAL', 'fmp4: an audio track has no visual sample entry');
   const [entry, config] = VISUAL_ENTRY[t.codec];
   return box(
     entry,
@@ -192,8 +207,10 @@ function descriptor(tag: number, ...body: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** AudioSampleEntry 'mp4a' + esds (14496-14 5.6): ES_Descriptor > DecoderConfigDescriptor > ASC. */
-function mp4a(t: Fmp4Track): Box {
+/** The configuration box of an audio track's sample entry: esds for AAC, dOps for Opus. */
+function audioConfig(t: Fmp4Track): Box {
+  if (t.codec === 'opus') return dOps(t.config);
+  // esds (14496-14 5.6): ES_Descriptor > DecoderConfigDescriptor > ASC.
   const decoderConfig = descriptor(
     0x04,
     // objectTypeIndication 0x40 (14496-3 audio), streamType 5 (audio) << 2 | reserved 1; buffer and bitrates unknown (0).
@@ -202,14 +219,30 @@ function mp4a(t: Fmp4Track): Box {
   );
   // ES_ID 0 "as stored" (14496-14 3.1.2), no stream flags; SLConfig predefined 2 (reserved for MP4 files).
   const es = descriptor(0x03, u16(0), u8(0), decoderConfig, descriptor(0x06, u8(0x02)));
-  // samplerate is 16.16 fixed point: rates above 65535 Hz cannot be written there, and the ASC holds the truth.
+  return fullBox('esds', 0, 0, es);
+}
+
+/**
+ * OpusSpecificBox (Opus-in-ISOBMFF 4.3.2), a plain box: the OpusHead's
+ * fields without its magic, big-endian where OpusHead is little-endian.
+ */
+function dOps(head: Uint8Array): Box {
+  const h = parseOpusHead(head);
+  const mapping = h.mapping ? [u8(h.mapping.streams, h.mapping.coupled), h.mapping.table] : [];
+  const gain = u16(h.outputGain & 0xffff);
+  return box('dOps', u8(0, h.channels), u16(h.preSkip), u32(h.inputSampleRate), gain, u8(h.mappingFamily), ...mapping);
+}
+
+/** AudioSampleEntry (14496-12 12.2.3): 'mp4a' + esds or 'Opus' + dOps. */
+function audioEntry(t: Fmp4Track): Box {
+  // samplerate is 16.16 fixed point: rates above 65535 Hz cannot be written there, and the config holds the truth.
   const rate = t.sampleRate <= 0xffff ? t.sampleRate * 0x10000 : 0;
   return box(
-    'mp4a',
+    t.codec === 'opus' ? 'Opus' : 'mp4a',
     u8(0, 0, 0, 0, 0, 0), u16(1), u32(0, 0),
     // channelcount (2 when a program_config_element defines it), samplesize 16, pre_defined, reserved
     u16(t.channels || 2, 16, 0, 0), u32(rate),
-    fullBox('esds', 0, 0, es),
+    audioConfig(t),
   );
 }
 
@@ -221,7 +254,7 @@ function trak(t: Fmp4Track): Box {
   // Empty sample tables: every sample lives in a moof (14496-12 8.8.1).
   const stbl = box(
     'stbl',
-    fullBox('stsd', 0, 0, u32(1), t.kind === 'video' ? visualEntry(t) : mp4a(t)),
+    fullBox('stsd', 0, 0, u32(1), t.kind === 'video' ? visualEntry(t) : audioEntry(t)),
     fullBox('stts', 0, 0, u32(0)),
     fullBox('stsc', 0, 0, u32(0)),
     fullBox('stsz', 0, 0, u32(0, 0)),
@@ -283,6 +316,7 @@ function time(run: Fmp4Run): TimedRun {
   const last = dts[dts.length - 1]!;
   if (run.endDts !== undefined) durations.push(ticks(run.endDts, 'endDts') - last);
   else if (durations.length > 0) durations.push(durations[durations.length - 1]!);
+  else if (track.codec === 'opus') durations.push(opusPacketSamples(samples[0]!.data) || OPUS_FRAME_TICKS);
   else if (track.kind === 'audio') durations.push(AAC_FRAME_TICKS);
   else throw new SluiceError('ERR_CODEC', `${what}: a single video sample needs endDts for its duration`);
   const bad = durations.findIndex((d) => d < 0 || d > 0xffffffff);

@@ -112,6 +112,8 @@ interface TrackQueue {
 const DEFAULT_FRAME_MS = 40;
 /** AAC frames hold 1024 samples (14496-3 4.5.1.1). */
 const AAC_FRAME_SAMPLES = 1024;
+/** The usual Opus packet. */
+const OPUS_FRAME_MS = 20;
 
 export class Segmenter {
   readonly opts: Required<SegmenterOptions>;
@@ -282,7 +284,7 @@ export class Segmenter {
     this.tracks = tracks;
     this.queues = list.map((track) => ({
       track, samples: [], lastDts: undefined, pushed: 0, taken: 0,
-      step: track.kind === 'video' ? DEFAULT_FRAME_MS : (AAC_FRAME_SAMPLES * 1000) / track.sampleRate,
+      step: track.kind === 'video' ? DEFAULT_FRAME_MS : track.codec === 'opus' ? OPUS_FRAME_MS : (AAC_FRAME_SAMPLES * 1000) / track.sampleRate,
     }));
     this.inits.set(++this.initVersion, bytes);
     this.partStart = this.segStart = undefined;

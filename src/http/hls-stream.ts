@@ -16,7 +16,7 @@ import { FrameType, parseVideoTagHeader } from '../protocol/video-tag.js';
 import { TagType } from '../protocol/types.js';
 import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../protocol/flv-tag.js';
 import { parseAudioTagHeader } from '../protocol/audio-tag.js';
-import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
+import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, opusTrack, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
 import { Segmenter, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
 import { published } from '../hls/published.js';
@@ -47,6 +47,9 @@ export interface HlsStreamOptions {
 type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
 /** fMP4 carries these as avc1, hvc1 and av01; FLV's others (VP6, Sorenson...) have no HLS form. */
 const VIDEO_TRACKS: Record<VideoCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { avc: avcTrack, hevc: hevcTrack, av1: av1Track };
+type AudioCodecOfHls = 'aac' | 'opus';
+/** AAC (legacy or E-RTMP 'mp4a') and E-RTMP 'Opus'; MP3, Speex and the rest are left out. */
+const AUDIO_TRACKS: Record<AudioCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { aac: aacTrack, opus: opusTrack };
 
 export class HlsStream implements PlayerTransport, SubscriberEvents {
   readonly key: string;
@@ -63,7 +66,9 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   /** The video sequence header's record, and which codec it is for. */
   private videoConfig: Uint8Array | undefined;
   private videoCodec: VideoCodecOfHls = 'avc';
+  /** The audio sequence header's config (AudioSpecificConfig or OpusHead), and its codec. */
   private asc: Uint8Array | undefined;
+  private audioCodec: AudioCodecOfHls = 'aac';
   private tracks: StreamTracks | undefined;
   private readonly waiters = new Set<() => boolean>();
   private readonly initNames = new Map<number, string>();
@@ -175,9 +180,12 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     } else {
       const h = this.header(parseAudioTagHeader, body);
       if (!h) return;
-      if (h.codec !== 'aac') return; // other audio stays out; video alone still plays
+      if (!AUDIO_TRACKS[h.codec as AudioCodecOfHls]) return; // other audio stays out; video alone still plays
       const data = body.subarray(h.dataOffset, h.dataEnd);
-      if (h.packet === 'sequence-start') return this.config('audio', data);
+      if (h.packet === 'sequence-start') {
+        this.audioCodec = h.codec as AudioCodecOfHls;
+        return this.config('audio', data);
+      }
       if (h.packet !== 'coded-frames' || !this.tracksFor()?.audio) return;
       this.seg.push('audio', { dts: ref.timestamp, data, ref: ref.seq < 0 ? undefined : ref.seq }, wallMs, mark);
     }
@@ -233,7 +241,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const tracks: StreamTracks = {};
     try {
       if (this.videoConfig) tracks.video = VIDEO_TRACKS[this.videoCodec](1, this.videoConfig);
-      if (this.asc) tracks.audio = aacTrack(2, this.asc);
+      if (this.asc) tracks.audio = AUDIO_TRACKS[this.audioCodec](2, this.asc);
     } catch (err) {
       this.refuse(`bad codec configuration: ${describeError(err)}`);
     }

@@ -13,8 +13,9 @@ import { bench as chunkReader } from './protocol/chunk-reader.bench.js';
 import { bench as chunkWriter } from './protocol/chunk-writer.bench.js';
 import { bench as flvTag } from './protocol/flv-tag.bench.js';
 import { bench as hlsPart } from './hls/hls-part.bench.js';
+import { bench as tsSegment } from './hls/ts-segment.bench.js';
 
-const ALL: Bench[] = [chunkReader, chunkWriter, amf0, flvTag, tagRing, fanOut, hlsPart];
+const ALL: Bench[] = [chunkReader, chunkWriter, amf0, flvTag, tagRing, fanOut, hlsPart, tsSegment];
 
 function cpuModel(): string {
   try {

@@ -219,6 +219,8 @@ const configObject = z
         windowSegments: int(2, 100).default(6),
         /** LL-HLS tags (parts, preload hints, blocking reload); off gives plain RFC 8216 playlists. */
         lowLatency: z.boolean().default(true),
+        /** MPEG-TS segments at /{app}/{name}.ts.m3u8 for players without fMP4 (built only for streams someone asks for so). */
+        mpegts: z.boolean().default(true),
         /** A stream's segments are built while HLS requests for it keep coming; this long after the last one they are freed. */
         idleStopMs: int(1000).default(30000),
         /** An HLS viewer (access control's on_play ... on_stop, one per address and query) ends this long after its last request. */

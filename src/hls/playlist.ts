@@ -11,7 +11,8 @@ import type { HlsSegment, Segmenter } from './segmenter.js';
 export interface PlaylistNames {
   segment(msn: number): string;
   part(msn: number, index: number): string;
-  init(version: number): string;
+  /** EXT-X-MAP's URI; undefined for segments that carry their own (MPEG-TS): no EXT-X-MAP. */
+  init(version: number): string | undefined;
 }
 
 export interface PlaylistOptions {
@@ -67,7 +68,8 @@ export function mediaPlaylist(src: PlaylistSource, opts: PlaylistOptions): strin
     if (seg.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (seg.initVersion !== map) {
       map = seg.initVersion;
-      lines.push(`#EXT-X-MAP:URI="${names.init(map)}"`);
+      const uri = names.init(map);
+      if (uri !== undefined) lines.push(`#EXT-X-MAP:URI="${uri}"`);
     }
     if (seg.programDateMs !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(seg.programDateMs).toISOString()}`);
     if (ll && (seg === src.open || fromEnd < (opts.partTargets ?? 3) * target * 1000)) {

@@ -1,5 +1,5 @@
 import type { PlaylistSource } from './playlist.js';
-import type { HlsSegment, Segmenter } from './segmenter.js';
+import { discontinuitySequenceOf, type HlsSegment, type Segmenter } from './segmenter.js';
 
 /**
  * What a playlist may list of a segmenter whose parts are built elsewhere
@@ -30,5 +30,22 @@ export function published(seg: Segmenter): PlaylistSource {
     discontinuitySequence: seg.discontinuitySequence,
     maxSegmentMs: seg.maxSegmentMs,
     ended: false,
+  };
+}
+
+/**
+ * What an MPEG-TS playlist may list: complete segments whose TS is built
+ * (those closed before anyone asked for TS have none), whole segments
+ * only (no parts: TS here is for players without LL-HLS).
+ */
+export function tsPublished(seg: Segmenter): PlaylistSource {
+  const view = published(seg);
+  const segments = view.segments.filter((s) => s.ts);
+  const first = segments[0];
+  return {
+    segments, open: undefined, nextPart: view.nextPart, opts: seg.opts,
+    discontinuitySequence: first ? discontinuitySequenceOf(first, view.discontinuitySequence) : view.discontinuitySequence,
+    maxSegmentMs: seg.maxSegmentMs,
+    ended: view.ended,
   };
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { TagRing } from '../core/tag-ring.js';
 import type { Fmp4Run } from './fmp4.js';
-import type { RemuxTask, WireSample } from './remux-task.js';
+import type { RemuxResult, RemuxTask, WireSample } from './remux-task.js';
 
 export class RemuxPool {
   private readonly pool: Piscina;
@@ -24,8 +24,8 @@ export class RemuxPool {
     });
   }
 
-  /** One part from ring views; rejects when the ring lapped a sample before the copy was done. */
-  async build(fragment: number, runs: readonly Fmp4Run[], ring: TagRing): Promise<Buffer> {
+  /** One part from ring views (and its MPEG-TS with `ts`); rejects when the ring lapped a sample before the copy was done. */
+  async build(fragment: number, runs: readonly Fmp4Run[], ring: TagRing, ts = false): Promise<{ bytes: Buffer; ts: Buffer | undefined }> {
     const sab = ring.sab;
     let oldest: number | undefined;
     const wire = runs.map((r) => ({
@@ -37,9 +37,9 @@ export class RemuxPool {
         return { dts: s.dts, cts: s.cts, key: s.key, at: inRing ? s.data.byteOffset : 0, length: s.data.length, data: inRing ? undefined : s.data };
       }),
     }));
-    const task: RemuxTask = { fragment, sab, ringBase: ring.base, oldest, runs: wire };
-    const out = (await this.pool.run(task)) as ArrayBuffer;
-    return Buffer.from(out);
+    const task: RemuxTask = { fragment, sab, ringBase: ring.base, oldest, runs: wire, ts };
+    const out = (await this.pool.run(task)) as RemuxResult;
+    return { bytes: Buffer.from(out.fmp4), ts: out.ts && Buffer.from(out.ts) };
   }
 
   get threads(): number {

@@ -6,10 +6,11 @@
  * checks the writer did not retire the oldest sample meanwhile (a part
  * built from a lapped ring is refused, never served).
  */
-import { move } from 'piscina';
+import { move, Piscina } from 'piscina';
 import { TagRing } from '../core/tag-ring.js';
 import { SluiceError } from '../core/errors.js';
 import { mediaSegment, type Fmp4Run, type Fmp4Track } from './fmp4.js';
+import { tsSegment } from './mpegts.js';
 
 /** A sample as the task gets it: where its bytes are in the SharedArrayBuffer, or the bytes themselves. */
 export interface WireSample {
@@ -30,9 +31,17 @@ export interface RemuxTask {
   ringBase: number;
   oldest: number | undefined;
   runs: { track: Fmp4Track; endDts: number | undefined; samples: WireSample[] }[];
+  /** Build the part as MPEG-TS too. */
+  ts: boolean;
 }
 
-export default function remux(task: RemuxTask): ArrayBuffer {
+/** What comes back: the part's bytes, moved (not copied) to the caller. */
+export interface RemuxResult {
+  fmp4: ArrayBuffer;
+  ts: ArrayBuffer | undefined;
+}
+
+export default function remux(task: RemuxTask): RemuxResult {
   const sab = task.sab;
   const runs: Fmp4Run[] = task.runs.map((r) => ({
     track: r.track,
@@ -40,10 +49,24 @@ export default function remux(task: RemuxTask): ArrayBuffer {
     samples: r.samples.map((s) => ({ dts: s.dts, cts: s.cts, key: s.key, data: s.data ?? new Uint8Array(sab!, s.at, s.length) })),
   }));
   const bytes = mediaSegment(task.fragment, runs);
+  const ts = task.ts ? tsSegment(runs) : undefined;
   if (sab && task.oldest !== undefined && !TagRing.attach(sab, task.ringBase).intact(task.oldest)) {
     throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
   }
-  // A Buffer from mediaSegment may share a pooled ArrayBuffer: hand back one of its own.
-  const out = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
-  return move(out) as unknown as ArrayBuffer;
+  const result: RemuxResult = { fmp4: own(bytes), ts: ts && own(ts) };
+  // piscina moves what a Transferable names (once move() marks it); the caller gets the value.
+  const movable = {
+    get [Piscina.transferableSymbol]() {
+      return result.ts ? [result.fmp4, result.ts] : [result.fmp4];
+    },
+    get [Piscina.valueSymbol]() {
+      return result;
+    },
+  };
+  return move(movable as unknown as Parameters<typeof move>[0]) as unknown as RemuxResult;
+}
+
+/** A Buffer may share a pooled ArrayBuffer: hand back one of its own. */
+function own(b: Buffer): ArrayBuffer {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : new Uint8Array(b).buffer;
 }

@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.js';
 import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Track } from './fmp4.js';
+import { joinTsParts } from './mpegts.js';
 import type { CutMark } from './cut-marks.js';
 
 /**
@@ -48,7 +49,7 @@ export interface SegmenterOptions {
    * failing the push that emitted it, or answer later: `built` is told each
    * completion, `failed` each rejection.
    */
-  build?: (fragment: number, runs: readonly Fmp4Run[]) => Buffer | Promise<Buffer>;
+  build?: (fragment: number, runs: readonly Fmp4Run[]) => Built | Promise<Built>;
   built?: () => void;
   failed?: (err: unknown) => void;
   /**
@@ -58,6 +59,9 @@ export interface SegmenterOptions {
    */
   longestMs?: () => number;
 }
+
+/** A part's bytes: moof+mdat, and the same samples as MPEG-TS when someone asked for TS. */
+export type Built = Buffer | { bytes: Buffer; ts: Buffer | undefined };
 
 export interface StreamTracks {
   video?: Fmp4Track;
@@ -75,6 +79,8 @@ export interface HlsPart {
   bytes: Buffer;
   /** Its build (on a remux thread) has answered. */
   built: boolean;
+  /** The part as MPEG-TS, until its segment joins them. */
+  ts?: Buffer | undefined;
 }
 
 export interface HlsSegment {
@@ -92,6 +98,8 @@ export interface HlsSegment {
   parts: HlsPart[];
   /** Concatenated parts; undefined while the segment is open or a part is still being built. */
   bytes: Buffer | undefined;
+  /** The segment as MPEG-TS, when every part was built with TS. */
+  ts?: Buffer | undefined;
 }
 
 export type SampleKind = 'video' | 'audio';
@@ -244,8 +252,7 @@ export class Segmenter {
    */
   get discontinuitySequence(): number {
     const first = this.segments[0] ?? this.open;
-    if (first?.dsn !== undefined) return first.dsn - (first.discontinuity ? 1 : 0);
-    return this.droppedDiscontinuities;
+    return first ? discontinuitySequenceOf(first, this.droppedDiscontinuities) : this.droppedDiscontinuities;
   }
 
   /** Init segment bytes of a version (the current one and any a window segment still points at). */
@@ -265,8 +272,9 @@ export class Segmenter {
   /** Bytes of every buffer held: window segments, the open segment's parts and init segments. */
   get heldBytes(): number {
     let n = 0;
-    for (const s of this.segments) n += s.bytes?.length ?? s.parts.reduce((m, p) => m + p.bytes.length, 0);
-    for (const p of this.open?.parts ?? []) n += p.bytes.length;
+    const parts = (s: HlsSegment): number => s.parts.reduce((m, p) => m + p.bytes.length + (p.ts?.length ?? 0), 0);
+    for (const s of this.segments) n += (s.bytes?.length ?? parts(s)) + (s.ts?.length ?? 0);
+    if (this.open) n += parts(this.open);
     for (const b of this.inits.values()) n += b.length;
     return n;
   }
@@ -371,16 +379,14 @@ export class Segmenter {
     const bytes = this.opts.build(fragment, runs);
     const part: HlsPart = { msn: this.open.msn, index, durationMs, independent, bytes: EMPTY, built: false };
     this.open.parts.push(part);
-    if (Buffer.isBuffer(bytes)) {
-      part.bytes = bytes;
-      part.built = true;
+    if (!(bytes instanceof Promise)) {
+      setBytes(part, bytes);
     } else {
       this.pending++;
       const seg = this.open;
       bytes.then(
         (b) => {
-          part.bytes = b;
-          part.built = true;
+          setBytes(part, b);
           this.pending--;
           if (seg !== this.open) this.join(seg);
           this.opts.built();
@@ -395,9 +401,11 @@ export class Segmenter {
     if (closesSegment) this.closeSegment();
   }
 
-  /** A closed segment's bytes, once every part has them: one buffer, its parts views of it. */
+  /** A closed segment's bytes, once every part has them: one buffer, its parts views of it (and its TS, if every part has one). */
   private join(seg: HlsSegment): void {
     if (seg.bytes || !seg.parts.every((p) => p.built)) return;
+    if (seg.parts.every((p) => p.ts)) seg.ts = joinTsParts(seg.parts.map((p) => p.ts!));
+    for (const p of seg.parts) p.ts = undefined;
     const all = Buffer.concat(seg.parts.map((p) => p.bytes));
     let at = 0;
     for (const p of seg.parts) {
@@ -440,6 +448,21 @@ export class Segmenter {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * EXT-X-DISCONTINUITY-SEQUENCE of a playlist that starts at `first`: its
+ * number less its own discontinuity (RFC 8216 6.2.2), when the writer's
+ * marks numbered it; otherwise `counted`.
+ */
+export function discontinuitySequenceOf(first: HlsSegment, counted: number): number {
+  return first.dsn !== undefined ? first.dsn - (first.discontinuity ? 1 : 0) : counted;
+}
+
+function setBytes(part: HlsPart, b: Built): void {
+  if (Buffer.isBuffer(b)) part.bytes = b;
+  else ({ bytes: part.bytes, ts: part.ts } = b);
+  part.built = true;
+}
 
 interface Cut {
   /** Primary-track DTS of the sample that starts the next part. */

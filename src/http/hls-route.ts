@@ -5,6 +5,8 @@
  *   GET/HEAD /{app}/{name}/init-{hash}.mp4           fMP4 init segment (named by its bytes)
  *   GET/HEAD /{app}/{name}/seg-{msn}.m4s             complete segment
  *   GET/HEAD /{app}/{name}/part-{msn}.{index}.m4s    LL-HLS part (the preload-hinted one is held until built)
+ *   GET/HEAD /{app}/{name}.ts.m3u8                   MPEG-TS playlist for players without fMP4 (hls.mpegts)
+ *   GET/HEAD /{app}/{name}/seg-{msn}.ts              MPEG-TS segment
  *
  * Segment and part URIs carry the playlist request's query (minus _HLS_
  * parameters), so a signed URL's token reaches them. Caching: playlists
@@ -21,29 +23,32 @@ import type { HlsService } from './hls-service.js';
 import type { HlsStream } from './hls-stream.js';
 import { peerOf, STATUS_TEXT, type Status } from './http-reply.js';
 
-const PLAYLIST = /^\/([^/]+)\/(.+)\.m3u8$/;
-const MEDIA = /^\/([^/]+)\/(.+)\/(?:init-([0-9a-f]{16})\.mp4|seg-(\d{1,10})\.m4s|part-(\d{1,10})\.(\d{1,4})\.m4s)$/;
+const PLAYLIST = /^\/([^/]+)\/(.+?)(\.ts)?\.m3u8$/;
+const MEDIA = /^\/([^/]+)\/(.+)\/(?:init-([0-9a-f]{16})\.mp4|seg-(\d{1,10})\.(m4s|ts)|part-(\d{1,10})\.(\d{1,4})\.m4s)$/;
+const MPEG_TS = 'video/mp2t';
 const MPEGURL = 'application/vnd.apple.mpegurl';
 /** rfc8216bis 6.2.5.2: a blocked request is answered 503 if what it asks for has not come within three target durations. */
 const BLOCK_TARGETS = 3;
 
 type Asked =
   | { kind: 'playlist'; app: string; name: string }
+  | { kind: 'tsPlaylist'; app: string; name: string }
   | { kind: 'init'; app: string; name: string; hash: string }
   | { kind: 'segment'; app: string; name: string; msn: number }
+  | { kind: 'tsSegment'; app: string; name: string; msn: number }
   | { kind: 'part'; app: string; name: string; msn: number; index: number };
 
 /** What an HLS URL asks for; undefined when it is not one (or names no valid stream). */
 export function parseHlsPath(url: string): Asked | undefined {
   try {
     const p = PLAYLIST.exec(url);
-    if (p) return { kind: 'playlist', ...names(p[1]!, p[2]!) };
+    if (p) return { kind: p[3] ? ('tsPlaylist' as const) : ('playlist' as const), ...names(p[1]!, p[2]!) };
     const m = MEDIA.exec(url);
     if (!m) return undefined;
     const n = names(m[1]!, m[2]!);
     if (m[3]) return { kind: 'init', ...n, hash: m[3] };
-    if (m[4]) return { kind: 'segment', ...n, msn: Number(m[4]) };
-    return { kind: 'part', ...n, msn: Number(m[5]), index: Number(m[6]) };
+    if (m[4]) return { kind: m[5] === 'ts' ? ('tsSegment' as const) : ('segment' as const), ...n, msn: Number(m[4]) };
+    return { kind: 'part', ...n, msn: Number(m[6]), index: Number(m[7]) };
   } catch {
     return undefined;
   }
@@ -73,7 +78,7 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
   const c = svc.counters;
 
   return {
-    handles: (url) => url.endsWith('.m3u8') || url.endsWith('.m4s') || url.endsWith('.mp4'),
+    handles: (url) => url.endsWith('.m3u8') || url.endsWith('.m4s') || url.endsWith('.mp4') || (cfg.mpegts && url.endsWith('.ts')),
     serve(res, req, head) {
       const url = req.getUrl();
       const params = new URLSearchParams(req.getQuery() ?? '');
@@ -91,7 +96,8 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
         let body = r.body === undefined ? Buffer.alloc(0) : typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
         let status = r.status;
         let contentRange: string | undefined;
-        if (range && status === 200 && r.type === 'video/mp4') {
+        const media = r.type === 'video/mp4' || r.type === MPEG_TS;
+        if (range && status === 200 && media) {
           const part = byteRange(range, body.length);
           if (part === 'bad') {
             status = 416;
@@ -108,7 +114,7 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
           res.writeStatus(STATUS_TEXT[status]).writeHeader('Access-Control-Allow-Origin', cors);
           res.writeHeader('Content-Type', r.type ?? 'text/plain');
           if (r.cache) res.writeHeader('Cache-Control', r.cache);
-          if (r.type === 'video/mp4') res.writeHeader('Accept-Ranges', 'bytes');
+          if (media) res.writeHeader('Accept-Ranges', 'bytes');
           if (contentRange) res.writeHeader('Content-Range', contentRange);
           if (head) res.endWithoutBody(body.length);
           else res.end(body);
@@ -118,6 +124,8 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
 
       const asked = parseHlsPath(url);
       if (!asked) return fail(404, 'not an HLS path');
+      const ts = asked.kind === 'tsPlaylist' || asked.kind === 'tsSegment';
+      if (ts && !cfg.mpegts) return fail(404, 'MPEG-TS HLS is off (hls.mpegts)');
       const blockMsn = params.get('_HLS_msn');
       const blockPart = params.get('_HLS_part');
       for (const k of [...params.keys()]) if (k.startsWith('_HLS_')) params.delete(k);
@@ -151,6 +159,14 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
         if (aborted) return;
         if (s.unsupported) return fail(415, `not available over HLS: ${s.unsupported}`);
         if (s.view.segments.length === 0) return fail(404, s.endReason ? `stream ended: ${s.endReason}` : 'no segment yet');
+        if (ts) {
+          const why = s.askTs();
+          if (why) return fail(415, `not available over MPEG-TS HLS: ${why}`);
+          // The first TS segment comes when the first segment built with TS closes.
+          if (s.tsView.segments.length === 0) await until(s, () => s.tsView.segments.length > 0, cfg.firstSegmentWaitMs + 2 * targetDurationS(s.view) * 1000);
+          if (aborted) return;
+          if (s.tsView.segments.length === 0) return fail(404, s.endReason ? `stream ended: ${s.endReason}` : 'no MPEG-TS segment yet');
+        }
         const blockMs = BLOCK_TARGETS * targetDurationS(s.view) * 1000;
         const q = query ? `?${query}` : '';
         const base = encodeURIComponent(asked.name.slice(asked.name.lastIndexOf('/') + 1));
@@ -181,6 +197,16 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
             init: (v) => `${base}/init-${s.initName(v)}.mp4${q}`,
           };
           return answer({ status: 200, type: MPEGURL, cache, body: mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency }) });
+        }
+        if (asked.kind === 'tsPlaylist') {
+          const names: PlaylistNames = { segment: (msn) => `${base}/seg-${msn}.ts${q}`, part: () => '', init: () => undefined };
+          return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: mediaPlaylist(s.tsView, { names, lowLatency: false }) });
+        }
+        if (asked.kind === 'tsSegment') {
+          const seg = s.segment(asked.msn);
+          if (!seg?.ts && asked.msn === s.view.nextPart.msn) await until(s, () => s.segment(asked.msn)?.ts !== undefined, blockMs);
+          const bytes = s.segment(asked.msn)?.ts;
+          return bytes ? answer({ status: 200, type: MPEG_TS, cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
         }
         const media = (bytes: Buffer | undefined): void =>
           bytes ? answer({ status: 200, type: 'video/mp4', cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');

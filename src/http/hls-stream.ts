@@ -18,8 +18,9 @@ import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../protocol/flv-tag.js';
 import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, opusTrack, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
-import { Segmenter, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
-import { published } from '../hls/published.js';
+import { Segmenter, type Built, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
+import { tsSegment } from '../hls/mpegts.js';
+import { published, tsPublished } from '../hls/published.js';
 import type { PlaylistSource } from '../hls/playlist.js';
 import type { RemuxPool } from '../hls/remux-pool.js';
 import { readRingRef, type RingRef } from '../media/egress/ring-ref-form.js';
@@ -104,26 +105,48 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return seg;
   }
 
-  /** Builds a part from ring views, on a remux thread when there is a pool; fails when the ring lapped one of them before the copy was done. */
-  private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Buffer | Promise<Buffer> => {
+  /**
+   * Builds a part from ring views (as MPEG-TS too once a TS playlist was
+   * asked for), on a remux thread when there is a pool; fails when the ring
+   * lapped one of them before the copy was done.
+   */
+  private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Built | Promise<Built> => {
     const t0 = performance.now();
     const pool = this.opts.pool;
+    const ts = this.wantTs;
     if (pool) {
-      return pool.build(fragment, runs, this.ring).then((bytes) => {
-        this.opts.built?.(performance.now() - t0, bytes.length);
-        return bytes;
+      return pool.build(fragment, runs, this.ring, ts).then((b) => {
+        this.opts.built?.(performance.now() - t0, b.bytes.length + (b.ts?.length ?? 0));
+        return b;
       });
     }
     const bytes = mediaSegment(fragment, runs);
+    const tsBytes = ts ? tsSegment(runs) : undefined;
     let oldest: number | undefined;
     for (const r of runs) {
       const ref = r.samples[0]?.ref;
       if (ref !== undefined && (oldest === undefined || ((ref - oldest) | 0) < 0)) oldest = ref;
     }
     if (oldest !== undefined && !this.ring.intact(oldest)) throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
-    this.opts.built?.(performance.now() - t0, bytes.length);
-    return bytes;
+    this.opts.built?.(performance.now() - t0, bytes.length + (tsBytes?.length ?? 0));
+    return { bytes, ts: tsBytes };
   };
+
+  /** Parts are built as MPEG-TS too from the first TS playlist request on (until the stream stops). */
+  private wantTs = false;
+
+  /**
+   * Why this stream has no MPEG-TS form (AV1 and Opus are fMP4-only here),
+   * or undefined; the first call with an answer of undefined starts TS.
+   */
+  askTs(): string | undefined {
+    const t = this.tracks;
+    if (!t) return undefined;
+    const codec = [t.video?.codec, t.audio?.codec].find((c) => c === 'av1' || c === 'opus');
+    if (codec) return `${codec === 'av1' ? 'AV1' : 'Opus'} is carried in fMP4 only (use the .m3u8 playlist)`;
+    this.wantTs = true;
+    return undefined;
+  }
 
   // ---- PlayerTransport / SubscriberEvents ------------------------------------------
 
@@ -274,6 +297,11 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   /** Has something to list: a complete segment and no part in the works (a new reader's backlog is built first), or the stream ended. */
   get ready(): boolean {
     return (this.seg.pending === 0 && this.seg.segments.length > 0) || this.endReason !== undefined || this.unsupported !== undefined;
+  }
+
+  /** What the MPEG-TS playlist lists: complete segments that have their TS. */
+  get tsView(): PlaylistSource {
+    return tsPublished(this.seg);
   }
 
   /** Segment msn, complete and built, in the window; undefined when gone or not yet there. */

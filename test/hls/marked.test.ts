@@ -11,6 +11,7 @@ import { TagRing, TagFlag, C_HLS_DISC, C_HLS_LONGEST, C_HLS_MSN } from '../../sr
 import { decodeMark, encodeMark, HlsCutter, type CutMark } from '../../src/hls/cut-marks.js';
 import { Segmenter, type HlsSegment } from '../../src/hls/segmenter.js';
 import { mediaSegment, type Fmp4Run } from '../../src/hls/fmp4.js';
+import { tsSegment } from '../../src/hls/mpegts.js';
 import { published } from '../../src/hls/published.js';
 import { mediaPlaylist } from '../../src/hls/playlist.js';
 import { RemuxPool } from '../../src/hls/remux-pool.js';
@@ -206,7 +207,10 @@ test('the remux pool builds from ring offsets the bytes built in place, and refu
   const pool = new RemuxPool(1);
   try {
     const built = await pool.build(7, runs, ring);
-    assert.ok(built.equals(mediaSegment(7, runs)), 'pool bytes = in-place bytes');
+    assert.ok(built.bytes.equals(mediaSegment(7, runs)), 'pool bytes = in-place bytes');
+    assert.equal(built.ts, undefined, 'no TS unless asked');
+    const withTs = await pool.build(7, runs, ring, true);
+    assert.ok(withTs.bytes.equals(built.bytes) && withTs.ts!.equals(tsSegment(runs)), 'pool TS = in-place TS');
     // Fill the ring until the samples' records are retired: the build must fail rather than serve overwritten bytes.
     const filler = Buffer.alloc(8000);
     while (ring.intact(samples[0]!.ref!)) ring.append(9, 0, 0, filler);

@@ -3,7 +3,8 @@
  * 'Opus'): the init declares an Opus sample entry whose dOps says what the
  * OpusHead said, ffprobe reads the served playlist as 48 kHz Opus, and the
  * packets ffmpeg gets from the served segments are the published ones,
- * byte for byte and in order, decodable without error.
+ * byte for byte and in order, decodable without error. Its MPEG-TS
+ * playlist is refused (415): Opus goes out in fMP4 only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +43,10 @@ test('HLS of an E-RTMP Opus stream: Opus + dOps in the init, the published packe
     const uris = [...playlist.matchAll(/^(hls-opus\/seg-\d+\.m4s)$/gm)].map((m) => m[1]!);
     const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
     assert.ok(init && uris.length >= 3, playlist);
+
+    const ts = await fetch(`${base}/${name}.ts.m3u8`);
+    assert.equal(ts.status, 415, 'no MPEG-TS form of Opus');
+    assert.match(await ts.text(), /Opus is carried in fMP4 only/);
 
     const initBytes = await get(`${base}/${init}`);
     assert.ok(initBytes.includes(Buffer.from('Opus', 'latin1')), 'an Opus sample entry');

@@ -100,7 +100,7 @@ test('ffmpeg plays the LL-HLS playlist: one h264 and one aac stream, the window\
   seg.end(); // ENDLIST: else ffmpeg's HLS demuxer keeps reloading a live playlist
   const dir = tmpFile('hls-window');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, NAMES.init(1)), seg.init(1)!);
+  writeFileSync(path.join(dir, NAMES.init(1)!), seg.init(1)!);
   for (const s of seg.segments) writeFileSync(path.join(dir, NAMES.segment(s.msn)), s.bytes!);
   const playlist = path.join(dir, 'index.m3u8');
   const text = mediaPlaylist(seg, { names: NAMES });

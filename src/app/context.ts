@@ -27,7 +27,7 @@ export interface HlsStats {
   /** Bytes of segments, parts and inits held, and this worker's bound (hls.maxMemoryBytes / workers). */
   heldBytes: number;
   memoryBoundBytes: number;
-  requests: Record<'playlist' | 'blocking' | 'segment' | 'part' | 'init' | 'tsPlaylist' | 'tsSegment', number>;
+  requests: Record<'playlist' | 'mediaPlaylist' | 'blocking' | 'segment' | 'part' | 'init' | 'tsPlaylist' | 'tsSegment', number>;
   /** Answers by HTTP status. */
   statuses: Record<string, number>;
   bytesOut: number;

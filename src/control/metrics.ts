@@ -92,7 +92,7 @@ export const FAMILIES: readonly Family[] = [
     help: 'Bytes received from origins (pulls) and sent upstream (forward, relay push)' },
   { name: 'sluice_hls_requests_total', type: 'counter', labelNames: ['kind'],
     read: (w) => Object.entries(w.hls.requests).map(([kind, n]): [Labels, number] => [{ kind }, n]),
-    help: 'HLS requests by kind: playlist (blocking: those with _HLS_msn, also counted as playlist), segment, part, init; tsPlaylist, tsSegment (MPEG-TS)' },
+    help: 'HLS requests by kind: playlist (the .m3u8 players open), mediaPlaylist (.fmp4.m3u8), blocking (those with _HLS_msn, also counted by URL), segment, part, init; tsPlaylist, tsSegment (MPEG-TS)' },
   { name: 'sluice_hls_responses_total', type: 'counter', labelNames: ['status'],
     read: (w) => Object.entries(w.hls.statuses).map(([status, n]): [Labels, number] => [{ status }, n]),
     help: 'HLS answers by HTTP status' },

@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.js';
-import type { HlsSegment, Segmenter } from './segmenter.js';
+import type { HlsSegment, Segmenter, StreamTracks } from './segmenter.js';
+import { codecString } from './codecs.js';
 
 /**
  * HLS media playlist text (RFC 8216 4.3) from a Segmenter's state, with the
@@ -118,4 +119,33 @@ function latestPart(src: PlaylistSource): { msn: number; index: number } | undef
   const seg = src.open ?? src.segments[src.segments.length - 1];
   const p = seg?.parts[seg.parts.length - 1];
   return p ? { msn: p.msn, index: p.index } : undefined;
+}
+
+/**
+ * The multivariant playlist of a stream with several tracks (RFC 8216
+ * 4.3.4.2): one variant, the muxed fMP4 media playlist at `uri`, with what
+ * a player needs to choose before fetching media: CODECS, RESOLUTION and
+ * BANDWIDTH (the peak segment bit rate of the window; AVERAGE-BANDWIDTH its
+ * mean). Segments start at keyframes: EXT-X-INDEPENDENT-SEGMENTS.
+ */
+export function multivariantPlaylist(src: PlaylistSource, tracks: StreamTracks, uri: string): string {
+  const { peak, average } = bitRates(src);
+  const list = [tracks.video, tracks.audio].filter((t) => t !== undefined);
+  const attrs = [`BANDWIDTH=${peak}`, `AVERAGE-BANDWIDTH=${average}`, `CODECS="${list.map(codecString).join(',')}"`];
+  if (tracks.video && tracks.video.width > 0) attrs.push(`RESOLUTION=${tracks.video.width}x${tracks.video.height}`);
+  return ['#EXTM3U', `#EXT-X-VERSION:${VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-STREAM-INF:${attrs.join(',')}`, uri, ''].join('\n');
+}
+
+/** Bits per second of the window's complete segments: the largest, and all of them together. */
+function bitRates(src: PlaylistSource): { peak: number; average: number } {
+  let peak = 0;
+  let bytes = 0;
+  let ms = 0;
+  for (const s of src.segments) {
+    const n = s.bytes?.length ?? s.parts.reduce((m, p) => m + p.bytes.length, 0);
+    if (s.durationMs > 0) peak = Math.max(peak, (n * 8000) / s.durationMs);
+    bytes += n;
+    ms += s.durationMs;
+  }
+  return { peak: Math.ceil(peak), average: ms > 0 ? Math.ceil((bytes * 8000) / ms) : 0 };
 }

@@ -1,7 +1,9 @@
 /**
  * HLS / LL-HLS over HTTP on the playback port (beside HTTP-FLV):
  *
- *   GET/HEAD /{app}/{name}.m3u8                      media playlist (blocking reload: _HLS_msn, _HLS_part)
+ *   GET/HEAD /{app}/{name}.m3u8                      what players open: the multivariant playlist of a stream with
+ *                                                    audio and video (hls.multivariant), else the media playlist
+ *   GET/HEAD /{app}/{name}.fmp4.m3u8                 media playlist (blocking reload: _HLS_msn, _HLS_part)
  *   GET/HEAD /{app}/{name}/init-{hash}.mp4           fMP4 init segment (named by its bytes)
  *   GET/HEAD /{app}/{name}/seg-{msn}.m4s             complete segment
  *   GET/HEAD /{app}/{name}/part-{msn}.{index}.m4s    LL-HLS part (the preload-hinted one is held until built)
@@ -18,12 +20,12 @@ import { describeError, SluiceError } from '../core/errors.js';
 import { cleanName, MAX_QUERY } from '../app/stream-name.js';
 import type { ServerContext } from '../app/context.js';
 import { AccessRefused, type AccessClient } from '../access/policy.js';
-import { blockingReload, mediaPlaylist, targetDurationS, type PlaylistNames } from '../hls/playlist.js';
+import { blockingReload, mediaPlaylist, multivariantPlaylist, targetDurationS, type PlaylistNames } from '../hls/playlist.js';
 import type { HlsService } from './hls-service.js';
 import type { HlsStream } from './hls-stream.js';
 import { peerOf, STATUS_TEXT, type Status } from './http-reply.js';
 
-const PLAYLIST = /^\/([^/]+)\/(.+?)(\.ts)?\.m3u8$/;
+const PLAYLIST = /^\/([^/]+)\/(.+?)(\.ts|\.fmp4)?\.m3u8$/;
 const MEDIA = /^\/([^/]+)\/(.+)\/(?:init-([0-9a-f]{16})\.mp4|seg-(\d{1,10})\.(m4s|ts)|part-(\d{1,10})\.(\d{1,4})\.m4s)$/;
 const MPEG_TS = 'video/mp2t';
 const MPEGURL = 'application/vnd.apple.mpegurl';
@@ -33,6 +35,7 @@ const BLOCK_TARGETS = 3;
 type Asked =
   | { kind: 'playlist'; app: string; name: string }
   | { kind: 'tsPlaylist'; app: string; name: string }
+  | { kind: 'mediaPlaylist'; app: string; name: string }
   | { kind: 'init'; app: string; name: string; hash: string }
   | { kind: 'segment'; app: string; name: string; msn: number }
   | { kind: 'tsSegment'; app: string; name: string; msn: number }
@@ -42,7 +45,7 @@ type Asked =
 export function parseHlsPath(url: string): Asked | undefined {
   try {
     const p = PLAYLIST.exec(url);
-    if (p) return { kind: p[3] ? ('tsPlaylist' as const) : ('playlist' as const), ...names(p[1]!, p[2]!) };
+    if (p) return { kind: p[3] === '.ts' ? ('tsPlaylist' as const) : p[3] ? ('mediaPlaylist' as const) : ('playlist' as const), ...names(p[1]!, p[2]!) };
     const m = MEDIA.exec(url);
     if (!m) return undefined;
     const n = names(m[1]!, m[2]!);
@@ -171,7 +174,12 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
         const q = query ? `?${query}` : '';
         const base = encodeURIComponent(asked.name.slice(asked.name.lastIndexOf('/') + 1));
 
-        if (asked.kind === 'playlist') {
+        const tracks = s.trackLayout;
+        // A blocking reload is for the media playlist whatever URL it came on.
+        if (asked.kind === 'playlist' && cfg.multivariant && blockMsn === null && tracks?.video && tracks.audio) {
+          return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: multivariantPlaylist(s.view, tracks, `${base}.fmp4.m3u8${q}`) });
+        }
+        if (asked.kind === 'playlist' || asked.kind === 'mediaPlaylist') {
           let cache = 'public, max-age=1';
           if (blockMsn !== null && cfg.lowLatency) {
             c.requests.blocking++;

@@ -33,7 +33,7 @@ export class HlsService implements HlsHandle {
   private readonly starting = new Map<string, Promise<HlsStream | undefined>>();
   private readonly sessions = new Map<string, Session>();
   readonly counters: HlsCounters = {
-    requests: { playlist: 0, blocking: 0, segment: 0, part: 0, init: 0, tsPlaylist: 0, tsSegment: 0 },
+    requests: { playlist: 0, mediaPlaylist: 0, blocking: 0, segment: 0, part: 0, init: 0, tsPlaylist: 0, tsSegment: 0 },
     statuses: {}, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0,
   };
   /** This worker's share of hls.maxMemoryBytes. */

@@ -299,6 +299,11 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return (this.seg.pending === 0 && this.seg.segments.length > 0) || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
+  /** The tracks segmented, once the first frame fixed them. */
+  get trackLayout(): StreamTracks | undefined {
+    return this.tracks;
+  }
+
   /** What the MPEG-TS playlist lists: complete segments that have their TS. */
   get tsView(): PlaylistSource {
     return tsPublished(this.seg);

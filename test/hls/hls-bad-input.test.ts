@@ -49,7 +49,7 @@ test('HLS of a stream with a broken codec record: 415 with the reason; its HTTP-
       flv.close();
     }
 
-    const ok = await request(`${base}/good.m3u8`);
+    const ok = await request(`${base}/good.fmp4.m3u8`);
     assert.equal(ok.status, 200, ok.body.toString());
     const segs = ok.body.toString().match(/^good\/seg-\d+\.m4s$/gm) ?? [];
     assert.ok(segs.length >= 1, ok.body.toString());

@@ -21,7 +21,7 @@ test('two workers serve one stream\'s HLS with the same segments, parts and byte
     const pub = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'twice', { gop: 25, frameMs: 40, videoBytes: 1500 });
     pub.headers();
     pub.start();
-    const url = `http://127.0.0.1:${cluster.httpPort}/live/twice.m3u8`;
+    const url = `http://127.0.0.1:${cluster.httpPort}/live/twice.fmp4.m3u8`;
     const perWorker = async (): Promise<number[]> => {
       const m = parseExposition(await (await fetch(`http://127.0.0.1:${cluster.adminPort}/metrics`)).text());
       return cluster.supervisor.workerIds().map((w) => value(m, 'sluice_worker_hls_streams', { worker: String(w) }));

@@ -25,7 +25,7 @@ test(`${STREAMS} streams watched over HLS stay under hls.maxMemoryBytes; an idle
       p.start();
     }
     const hls = () => srv.ctx.hls!.stats();
-    const ask = (i: number) => request(`http://127.0.0.1:${srv.httpPort}/live/m${i}.m3u8`);
+    const ask = (i: number) => request(`http://127.0.0.1:${srv.httpPort}/live/m${i}.fmp4.m3u8`);
     const answers = await Promise.all(pubs.map((_, i) => ask(i)));
     assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200), answers.map((a) => a.body.toString()).join(' '));
     assert.equal(hls().memoryBoundBytes, BOUND, 'one thread holds the whole bound');

@@ -40,7 +40,9 @@ const procs: FfmpegProcess[] = [];
 const rtmp = new RtmpClientPool();
 
 const url = (path: string): string => `http://127.0.0.1:${srv.httpPort}${path}`;
-const clipUrl = (q = TOKEN): string => url(`/live/clip.m3u8${q ? `?${q}` : ''}`);
+/** The fMP4 media playlist; `/live/clip.m3u8` (what players open) is the multivariant playlist naming it. */
+const clipUrl = (q = TOKEN): string => url(`/live/clip.fmp4.m3u8${q ? `?${q}` : ''}`);
+const entryUrl = (q = TOKEN): string => url(`/live/clip.m3u8${q ? `?${q}` : ''}`);
 
 before(async () => {
   srv = await startTestServer({ http: { corsOrigin: CORS }, hls: HLS, media: { playWaitMs: 300, republishGraceMs: 300 } });
@@ -103,14 +105,38 @@ function ffprobeStreams(input: string): Promise<Array<{ codec_type: string; code
 
 test('ffprobe reads the HLS playlist: exactly one h264 video and one aac audio stream', { timeout: 30_000 }, async () => {
   await withSegments(1);
-  const streams = await ffprobeStreams(clipUrl());
+  const streams = await ffprobeStreams(entryUrl());
   assert.deepEqual(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+});
+
+test('the .m3u8 players open is a multivariant playlist: CODECS from the records, RESOLUTION, BANDWIDTH, the media playlist with the query', { timeout: 30_000 }, async () => {
+  await withSegments(2);
+  const a = await request(entryUrl());
+  assert.equal(a.status, 200);
+  const text = a.body.toString();
+  const lines = text.trim().split('\n');
+  assert.equal(lines[0], '#EXTM3U');
+  assert.ok(lines.includes('#EXT-X-INDEPENDENT-SEGMENTS'), text);
+  assert.doesNotMatch(text, /#EXTINF|#EXT-X-TARGETDURATION/, 'no media playlist tags');
+  const inf = lines.find((l) => l.startsWith('#EXT-X-STREAM-INF:'))!;
+  // libx264 High (0x64) at its level, AAC-LC.
+  assert.match(inf, /CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"/, inf);
+  assert.match(inf, /RESOLUTION=160x120/, inf);
+  const bw = Number(/[:,]BANDWIDTH=(\d+)/.exec(inf)?.[1]);
+  const avg = Number(/AVERAGE-BANDWIDTH=(\d+)/.exec(inf)?.[1]);
+  assert.ok(avg > 0 && bw >= avg, `BANDWIDTH ${bw} >= AVERAGE-BANDWIDTH ${avg} > 0`);
+  assert.equal(lines[lines.indexOf(inf) + 1], `clip.fmp4.m3u8?${TOKEN}`, 'the media playlist, relative, with the query');
+  // A blocking reload is a media playlist request whichever URL it comes on.
+  const pl = await withSegments(1);
+  const held = await request(entryUrl(`${TOKEN}&_HLS_msn=${pl.mediaSequence}`));
+  assert.equal(held.status, 200);
+  assert.match(held.body.toString(), /#EXTINF/);
 });
 
 test('ffmpeg plays the live HLS playlist: keyframe-first contiguous runs of the clip\'s video and audio packets', { timeout: 30_000 }, async (t) => {
   // ffmpeg starts a live playlist three segments from its end: with four listed, that is a later GOP than the first.
   await withSegments(HLS.windowSegments);
-  const player = play(clipUrl(), { seconds: 3 });
+  const player = play(entryUrl(), { seconds: 3 });
   procs.push(player);
   const r = await withTimeout(player.done, 20_000, 'ffmpeg HLS player');
   assert.equal(r.exit.code, 0, `player exit ${r.exit.code ?? r.exit.signal}:\n${r.stderr.slice(-2000)}`);
@@ -247,7 +273,7 @@ test('segment bytes are its parts\' bytes; Range 206/416, HEAD, CORS; 404 for un
   assert.equal(head.status, 200);
   assert.equal(Number(head.headers['content-length']), size, 'HEAD: the GET\'s length');
   assert.equal(head.body.length, 0, 'HEAD: no body');
-  const headPl = await rawRequest(srv.httpPort!, 'HEAD /live/clip.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n');
+  const headPl = await rawRequest(srv.httpPort!, 'HEAD /live/clip.fmp4.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n');
   assert.equal(headPl.status, 200);
   assert.ok(Number(headPl.headers['content-length']) > 100);
   assert.equal(headPl.body.length, 0);
@@ -272,7 +298,7 @@ async function liveSynthetic(name: string): Promise<{ src: SyntheticPublisher; p
   const src = await rtmp.publisher(rtmpUrl(srv.rtmpPort), name, { gop: GOP, frameMs: 40, videoBytes: 1500 });
   src.headers();
   src.start();
-  const plUrl = url(`/live/${name}.m3u8`);
+  const plUrl = url(`/live/${name}.fmp4.m3u8`);
   let pl: MediaPlaylist | undefined;
   await waitFor(async () => {
     const a = await request(plUrl);

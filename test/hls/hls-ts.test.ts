@@ -99,7 +99,7 @@ test('MPEG-TS HLS: .ts segments ffmpeg decodes into the clip\'s pictures, contin
     assert.equal(ranged.status, 206);
     assert.equal(Buffer.from(await ranged.arrayBuffer())[0], 0x47, 'a ranged packet');
     // The fMP4 playlist lists segments from before the TS request; the TS one only those built with TS.
-    const fmp4 = await (await fetchOk(`${base}/${name}.m3u8`)).text();
+    const fmp4 = await (await fetchOk(`${base}/${name}.fmp4.m3u8`)).text();
     const fmp4First = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(fmp4)![1]);
     const tsFirst = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)![1]);
     assert.ok(tsFirst > fmp4First, `TS starts at ${tsFirst}, after fMP4's ${fmp4First}`);

@@ -15,7 +15,7 @@ Usage:
 
 Target:
   --target URL              rtmp://host[:port]/app publishers publish to (required)
-  --play-protocol LIST      rtmp, http-flv, ws-flv, comma-separated to mix (default rtmp)
+  --play-protocol LIST      rtmp, http-flv, ws-flv, hls, comma-separated to mix (default rtmp)
   --play-url-template T     HTTP-FLV/WS-FLV URL, placeholders {host} {app} {stream}
                             (default ${DEFAULT_URL_TEMPLATE}; ws:// is derived for ws-flv)
   --allow-remote            allow a target that is not loopback
@@ -30,6 +30,7 @@ Load:
   --audio on|off            AAC audio track (default on)
   --file PATH               replay this FLV file, looping, instead of synthetic media
   --ramp D                  time over which players connect (default 1s)
+  --warmup D                streams run this long before the first player connects (default 0)
   --duration D              how long the run lasts (default 30s)
   --threads N               player threads (default: CPU count)
   --stream-prefix P         stream names are P-0, P-1, ... (default lt-<random>)
@@ -95,6 +96,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       audio: { type: 'string' },
       file: { type: 'string' },
       ramp: { type: 'string' },
+      warmup: { type: 'string' },
       duration: { type: 'string' },
       threads: { type: 'string' },
       'stream-prefix': { type: 'string' },
@@ -122,6 +124,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     audio: onOff('audio', values.audio),
     file: values.file,
     rampS: seconds('ramp', values.ramp),
+    warmupS: seconds('warmup', values.warmup),
     durationS: seconds('duration', values.duration),
     threads: number('threads', values.threads),
     streamPrefix: values['stream-prefix'],

@@ -6,7 +6,11 @@ import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../src/core/errors.js';
 
-export const PLAY_PROTOCOLS = ['rtmp', 'http-flv', 'ws-flv'] as const;
+/** The transports that push a stream down one connection (the soak test's players use these). */
+export const STREAMED_PROTOCOLS = ['rtmp', 'http-flv', 'ws-flv'] as const;
+export type StreamedProtocol = (typeof STREAMED_PROTOCOLS)[number];
+/** ...and LL-HLS, which polls (hls-player.ts). */
+export const PLAY_PROTOCOLS = [...STREAMED_PROTOCOLS, 'hls'] as const;
 export type PlayProtocol = (typeof PLAY_PROTOCOLS)[number];
 
 export interface LoadtestOptions {
@@ -18,7 +22,7 @@ export interface LoadtestOptions {
   players: number;
   /** Protocols the players use, assigned round-robin (player i uses protocols[i % n]). */
   playProtocols: PlayProtocol[];
-  /** HTTP-FLV/WS-FLV URL with {host} {app} {stream}; ws(s):// is derived from http(s):// for WS-FLV. */
+  /** HTTP-FLV/WS-FLV URL with {host} {app} {stream}; ws(s):// is derived from http(s):// for WS-FLV, .m3u8 from .flv for HLS. */
   playUrlTemplate: string;
   /** Video bitrate, kbit/s (audio adds AUDIO_BITRATE_KBPS when on). */
   bitrateKbps: number;
@@ -30,6 +34,8 @@ export interface LoadtestOptions {
   file: string | undefined;
   /** Seconds over which all players are connected, evenly spaced. */
   rampS: number;
+  /** Seconds the streams run before the first player connects (HLS: a first segment exists, as on a stream live for a while). */
+  warmupS: number;
   /** Seconds the whole run lasts, from start until publishers stop. */
   durationS: number;
   /** Threads for player groups (publishers get their own, see run.ts). */
@@ -64,6 +70,7 @@ export function defaultOptions(target: string): LoadtestOptions {
     audio: true,
     file: undefined,
     rampS: 1,
+    warmupS: 0,
     durationS: 30,
     threads: availableParallelism(),
     streamPrefix: `lt-${randomBytes(3).toString('hex')}`,
@@ -94,16 +101,18 @@ export function resolveOptions(input: LoadtestInput): LoadtestOptions {
   num('bitrate', o.bitrateKbps, 8, 1000000);
   num('fps', o.fps, 1, 1000);
   num('ramp', o.rampS, 0, 3600);
+  num('warmup', o.warmupS, 0, 3600);
   num('duration', o.durationS, 0.5, 86400);
   num('max-p99', o.maxP99Ms, 0, Infinity);
   num('max-gap-rate', o.maxGapRate, 0, 1);
   num('min-throughput', o.minThroughputMbps, 0, Infinity);
-  if (o.playProtocols.length === 0) throw new SluiceError('ERR_CONFIG', '--play-protocol: at least one of rtmp, http-flv, ws-flv');
+  if (o.playProtocols.length === 0) throw new SluiceError('ERR_CONFIG', `--play-protocol: at least one of ${PLAY_PROTOCOLS.join(', ')}`);
   for (const p of o.playProtocols) {
     if (!PLAY_PROTOCOLS.includes(p)) throw new SluiceError('ERR_CONFIG', `--play-protocol: "${p}" is not one of ${PLAY_PROTOCOLS.join(', ')}`);
   }
   if (!/^[A-Za-z0-9_.-]+$/.test(o.streamPrefix)) throw new SluiceError('ERR_CONFIG', `--stream-prefix: "${o.streamPrefix}" (letters, digits, _ . - only)`);
   if (o.rampS >= o.durationS) throw new SluiceError('ERR_CONFIG', `--ramp ${o.rampS} s must be shorter than --duration ${o.durationS} s`);
+  if (o.warmupS + o.rampS >= o.durationS) throw new SluiceError('ERR_CONFIG', `--warmup ${o.warmupS} s + --ramp ${o.rampS} s must be shorter than --duration ${o.durationS} s`);
   return o;
 }
 

@@ -1,8 +1,8 @@
 /**
  * How a synthetic player connects: RTMP (our RtmpClient), HTTP-FLV (a
- * streamed GET) and WS-FLV (binary WebSocket frames), each delivering
- * audio/video/data tags to the same handlers. FLV bytes go through the
- * socket-free FlvDemuxer.
+ * streamed GET), WS-FLV (binary WebSocket frames) and LL-HLS (polling,
+ * hls-player.ts), each delivering audio/video/data tags to the same
+ * handlers. FLV bytes go through the socket-free FlvDemuxer.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { SluiceError } from '../src/core/errors.js';
 import { FlvDemuxer } from '../src/protocol/flv-tag.js';
 import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
+import { openHls } from './hls-player.js';
 import type { PlayerAssignment } from './messages.js';
 import { wallNowMs } from './schedule.js';
 
@@ -22,6 +23,8 @@ export interface PlayHandlers {
   onBytes(n: number): void;
   /** The connection ended; `err` unless we closed it. Called once, and only after open resolved. */
   onClose(err: Error | undefined): void;
+  /** Something failed and the player carried on (HLS: a request it retried). */
+  onError?(err: Error): void;
 }
 
 export interface PlayConnection {
@@ -39,6 +42,8 @@ export function openPlayer(a: PlayerAssignment, timeoutMs: number, h: PlayHandle
       return openHttpFlv(a, timeoutMs, h, insecure);
     case 'ws-flv':
       return openWsFlv(a, timeoutMs, h, insecure);
+    case 'hls':
+      return openHls(a, timeoutMs, h, insecure);
   }
 }
 

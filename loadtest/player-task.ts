@@ -21,9 +21,11 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
   const start = async (a: PlayerAssignment): Promise<void> => {
     const counters = [rep.totals, rep.protocolTotals(a.protocol)];
     const t0 = wallNowMs();
+    // HLS has no onMetaData: its init segment stands for the sequence headers alone.
+    const expect = a.protocol === 'hls' ? { ...input.expectHeaders, metadata: false } : input.expectHeaders;
     const tally = new FrameTally(
       a.stream,
-      input.expectHeaders,
+      expect,
       {
         counters,
         videoLatency: (ms) => rep.recordVideoLatency(ms, a.protocol),
@@ -41,6 +43,7 @@ export async function runPlayerTask(input: PlayerTaskInput): Promise<Uint8Array>
         onBytes: (n) => {
           for (const c of counters) c.bytesIn += n;
         },
+        onError: (err) => rep.error(err),
         onClose: (err) => {
           if (live) playing--;
           live = false;

@@ -3,7 +3,7 @@
  *
  *   1. check the targets (loopback unless allowed) and the options
  *   2. start the publisher tasks; wait until every publish attempt settled
- *   3. start the player tasks, which connect over the ramp
+ *   3. start the player tasks, which connect over the ramp (after the warm-up)
  *   4. at `durationS` publishers stop; a moment later every client closes
  *   5. merge the tasks' envelopes: totals, histograms, errors
  *
@@ -167,7 +167,7 @@ export async function runLoadtest(input: LoadtestInput, hooks: RunHooks = {}): P
       const why = ready.find((r) => r.error)?.error ?? 'no publisher task reported';
       throw new SluiceError('ERR_STREAM', `no publisher is live: ${why}`);
     }
-    rampStartMs = wallNowMs();
+    rampStartMs = wallNowMs() + o.warmupS * 1000;
     for (const group of playerGroups) {
       envelopes.push(
         startTask(

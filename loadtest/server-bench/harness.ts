@@ -160,6 +160,15 @@ export async function metricSum(server: ServerUnderTest, metric: string): Promis
   return sum;
 }
 
+/** A sluice counter per value of its one label, from /metrics (empty for a server without it). */
+export async function metricByLabel(server: ServerUnderTest, metric: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (server.adminPort === undefined) return out;
+  const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+  for (const m of text.matchAll(new RegExp(`^${metric}\\{[a-z_]+="([^"]*)"\\} (\\S+)$`, 'gm'))) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  return out;
+}
+
 export interface LoadOptions {
   players: number;
   /** Video bitrate of the one published stream, Mbit/s. */

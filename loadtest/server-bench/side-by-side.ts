@@ -6,16 +6,18 @@
  *
  *   npm run build && node dist/loadtest/server-bench/side-by-side.js --players 200 --bitrate 2000 --duration 20
  *
- * `--protocols http-flv,ws-flv` adds sluice rows (default config) whose
- * players use those transports; the other servers' rows stay RTMP, the
- * baseline the issue compares them with. RSS per player is (peak RSS −
- * RSS before the load) / players.
+ * `--protocols http-flv,ws-flv,hls` adds sluice rows (default config)
+ * whose players use those transports (hls: LL-HLS pollers, hls-player.ts);
+ * the other servers' rows stay RTMP, the baseline the issue compares them
+ * with. RSS per player is (peak RSS − RSS before the load) / players.
+ * Under the table: each row's player errors (retried HLS requests among
+ * them) and, for HLS rows, the server's HLS request and status counts.
  */
 import { parseArgs } from 'node:util';
 import { runLoadtest } from '../run.js';
 import { buildSummary, type Summary } from '../summary.js';
 import { PLAY_PROTOCOLS, type PlayProtocol } from '../options.js';
-import { cpuSeconds, launchNginxRtmp, launchNodeMediaServer, launchSluice, rssMb, type ServerUnderTest } from './harness.js';
+import { cpuSeconds, launchNginxRtmp, launchNodeMediaServer, launchSluice, metricByLabel, rssMb, type ServerUnderTest } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,11 +25,13 @@ const { values } = parseArgs({
     bitrate: { type: 'string', default: '2000' },
     duration: { type: 'string', default: '20' },
     ramp: { type: 'string', default: '5' },
+    /** Seconds the stream runs before players join (HLS rows: a first segment exists, as on a stream live for a while). */
+    warmup: { type: 'string', default: '0' },
     workers: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
     /** Extra sluice rows with other merged-write windows, e.g. --merge 0 (player.mergeWriteMs). */
     merge: { type: 'string', default: '' },
-    /** Extra sluice rows with config keys set, one row per flag: --variant player.mergeBudgetMs=0,player.queueMaxMs=500 */
+    /** Extra sluice rows with config keys set, one row per flag: --variant player.mergeBudgetMs=0,player.queueMaxMs=500; a PROTOCOL: prefix (--variant hls:hls.partMs=200) plays it over that transport. */
     variant: { type: 'string', multiple: true, default: [] },
     /** Leave node-media-server out (its row takes a run of its own). */
     'no-nms': { type: 'boolean', default: false },
@@ -43,6 +47,8 @@ interface Row {
   rss: number;
   /** RSS before the load, MB. */
   rss0: number;
+  /** HLS rows: the server's sluice_hls_requests_total by kind and sluice_hls_responses_total by status. */
+  hls?: { requests: Record<string, number>; statuses: Record<string, number> };
 }
 
 async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp'): Promise<Row> {
@@ -58,12 +64,17 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
       bitrateKbps: Number(values.bitrate),
       durationS: Number(values.duration),
       rampS: Number(values.ramp),
+      warmupS: Number(values.warmup),
       threads: Number(values.threads),
       playProtocols: [protocol],
       ...(server.httpPort ? { playUrlTemplate: `http://127.0.0.1:${server.httpPort}/{app}/{stream}.flv` } : {}),
     });
+    const cpuS = cpuSeconds(server.proc.pid!) - cpu0;
     const name = protocol === 'rtmp' ? server.name : `${server.name} ${protocol}`;
-    return { name, s: buildSummary(r), cpuS: cpuSeconds(server.proc.pid!) - cpu0, rss, rss0 };
+    const hls = protocol === 'hls'
+      ? { requests: await metricByLabel(server, 'sluice_hls_requests_total'), statuses: await metricByLabel(server, 'sluice_hls_responses_total') }
+      : undefined;
+    return { name, s: buildSummary(r), cpuS, rss, rss0, hls };
   } finally {
     clearInterval(sampler);
   }
@@ -71,8 +82,11 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
 
 const rows: Row[] = [];
 const merges = values.merge ? values.merge.split(',').map(Number) : [];
-const protocols = values.protocols ? (values.protocols.split(',') as PlayProtocol[]) : [];
-for (const p of protocols) if (!PLAY_PROTOCOLS.includes(p)) throw new Error(`--protocols: ${p} is not one of ${PLAY_PROTOCOLS.join(', ')}`);
+function checkProtocol(p: string): PlayProtocol {
+  if (!(PLAY_PROTOCOLS as readonly string[]).includes(p)) throw new Error(`${p} is not one of ${PLAY_PROTOCOLS.join(', ')}`);
+  return p as PlayProtocol;
+}
+const protocols = values.protocols ? values.protocols.split(',').map(checkProtocol) : [];
 const sluice = (extra: string[] = []) => () => launchSluice(Number(values.workers), extra);
 /** A server to start and the transport its players use. */
 type Launch = [() => Promise<ServerUnderTest | undefined>, PlayProtocol];
@@ -80,7 +94,10 @@ const launchers: Launch[] = [
   [sluice(), 'rtmp'],
   ...protocols.map((p): Launch => [sluice(), p]),
   ...merges.map((ms): Launch => [sluice(['--set', `player.mergeWriteMs=${ms}`]), 'rtmp']),
-  ...values.variant.map((v): Launch => [sluice(v.split(',').flatMap((kv) => ['--set', kv])), 'rtmp']),
+  ...values.variant.map((v): Launch => {
+    const [, p = 'rtmp', sets = v] = /^(?:([a-z-]+):)?(.*)$/.exec(v)!;
+    return [sluice(sets.split(',').flatMap((kv) => ['--set', kv])), checkProtocol(p)];
+  }),
   ...(values['no-nms'] ? [] : [[launchNodeMediaServer, 'rtmp'] satisfies Launch]),
   [launchNginxRtmp, 'rtmp'],
 ];
@@ -94,7 +111,7 @@ for (const [launch, protocol] of launchers) {
   }
 }
 
-console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} players (RTMP unless named), ${values.duration} s (ramp ${values.ramp} s), node ${process.version}`);
+console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} players (RTMP unless named), ${values.duration} s (warm-up ${values.warmup} s, ramp ${values.ramp} s), node ${process.version}`);
 console.log('server                                   players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB  KB/player');
 for (const { name, s, cpuS, rss, rss0 } of rows) {
   const l = s.latencyMs.latency;
@@ -104,4 +121,9 @@ for (const { name, s, cpuS, rss, rss0 } of rows) {
   console.log(
     `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}  ${perPlayerKb.toFixed(0).padStart(9)}`,
   );
+}
+for (const { name, s, hls } of rows) {
+  const errors = Object.entries(s.errors);
+  if (errors.length > 0) console.log(`${name}: player errors: ${errors.map(([m, n]) => `${n}× ${m}`).join('; ')}`);
+  if (hls) console.log(`${name}: HLS requests ${JSON.stringify(hls.requests)}, responses ${JSON.stringify(hls.statuses)}`);
 }

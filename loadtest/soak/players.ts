@@ -1,12 +1,12 @@
 /**
- * Player churn: players of all three transports (play-transports.ts) join
+ * Player churn: players of the three streamed transports (play-transports.ts; not HLS) join
  * at random moments while there is room under the bound, watch a live
  * name (now and then one nobody publishes, which must be refused after
  * media.playWaitMs) for a random 2-30 s, and leave. A player whose stream
  * ends under it is closed by the server; that is counted, not an error.
  */
 import { openPlayer } from '../play-transports.js';
-import { PLAY_PROTOCOLS, type PlayProtocol } from '../options.js';
+import { STREAMED_PROTOCOLS, type StreamedProtocol } from '../options.js';
 import { playUrl } from '../targets.js';
 import type { ClientSet } from './client-set.js';
 import type { LiveName } from './publishers.js';
@@ -25,12 +25,12 @@ export interface PlayTarget {
   urlTemplate: string;
 }
 
-export function urlFor(t: PlayTarget, protocol: PlayProtocol, name: string): string {
+export function urlFor(t: PlayTarget, protocol: StreamedProtocol, name: string): string {
   return playUrl({ target: t.rtmpUrl, playUrlTemplate: t.urlTemplate }, protocol, name);
 }
 
 export class PlayerChurn {
-  readonly counts: Record<PlayProtocol, Counts> = { rtmp: {}, 'http-flv': {}, 'ws-flv': {} };
+  readonly counts: Record<StreamedProtocol, Counts> = { rtmp: {}, 'http-flv': {}, 'ws-flv': {} };
   active = 0;
   bytesIn = 0;
   private index = 0;
@@ -52,7 +52,7 @@ export class PlayerChurn {
   }
 
   private async join(): Promise<void> {
-    const protocol = this.rng.pick(PLAY_PROTOCOLS);
+    const protocol = this.rng.pick(STREAMED_PROTOCOLS);
     const counts = this.counts[protocol];
     const live = this.liveNames();
     const name = live.length === 0 || this.rng.chance(UNPUBLISHED_SHARE) ? `${this.prefix}-nobody-${this.index}` : this.rng.pick(live).name;

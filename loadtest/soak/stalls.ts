@@ -18,7 +18,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { RtmpClient } from '../../src/rtmp/client/rtmp-client.js';
-import { PLAY_PROTOCOLS, type PlayProtocol } from '../options.js';
+import { STREAMED_PROTOCOLS, type StreamedProtocol } from '../options.js';
 import { wallNowMs } from '../schedule.js';
 import type { ClientSet } from './client-set.js';
 import { urlFor, type PlayTarget } from './players.js';
@@ -38,7 +38,7 @@ const GIVE_UP_AFTER_MS = 60_000;
 const STREAM_LEFT_MS = 35_000;
 
 interface Stalled {
-  protocol: PlayProtocol;
+  protocol: StreamedProtocol;
   serverPort: number;
   localPort: number;
   name: string;
@@ -68,10 +68,10 @@ export function heldConnections(serverPorts: readonly number[]): Set<string> {
 }
 
 export class StallChurn {
-  readonly counts: Record<PlayProtocol, Counts> = { rtmp: {}, 'http-flv': {}, 'ws-flv': {} };
+  readonly counts: Record<StreamedProtocol, Counts> = { rtmp: {}, 'http-flv': {}, 'ws-flv': {} };
   readonly closedAfterMs: number[] = [];
   /** Each stall's end: how, and ms after it stopped reading. */
-  readonly events: { protocol: PlayProtocol; outcome: string; msAfterPause: number }[] = [];
+  readonly events: { protocol: StreamedProtocol; outcome: string; msAfterPause: number }[] = [];
   private readonly stalled = new Set<Stalled>();
   private poller: NodeJS.Timeout | undefined;
   active = 0;
@@ -94,7 +94,7 @@ export class StallChurn {
 
   private schedule(): void {
     this.set.later(1000 * this.rng.between(...EVERY_S), () => {
-      if (this.active < this.maxStalls && this.room()) void this.stall(this.rng.pick(PLAY_PROTOCOLS));
+      if (this.active < this.maxStalls && this.room()) void this.stall(this.rng.pick(STREAMED_PROTOCOLS));
       this.schedule();
     });
   }
@@ -121,7 +121,7 @@ export class StallChurn {
     }
   }
 
-  private async stall(protocol: PlayProtocol): Promise<void> {
+  private async stall(protocol: StreamedProtocol): Promise<void> {
     const counts = this.counts[protocol];
     // Preferably a stream with time left to evict it before its publisher stops; else, half the
     // time, the longest-lived one: then the stream's end must release the stalled player.

@@ -68,7 +68,7 @@ test('flags: parsed, checked, and bad ones named', () => {
   for (const bad of ['10x', 's', '', '1m-3s', 'ten'])
     assert.throws(() => parseCliArgs(['--target', 'rtmp://127.0.0.1/live', '--duration', bad]), /--duration: ".*" is not a duration/, bad);
   assert.throws(() => parseCliArgs(['--target', 'rtmp://127.0.0.1/live', '--fps', 'fast']), /--fps: "fast" is not a number/);
-  assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', playProtocols: ['hls' as 'rtmp'] }), /--play-protocol: "hls"/);
+  assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', playProtocols: ['srt' as 'rtmp'] }), /--play-protocol: "srt"/);
   assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', maxGapRate: 2 }), /--max-gap-rate/);
   assert.throws(() => resolveOptions({ target: 'rtmp://127.0.0.1/live', rampS: 10, durationS: 5 }), /--ramp/);
 });

@@ -29,6 +29,13 @@ const PLAYLIST = /^\/([^/]+)\/(.+?)(\.ts|\.fmp4)?\.m3u8$/;
 const MEDIA = /^\/([^/]+)\/(.+)\/(?:init-([0-9a-f]{16})\.mp4|seg-(\d{1,10})\.(m4s|ts)|part-(\d{1,10})\.(\d{1,4})\.m4s)$/;
 const MPEG_TS = 'video/mp2t';
 const MPEGURL = 'application/vnd.apple.mpegurl';
+/**
+ * Where a URI's query goes in a rendered playlist: a playlist is rendered
+ * once per version of the stream (every held reload asks for the same
+ * one) and each viewer's query (a signed URL's token) spliced in.
+ */
+const QUERY = '\u0001';
+const withQuery = (text: string, q: string): string => (text.includes(QUERY) ? text.split(QUERY).join(q) : text);
 /** rfc8216bis 6.2.5.2: a blocked request is answered 503 if what it asks for has not come within three target durations. */
 const BLOCK_TARGETS = 3;
 
@@ -200,15 +207,17 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
             cache = `public, max-age=${Math.ceil(blockMs / 1000) * 2}`;
           }
           const names: PlaylistNames = {
-            segment: (msn) => `${base}/seg-${msn}.m4s${q}`,
-            part: (msn, i) => `${base}/part-${msn}.${i}.m4s${q}`,
-            init: (v) => `${base}/init-${s.initName(v)}.mp4${q}`,
+            segment: (msn) => `${base}/seg-${msn}.m4s${QUERY}`,
+            part: (msn, i) => `${base}/part-${msn}.${i}.m4s${QUERY}`,
+            init: (v) => `${base}/init-${s.initName(v)}.mp4${QUERY}`,
           };
-          return answer({ status: 200, type: MPEGURL, cache, body: mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency }) });
+          const text = s.rendered('fmp4', () => mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency }));
+          return answer({ status: 200, type: MPEGURL, cache, body: withQuery(text, q) });
         }
         if (asked.kind === 'tsPlaylist') {
-          const names: PlaylistNames = { segment: (msn) => `${base}/seg-${msn}.ts${q}`, part: () => '', init: () => undefined };
-          return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: mediaPlaylist(s.tsView, { names, lowLatency: false }) });
+          const names: PlaylistNames = { segment: (msn) => `${base}/seg-${msn}.ts${QUERY}`, part: () => '', init: () => undefined };
+          const text = s.rendered('ts', () => mediaPlaylist(s.tsView, { names, lowLatency: false }));
+          return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: withQuery(text, q) });
         }
         if (asked.kind === 'tsSegment') {
           const seg = s.segment(asked.msn);

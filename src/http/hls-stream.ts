@@ -299,6 +299,17 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return (this.seg.pending === 0 && this.seg.segments.length > 0) || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
+  /** A playlist's text for the current version, rendered once per version and kind. */
+  rendered(kind: 'fmp4' | 'ts', render: () => string): string {
+    const have = this.renders.get(kind);
+    if (have && have.version === this.version) return have.text;
+    const text = render();
+    this.renders.set(kind, { version: this.version, text });
+    return text;
+  }
+
+  private readonly renders = new Map<'fmp4' | 'ts', { version: number; text: string }>();
+
   /** The tracks segmented, once the first frame fixed them. */
   get trackLayout(): StreamTracks | undefined {
     return this.tracks;

@@ -7,24 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { withServer, streamOf } from '../helpers/server-harness.js';
 import { sleep, waitFor } from '../helpers/net.js';
 import { clipPictures, enhancedClip, type EnhancedCodec } from '../helpers/enhanced-clip.js';
-import { runFfmpeg, tmpFile } from '../helpers/ffmpeg.js';
+import { runFfmpeg } from '../helpers/ffmpeg.js';
 import { parseAv1Config } from '../../src/protocol/av1.js';
 import { ffprobe } from './ffmpeg-check.js';
-import { walk } from './box-reader.js';
+import { copyWindow, getOk } from './local-window.js';
 
 const FPS = 25;
 const SAMPLE_ENTRY = { hevc: ['hvc1', 'hvcC', 'hevc'], av1: ['av01', 'av1C', 'av1'] } as const;
-
-async function get(url: string): Promise<Buffer> {
-  const r = await fetch(url);
-  assert.equal(r.status, 200, `${url}: ${r.status} ${await r.clone().text()}`);
-  return Buffer.from(await r.arrayBuffer());
-}
 
 for (const codec of ['hevc', 'av1'] as EnhancedCodec[]) {
   test(`HLS of an E-RTMP ${codec} stream: fMP4 with ${SAMPLE_ENTRY[codec][0]}, decoding to the clip's pictures`, { timeout: 90_000 }, async () => {
@@ -42,13 +34,13 @@ for (const codec of ['hevc', 'av1'] as EnhancedCodec[]) {
       await waitFor(() => (streamOf(h.srv, name)?.counters.tagsIn ?? 0) >= clip.frames.length + 1, 5000, 'the server to take every frame');
 
       const base = `http://127.0.0.1:${h.srv.httpPort}/live`;
-      const playlist = (await get(`${base}/${name}.m3u8`)).toString();
+      const playlist = (await getOk(`${base}/${name}.m3u8`)).toString();
       const uris = [...playlist.matchAll(/^(hls-\w+\/seg-\d+\.m4s)$/gm)].map((m) => m[1]!);
       const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
       assert.ok(init && uris.length >= 3, playlist);
 
       // The init declares the codec with its configuration record as published.
-      const initBytes = await get(`${base}/${init}`);
+      const initBytes = await getOk(`${base}/${init}`);
       const [entry, configBox, ffName] = SAMPLE_ENTRY[codec];
       assert.ok(initBytes.includes(Buffer.from(entry, 'latin1')), `init has a ${entry} sample entry`);
       const config = clip.sequenceStart.subarray(5);
@@ -56,17 +48,7 @@ for (const codec of ['hevc', 'av1'] as EnhancedCodec[]) {
       assert.ok(at > 0 && initBytes.subarray(at + 4, at + 4 + config.length).equals(config), `${configBox} is the record as published`);
       if (codec === 'av1') assert.deepEqual([parseAv1Config(config).width, parseAv1Config(config).height], [160, 120], 'av1C sequence header size');
 
-      const dir = tmpFile(`hls-${codec}`);
-      mkdirSync(path.join(dir, name), { recursive: true });
-      writeFileSync(path.join(dir, init), initBytes);
-      for (const u of uris) {
-        const seg = await get(`${base}/${u}`);
-        assert.deepEqual([...new Set(walk(seg).map((b) => b.type))], ['moof', 'mdat'], `${u} is moof/mdat`);
-        writeFileSync(path.join(dir, u), seg);
-      }
-      // The live playlist as served, ended, so ffmpeg reads it once.
-      const local = path.join(dir, 'index.m3u8');
-      writeFileSync(local, playlist.replace(/#EXT-X-PRELOAD-HINT.*\n/, '') + '#EXT-X-ENDLIST\n');
+      const local = await copyWindow(`hls-${codec}`, base, name, playlist, init, uris);
 
       const streams = await ffprobe(local);
       assert.deepEqual(streams.map((s) => [s.codec_type, s.codec_name, s.width, s.height]), [['video', ffName, 160, 120]]);

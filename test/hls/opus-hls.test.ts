@@ -9,21 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { withServer, streamOf } from '../helpers/server-harness.js';
 import { sleep, waitFor } from '../helpers/net.js';
-import { tmpFile } from '../helpers/ffmpeg.js';
 import { opusClip } from '../helpers/opus-clip.js';
 import { parseOpusHead } from '../../src/protocol/opus.js';
 import { ffmpegMd5, ffprobe, track } from './ffmpeg-check.js';
-import { walk } from './box-reader.js';
-
-async function get(url: string): Promise<Buffer> {
-  const r = await fetch(url);
-  assert.equal(r.status, 200, `${url}: ${r.status} ${await r.clone().text()}`);
-  return Buffer.from(await r.arrayBuffer());
-}
+import { copyWindow, getOk } from './local-window.js';
 
 test('HLS of an E-RTMP Opus stream: Opus + dOps in the init, the published packets in the segments', { timeout: 90_000 }, async () => {
   const clip = await opusClip(5);
@@ -39,7 +30,7 @@ test('HLS of an E-RTMP Opus stream: Opus + dOps in the init, the published packe
     await waitFor(() => (streamOf(h.srv, name)?.counters.tagsIn ?? 0) >= clip.packets.length + 1, 5000, 'the server to take every packet');
 
     const base = `http://127.0.0.1:${h.srv.httpPort}/live`;
-    const playlist = (await get(`${base}/${name}.m3u8`)).toString();
+    const playlist = (await getOk(`${base}/${name}.m3u8`)).toString();
     const uris = [...playlist.matchAll(/^(hls-opus\/seg-\d+\.m4s)$/gm)].map((m) => m[1]!);
     const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
     assert.ok(init && uris.length >= 3, playlist);
@@ -48,7 +39,7 @@ test('HLS of an E-RTMP Opus stream: Opus + dOps in the init, the published packe
     assert.equal(ts.status, 415, 'no MPEG-TS form of Opus');
     assert.match(await ts.text(), /Opus is carried in fMP4 only/);
 
-    const initBytes = await get(`${base}/${init}`);
+    const initBytes = await getOk(`${base}/${init}`);
     assert.ok(initBytes.includes(Buffer.from('Opus', 'latin1')), 'an Opus sample entry');
     const at = initBytes.indexOf(Buffer.from('dOps', 'latin1'));
     assert.ok(at > 0, 'a dOps box');
@@ -58,16 +49,7 @@ test('HLS of an E-RTMP Opus stream: Opus + dOps in the init, the published packe
     assert.deepEqual([d[0], d[1], d.readUInt16BE(2), d.readUInt32BE(4), d.readInt16BE(8), d[10]],
       [0, head.channels, head.preSkip, head.inputSampleRate, head.outputGain, head.mappingFamily], 'dOps says what OpusHead said');
 
-    const dir = tmpFile('hls-opus');
-    mkdirSync(path.join(dir, name), { recursive: true });
-    writeFileSync(path.join(dir, init), initBytes);
-    for (const u of uris) {
-      const seg = await get(`${base}/${u}`);
-      assert.deepEqual([...new Set(walk(seg).map((b) => b.type))], ['moof', 'mdat'], `${u} is moof/mdat`);
-      writeFileSync(path.join(dir, u), seg);
-    }
-    const local = path.join(dir, 'index.m3u8');
-    writeFileSync(local, playlist.replace(/#EXT-X-PRELOAD-HINT.*\n/, '') + '#EXT-X-ENDLIST\n');
+    const local = await copyWindow('hls-opus', base, name, playlist, init, uris);
 
     const streams = await ffprobe(local);
     assert.deepEqual(streams.map((s) => [s.codec_type, s.codec_name]), [['audio', 'opus']]);

@@ -219,6 +219,8 @@ const configObject = z
         windowSegments: int(2, 100).default(6),
         /** LL-HLS tags (parts, preload hints, blocking reload); off gives plain RFC 8216 playlists. */
         lowLatency: z.boolean().default(true),
+        /** Playlist delta updates (CAN-SKIP-UNTIL, _HLS_skip): offered only when the window lasts more than six target durations. */
+        deltaUpdates: z.boolean().default(true),
         /** `/{app}/{name}.m3u8` of a stream with audio and video is a multivariant playlist (CODECS, RESOLUTION, BANDWIDTH) naming `{name}.fmp4.m3u8`. */
         multivariant: z.boolean().default(true),
         /** MPEG-TS segments at /{app}/{name}.ts.m3u8 for players without fMP4 (built only for streams someone asks for so). */

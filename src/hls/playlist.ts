@@ -22,7 +22,20 @@ export interface PlaylistOptions {
   lowLatency?: boolean;
   /** Parts are listed for complete segments ending within this many target durations of the live edge (default 3, rfc8216bis 4.4.4.9). */
   partTargets?: number;
+  /**
+   * Offer Playlist Delta Updates (rfc8216bis 6.2.5.1): CAN-SKIP-UNTIL of
+   * six target durations, the least the draft allows. Only worth it when
+   * the window is longer than that; off by default.
+   */
+  deltaUpdates?: boolean;
+  /** Render the delta update (`_HLS_skip=YES`): segments wholly older than the skip boundary become one EXT-X-SKIP. */
+  skip?: boolean;
 }
+
+/** CAN-SKIP-UNTIL in target durations: the draft's minimum (4.4.3.8). */
+const SKIP_TARGETS = 6;
+/** EXT-X-SKIP needs version 9 (rfc8216bis 7). */
+const SKIP_VERSION = 9;
 
 /** The Segmenter state a playlist reads. */
 export type PlaylistSource = Pick<Segmenter, 'segments' | 'open' | 'discontinuitySequence' | 'maxSegmentMs' | 'ended' | 'nextPart' | 'opts'>;
@@ -48,24 +61,33 @@ export function mediaPlaylist(src: PlaylistSource, opts: PlaylistOptions): strin
   const { names } = opts;
   const target = targetDurationS(src);
   const first = src.segments[0] ?? src.open;
-  const lines = ['#EXTM3U', `#EXT-X-VERSION:${VERSION}`, `#EXT-X-TARGETDURATION:${target}`];
+  const all = src.open ? [...src.segments, src.open] : src.segments;
+  const edge = all.reduce((ms, s) => ms + s.durationMs, 0);
+  const skipUntilMs = opts.deltaUpdates ? SKIP_TARGETS * target * 1000 : undefined;
+  // Complete segments that end before the skip boundary, from the oldest.
+  let skipped = 0;
+  if (opts.skip && skipUntilMs !== undefined) {
+    for (let end = 0; skipped < src.segments.length && (end += src.segments[skipped]!.durationMs) <= edge - skipUntilMs;) skipped++;
+  }
+  const lines = ['#EXTM3U', `#EXT-X-VERSION:${skipped > 0 ? SKIP_VERSION : VERSION}`, `#EXT-X-TARGETDURATION:${target}`];
   if (ll) {
     const partTarget = src.opts.partMs;
+    const skip = skipUntilMs === undefined ? '' : `,CAN-SKIP-UNTIL=${seconds(skipUntilMs)}`;
     lines.push(
-      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${seconds(PART_HOLD_BACK_TARGETS * partTarget)}`,
+      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES${skip},PART-HOLD-BACK=${seconds(PART_HOLD_BACK_TARGETS * partTarget)}`,
       `#EXT-X-PART-INF:PART-TARGET=${seconds(partTarget)}`,
     );
   }
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${first?.msn ?? src.nextPart.msn}`);
   if (src.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${src.discontinuitySequence}`);
+  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
 
   // Parts of complete segments are listed only near the live edge; older segments are listed whole.
-  const all = src.open ? [...src.segments, src.open] : src.segments;
-  const edge = all.reduce((ms, s) => ms + s.durationMs, 0);
   let fromEnd = edge;
   let map: number | undefined;
-  for (const seg of all) {
+  for (const [i, seg] of all.entries()) {
     fromEnd -= seg.durationMs; // now: from this segment's end to the live edge
+    if (i < skipped) continue;
     if (seg.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (seg.initVersion !== map) {
       map = seg.initVersion;

@@ -85,6 +85,8 @@ let nextViewer = 1;
 export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, secure: boolean): HlsRoutes {
   const cfg = ctx.config.hls;
   const mediaMaxAge = Math.ceil(((cfg.windowSegments + 1) * cfg.segmentMs) / 1000);
+  // Delta updates only pay when the window outlasts the six target durations a client must keep (CAN-SKIP-UNTIL).
+  const delta = cfg.deltaUpdates && cfg.lowLatency && cfg.windowSegments * cfg.segmentMs > 6 * Math.ceil(cfg.segmentMs / 1000) * 1000;
   const c = svc.counters;
 
   return {
@@ -138,6 +140,8 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
       if (ts && !cfg.mpegts) return fail(404, 'MPEG-TS HLS is off (hls.mpegts)');
       const blockMsn = params.get('_HLS_msn');
       const blockPart = params.get('_HLS_part');
+      // _HLS_skip=YES (or v2, which also skips date ranges: there are none here) asks for a delta update.
+      const skip = delta && (params.get('_HLS_skip') === 'YES' || params.get('_HLS_skip') === 'v2');
       for (const k of [...params.keys()]) if (k.startsWith('_HLS_')) params.delete(k);
       const query = params.toString().slice(0, MAX_QUERY);
       const ip = peerOf(res);
@@ -211,7 +215,7 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
             part: (msn, i) => `${base}/part-${msn}.${i}.m4s${QUERY}`,
             init: (v) => `${base}/init-${s.initName(v)}.mp4${QUERY}`,
           };
-          const text = s.rendered('fmp4', () => mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency }));
+          const text = s.rendered(skip ? 'fmp4-skip' : 'fmp4', () => mediaPlaylist(s.view, { names, lowLatency: cfg.lowLatency, deltaUpdates: delta, skip }));
           return answer({ status: 200, type: MPEGURL, cache, body: withQuery(text, q) });
         }
         if (asked.kind === 'tsPlaylist') {

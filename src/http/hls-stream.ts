@@ -46,6 +46,8 @@ export interface HlsStreamOptions {
 }
 
 type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
+/** The playlists rendered per version: fMP4 (full or delta update) and MPEG-TS. */
+type PlaylistKind = 'fmp4' | 'fmp4-skip' | 'ts';
 /** fMP4 carries these as avc1, hvc1 and av01; FLV's others (VP6, Sorenson...) have no HLS form. */
 const VIDEO_TRACKS: Record<VideoCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { avc: avcTrack, hevc: hevcTrack, av1: av1Track };
 type AudioCodecOfHls = 'aac' | 'opus';
@@ -300,7 +302,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   }
 
   /** A playlist's text for the current version, rendered once per version and kind. */
-  rendered(kind: 'fmp4' | 'ts', render: () => string): string {
+  rendered(kind: PlaylistKind, render: () => string): string {
     const have = this.renders.get(kind);
     if (have && have.version === this.version) return have.text;
     const text = render();
@@ -308,7 +310,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return text;
   }
 
-  private readonly renders = new Map<'fmp4' | 'ts', { version: number; text: string }>();
+  private readonly renders = new Map<PlaylistKind, { version: number; text: string }>();
 
   /** The tracks segmented, once the first frame fixed them. */
   get trackLayout(): StreamTracks | undefined {

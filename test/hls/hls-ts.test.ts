@@ -16,6 +16,7 @@ import { withServer } from '../helpers/server-harness.js';
 import { sleep, waitFor } from '../helpers/net.js';
 import { makeClip, runFfmpeg, tmpFile } from '../helpers/ffmpeg.js';
 import { readClip } from '../helpers/clip-tags.js';
+import { clipFrames, sendFrames, sendHeaders } from './clip-feed.js';
 import { ffprobe } from './ffmpeg-check.js';
 
 const GOP = 25;
@@ -57,22 +58,18 @@ test('MPEG-TS HLS: .ts segments ffmpeg decodes into the clip\'s pictures, contin
     const name = 'hls-ts';
     const pub = await h.client();
     await pub.publish(name);
-    pub.sendMedia(9, 0, ref.vseq);
-    pub.sendMedia(8, 0, ref.aseq);
+    sendHeaders(pub, ref);
     const base = `http://127.0.0.1:${h.srv.httpPort}/live`;
     // Half the clip, then a TS request (TS is built from then on), then the rest: what came before has no TS.
-    const frames = [...ref.video, ...ref.audio].sort((a, b) => a.ts - b.ts || a.type - b.type);
+    const frames = clipFrames(ref);
     const half = frames.findIndex((t) => t.ts >= 3000);
-    for (const [i, t] of frames.slice(0, half).entries()) {
-      pub.sendMedia(t.type as 8 | 9, t.ts, t.data);
-      if (i % 10 === 9) await sleep(1);
-    }
+    await sendFrames(pub, frames.slice(0, half));
+    // The stream's HLS is up (its segments built) before TS is asked for, so the TS request is taken at once.
+    await waitFor(async () => (await fetch(`${base}/${name}.fmp4.m3u8`)).status === 200, 10_000, 'fMP4 HLS up');
     const first = fetch(`${base}/${name}.ts.m3u8`);
-    await sleep(300);
-    for (const [i, t] of frames.slice(half).entries()) {
-      pub.sendMedia(t.type as 8 | 9, t.ts, t.data);
-      if (i % 10 === 9) await sleep(1);
-    }
+    await waitFor(() => h.srv.ctx.hls!.stats().requests.tsPlaylist > 0, 5000, 'the TS request taken');
+    await sleep(100);
+    await sendFrames(pub, frames.slice(half));
     const firstText = await (await first).text();
     assert.match(firstText, /#EXTINF/, 'the first TS playlist request is answered once a TS segment exists');
     let text = '';

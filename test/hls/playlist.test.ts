@@ -120,3 +120,25 @@ test('ffmpeg plays the LL-HLS playlist: one h264 and one aac stream, the window\
   assert.equal(audio.errors, '', 'audio decodes without errors');
   assert.ok(track(audio.md5, 'audio').frames.length > 100, 'audio frames');
 });
+
+test('delta updates: CAN-SKIP-UNTIL of six targets; _HLS_skip replaces the segments wholly before the boundary with EXT-X-SKIP, the rest as in the full playlist', { timeout: 60_000 }, async () => {
+  const { src, order } = await clipSource();
+  const { seg } = feed(src, order, { segmentMs: 1000, windowSegments: 20 });
+  const full = mediaPlaylist(seg, { names: NAMES, deltaUpdates: true });
+  const delta = mediaPlaylist(seg, { names: NAMES, deltaUpdates: true, skip: true });
+  assert.match(full, /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6\.000,/, full);
+  assert.equal(tag(full, 'EXT-X-VERSION'), '6');
+  assert.equal(tag(full, 'EXT-X-SKIP'), undefined);
+  assert.equal(tag(delta, 'EXT-X-VERSION'), '9', 'EXT-X-SKIP needs version 9');
+  assert.equal(tag(delta, 'EXT-X-MEDIA-SEQUENCE'), tag(full, 'EXT-X-MEDIA-SEQUENCE'), 'the sequence still names the first segment');
+  const skipped = Number(/^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)$/m.exec(delta)?.[1]);
+  const uris = (t: string): string[] => t.split('\n').filter((l) => /^seg-\d+\.m4s$/.test(l));
+  assert.ok(skipped >= 1, delta);
+  assert.deepEqual(uris(delta), uris(full).slice(skipped), 'the segments after the skipped ones, as listed in full');
+  // Nothing within CAN-SKIP-UNTIL of the end is skipped; the first kept segment brings its EXT-X-MAP.
+  const edge = [...seg.segments, ...(seg.open ? [seg.open] : [])].reduce((ms, s) => ms + s.durationMs, 0);
+  const skippedMs = seg.segments.slice(0, skipped).reduce((ms, s) => ms + s.durationMs, 0);
+  assert.ok(skippedMs <= edge - 6000 && skippedMs + seg.segments[skipped]!.durationMs > edge - 6000, `${skippedMs} ms skipped of ${edge}`);
+  assert.ok(delta.indexOf('#EXT-X-MAP') > delta.indexOf('#EXT-X-SKIP'), 'EXT-X-MAP follows the skip');
+  assert.equal(mediaPlaylist(seg, { names: NAMES, skip: true }), mediaPlaylist(seg, { names: NAMES }), 'no skip unless delta updates are offered');
+});

@@ -166,8 +166,12 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
 
       const run = async (): Promise<void> => {
         c.requests[asked.kind]++;
-        if (!(await svc.session(asked.app, asked.name, query, ip, viewer))) return fail(404, 'stream not found');
-        const s = await svc.stream(asked.app, asked.name);
+        // A viewer of a stream that just ended still reads its last playlist (EXT-X-ENDLIST) and segments.
+        let s = svc.endedFor(asked.app, asked.name, query, ip);
+        if (!s) {
+          if (!(await svc.session(asked.app, asked.name, query, ip, viewer))) return fail(404, 'stream not found');
+          s = await svc.stream(asked.app, asked.name);
+        }
         if (!s) return fail(404, 'stream not found');
         if (!s.ready) await until(s, () => s.ready, cfg.firstSegmentWaitMs);
         if (aborted) return;

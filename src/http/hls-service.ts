@@ -8,6 +8,10 @@
  * play and holds a play lease; later requests from it ride on that until
  * it has been quiet for hls.sessionIdleMs. Sessions are per worker: a
  * viewer whose requests reach two workers is checked on each.
+ *
+ * An ended stream's last playlist (with EXT-X-ENDLIST) and segments stay
+ * readable for three target durations by the viewers who watched it, so a
+ * polling player ends cleanly instead of meeting a 404.
  */
 import { describeError } from '../core/errors.js';
 import type { HlsHandle, HlsStats, ServerContext } from '../app/context.js';
@@ -25,6 +29,15 @@ interface Session {
 export type HlsCounters = Omit<HlsStats, 'streams' | 'viewers' | 'heldBytes' | 'memoryBoundBytes'>;
 
 const SWEEP_MS = 1000;
+/** How long an ended stream stays readable, in target durations: a player that reloads once per target sees its end. */
+const ENDED_TARGETS = 3;
+
+interface Ended {
+  s: HlsStream;
+  until: number;
+  /** Session ids that watched it: only they read it (no new access check for a stream that is gone). */
+  viewers: Set<string>;
+}
 /** No lag policy for the HLS reader: it takes everything at once. */
 const NO_LIMIT = 0x7fffffff;
 
@@ -32,6 +45,9 @@ export class HlsService implements HlsHandle {
   readonly streams = new Map<string, HlsStream>();
   private readonly starting = new Map<string, Promise<HlsStream | undefined>>();
   private readonly sessions = new Map<string, Session>();
+  /** Session ids per stream key since its HLS started here (for the ended-stream grace). */
+  private readonly viewersSeen = new Map<string, Set<string>>();
+  private readonly ended = new Map<string, Ended>();
   readonly counters: HlsCounters = {
     requests: { playlist: 0, mediaPlaylist: 0, blocking: 0, segment: 0, part: 0, init: 0, tsPlaylist: 0, tsSegment: 0 },
     statuses: {}, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0,
@@ -64,10 +80,28 @@ export class HlsService implements HlsHandle {
     if (!lease) return undefined;
     this.sessions.get(id)?.lease.release();
     this.sessions.set(id, { lease, lastAt: Date.now() });
+    const key = `${app}/${name}`;
+    let seen = this.viewersSeen.get(key);
+    if (!seen) this.viewersSeen.set(key, (seen = new Set()));
+    seen.add(id);
     lease.onRelease(() => {
       if (this.sessions.get(id)?.lease === lease) this.sessions.delete(id);
     });
     return lease;
+  }
+
+  /** The ended HLS of a stream this viewer watched, while it stays readable; undefined otherwise. */
+  endedFor(app: string, name: string, query: string, ip: string): HlsStream | undefined {
+    const key = `${app}/${name}`;
+    const id = `${ip}|${key}|${query}`;
+    const cur = this.streams.get(key);
+    // Ended but not let go yet (its lease is released after the last subscriber is told).
+    if (cur?.seg.ended && cur.endReason !== undefined) return this.viewersSeen.get(key)?.has(id) ? cur : undefined;
+    const e = this.ended.get(key);
+    if (!e || Date.now() > e.until || !e.viewers.has(id)) return undefined;
+    // Published again meanwhile (and segmented here): the new stream is what the viewer reads.
+    if (cur && cur.endReason === undefined && cur.view.segments.length > 0) return undefined;
+    return e.s;
   }
 
   /** The stream's HLS here, started on first use; undefined when there is no such stream. */
@@ -96,6 +130,7 @@ export class HlsService implements HlsHandle {
     // The segmenter's own lease has no client: access control was asked for the viewer.
     const lease = await this.ctx.streams.play(app, name);
     if (!lease) return undefined;
+    if (lease.stream.live) this.ended.delete(key); // published again: the new one is what viewers read
     const h = this.ctx.config.hls;
     if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
     const s = new HlsStream(lease, {
@@ -135,12 +170,18 @@ export class HlsService implements HlsHandle {
     this.heldBy.set(s, n);
   }
 
-  /** `s` leaves the map and the total. */
+  /** `s` leaves the map and the total; one whose publisher ended stays readable for a while (Ended). */
   private drop(key: string, s: HlsStream): void {
     if (this.streams.get(key) !== s) return;
     this.streams.delete(key);
     this.held -= this.heldBy.get(s) ?? 0;
     this.heldBy.delete(s);
+    const viewers = this.viewersSeen.get(key);
+    this.viewersSeen.delete(key);
+    if (s.seg.ended && viewers) {
+      const target = Math.ceil(Math.max(this.ctx.config.hls.segmentMs, s.seg.maxSegmentMs) / 1000) * 1000;
+      this.ended.set(key, { s, until: Date.now() + ENDED_TARGETS * target, viewers });
+    }
   }
 
   stats(): HlsStats {
@@ -161,6 +202,7 @@ export class HlsService implements HlsHandle {
   /** Idle streams and sessions go; then the oldest segments of the largest streams until under the bound. */
   sweep(now = Date.now()): void {
     const h = this.ctx.config.hls;
+    for (const [key, e] of this.ended) if (now > e.until) this.ended.delete(key);
     for (const [key, s] of this.streams) {
       if (now - s.lastRequestAt < h.idleStopMs) continue;
       this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
@@ -208,6 +250,8 @@ export class HlsService implements HlsHandle {
       }
     }
     this.streams.clear();
+    this.ended.clear();
+    this.viewersSeen.clear();
     this.heldBy.clear();
     this.held = 0;
     for (const v of this.sessions.values()) v.lease.release();

@@ -221,7 +221,7 @@ const configObject = z
         lowLatency: z.boolean().default(true),
         /** Playlist delta updates (CAN-SKIP-UNTIL, _HLS_skip): offered only when the window lasts more than six target durations. */
         deltaUpdates: z.boolean().default(true),
-        /** `/{app}/{name}.m3u8` of a stream with audio and video is a multivariant playlist (CODECS, RESOLUTION, BANDWIDTH) naming `{name}.fmp4.m3u8`. */
+        /** `/{app}/{name}.m3u8` is a multivariant playlist (CODECS, RESOLUTION, BANDWIDTH) naming `{name}.fmp4.m3u8`; off: the media playlist. */
         multivariant: z.boolean().default(true),
         /** MPEG-TS segments at /{app}/{name}.ts.m3u8 for players without fMP4 (built only for streams someone asks for so). */
         mpegts: z.boolean().default(true),

@@ -18,7 +18,7 @@
  *                                          6 ARR   wall-clock ms of commit, low 31 bits
  *                                          7 MARK  HLS cut mark (hls/cut-marks.ts), 0 = none
  *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH  11 HLS_MSN  12 HLS_DISC
- *   13 HLS_MARK_TS  14 HLS_LONGEST
+ *   13 HLS_MARK_TS  14 HLS_LONGEST  15 HLS_TS
  *
  * Each data record is a complete FLV tag (11-byte header, body, 4-byte
  * PreviousTagSize), never split across the end of the data area.
@@ -52,6 +52,8 @@ export const C_HLS_DISC = 12;
 /** Timestamp of the last HLS mark, and the longest segment between marks so far, ms (EXT-X-TARGETDURATION). */
 export const C_HLS_MARK_TS = 13;
 export const C_HLS_LONGEST = 14;
+/** 1 once some worker was asked for the stream's MPEG-TS HLS: every worker segmenting it builds TS from then on. */
+export const C_HLS_TS = 15;
 const CONTROL_BYTES = 64;
 
 export const S_SEQ = 0;

@@ -26,6 +26,22 @@ export interface TsSegmentOptions {
    * continuous across segments (PAT_PID, PMT_PID, VIDEO_PID, AUDIO_PID).
    */
   continuity?: Map<number, number>;
+  /**
+   * Every track of the stream, for the PMT and the PCR PID: a part that
+   * happens to hold no sample of one must still declare it (one PMT
+   * version per segment, 13818-1 2.4.4.9). Default: the runs' tracks.
+   */
+  tracks?: readonly Fmp4Track[];
+}
+
+/** Why MPEG-TS cannot carry these tracks (codec, or a config ADTS / Annex B cannot express), or undefined when it can. */
+export function tsRefusal(tracks: readonly Fmp4Track[]): string | undefined {
+  try {
+    for (const t of tracks) trackInfo(t);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 const TS_PAYLOAD = TS_PACKET_SIZE - 4;
@@ -330,7 +346,8 @@ export function tsSegment(runs: readonly Fmp4Run[], opts: TsSegmentOptions = {})
     if (info.kind === 'video') video = r.samples.map((s, k) => videoPes(info, s, `${what} sample ${k}`));
     else audio = audioPes(info, r.samples, what);
   });
-  const pcrPid = video.length > 0 ? VIDEO_PID : AUDIO_PID;
+  const declared = opts.tracks ? opts.tracks.map(trackInfo) : infosOf;
+  const pcrPid = declared.some((i) => i.kind === 'video') ? VIDEO_PID : AUDIO_PID;
   const all: Pes[] = [];
   for (let v = 0, a = 0; v < video.length || a < audio.length; ) {
     if (v < video.length && (a >= audio.length || video[v]!.dts <= audio[a]!.dts)) all.push(video[v++]!);
@@ -347,7 +364,7 @@ export function tsSegment(runs: readonly Fmp4Run[], opts: TsSegmentOptions = {})
   const cont = opts.continuity ?? new Map<number, number>();
   const cc = (pid: number): number => (cont.get(pid) ?? 0) & 0x0f;
   const out = Buffer.allocUnsafe(packets * TS_PACKET_SIZE);
-  const streams = infosOf.map((i) => ({ streamType: i.streamType, pid: i.pid })).sort((x, y) => x.pid - y.pid);
+  const streams = declared.map((i) => ({ streamType: i.streamType, pid: i.pid })).sort((x, y) => x.pid - y.pid);
   writePat(out, 0, cc(PAT_PID));
   writePmt(out, TS_PACKET_SIZE, cc(PMT_PID), pcrPid, streams);
   cont.set(PAT_PID, (cc(PAT_PID) + 1) & 0x0f);

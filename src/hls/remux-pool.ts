@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { TagRing } from '../core/tag-ring.js';
-import type { Fmp4Run } from './fmp4.js';
+import type { Fmp4Run, Fmp4Track } from './fmp4.js';
 import type { RemuxResult, RemuxTask, WireSample } from './remux-task.js';
 
 export class RemuxPool {
@@ -25,7 +25,7 @@ export class RemuxPool {
   }
 
   /** One part from ring views (and its MPEG-TS with `ts`); rejects when the ring lapped a sample before the copy was done. */
-  async build(fragment: number, runs: readonly Fmp4Run[], ring: TagRing, ts = false): Promise<{ bytes: Buffer; ts: Buffer | undefined }> {
+  async build(fragment: number, runs: readonly Fmp4Run[], ring: TagRing, ts?: Fmp4Track[]): Promise<{ bytes: Buffer; ts: Buffer | undefined; tsError: string | undefined }> {
     const sab = ring.sab;
     let oldest: number | undefined;
     const wire = runs.map((r) => ({
@@ -39,7 +39,7 @@ export class RemuxPool {
     }));
     const task: RemuxTask = { fragment, sab, ringBase: ring.base, oldest, runs: wire, ts };
     const out = (await this.pool.run(task)) as RemuxResult;
-    return { bytes: Buffer.from(out.fmp4), ts: out.ts && Buffer.from(out.ts) };
+    return { bytes: Buffer.from(out.fmp4), ts: out.ts && Buffer.from(out.ts), tsError: out.tsError };
   }
 
   get threads(): number {

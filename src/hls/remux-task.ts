@@ -31,14 +31,25 @@ export interface RemuxTask {
   ringBase: number;
   oldest: number | undefined;
   runs: { track: Fmp4Track; endDts: number | undefined; samples: WireSample[] }[];
-  /** Build the part as MPEG-TS too. */
-  ts: boolean;
+  /** Build the part as MPEG-TS too, declaring these tracks (all of the stream's). */
+  ts: Fmp4Track[] | undefined;
 }
 
 /** What comes back: the part's bytes, moved (not copied) to the caller. */
 export interface RemuxResult {
   fmp4: ArrayBuffer;
   ts: ArrayBuffer | undefined;
+  /** Why the TS build failed (the fMP4 part stands: TS never takes fMP4 down with it). */
+  tsError: string | undefined;
+}
+
+/** The part as MPEG-TS, or why not. */
+export function tsPart(runs: readonly Fmp4Run[], tracks: readonly Fmp4Track[]): { ts: Buffer | undefined; tsError: string | undefined } {
+  try {
+    return { ts: tsSegment(runs, { tracks }), tsError: undefined };
+  } catch (err) {
+    return { ts: undefined, tsError: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 export default function remux(task: RemuxTask): RemuxResult {
@@ -49,11 +60,11 @@ export default function remux(task: RemuxTask): RemuxResult {
     samples: r.samples.map((s) => ({ dts: s.dts, cts: s.cts, key: s.key, data: s.data ?? new Uint8Array(sab!, s.at, s.length) })),
   }));
   const bytes = mediaSegment(task.fragment, runs);
-  const ts = task.ts ? tsSegment(runs) : undefined;
+  const { ts, tsError } = task.ts ? tsPart(runs, task.ts) : { ts: undefined, tsError: undefined };
   if (sab && task.oldest !== undefined && !TagRing.attach(sab, task.ringBase).intact(task.oldest)) {
     throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
   }
-  const result: RemuxResult = { fmp4: own(bytes), ts: ts && own(ts) };
+  const result: RemuxResult = { fmp4: own(bytes), ts: ts && own(ts), tsError };
   // piscina moves what a Transferable names (once move() marks it); the caller gets the value.
   const movable = {
     get [Piscina.transferableSymbol]() {

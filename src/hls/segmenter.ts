@@ -319,9 +319,14 @@ export class Segmenter {
       const seg = this.open;
       bytes.then(
         (b) => {
-          setBytes(part, b);
           this.pending--;
-          if (seg !== this.open) this.join(seg);
+          try {
+            setBytes(part, b);
+            if (seg !== this.open) this.join(seg);
+          } catch (err) {
+            // Not left as an unhandled rejection (it would end the worker): the caller restarts.
+            return this.opts.failed(err);
+          }
           this.opts.built();
         },
         (err: unknown) => {

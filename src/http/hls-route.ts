@@ -1,8 +1,8 @@
 /**
  * HLS / LL-HLS over HTTP on the playback port (beside HTTP-FLV):
  *
- *   GET/HEAD /{app}/{name}.m3u8                      what players open: the multivariant playlist of a stream with
- *                                                    audio and video (hls.multivariant), else the media playlist
+ *   GET/HEAD /{app}/{name}.m3u8                      what players open: the multivariant playlist (hls.multivariant),
+ *                                                    else the media playlist
  *   GET/HEAD /{app}/{name}.fmp4.m3u8                 media playlist (blocking reload: _HLS_msn, _HLS_part)
  *   GET/HEAD /{app}/{name}/init-{hash}.mp4           fMP4 init segment (named by its bytes)
  *   GET/HEAD /{app}/{name}/seg-{msn}.m4s             complete segment
@@ -140,8 +140,8 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
       if (ts && !cfg.mpegts) return fail(404, 'MPEG-TS HLS is off (hls.mpegts)');
       const blockMsn = params.get('_HLS_msn');
       const blockPart = params.get('_HLS_part');
-      // _HLS_skip=YES (or v2, which also skips date ranges: there are none here) asks for a delta update.
-      const skip = delta && (params.get('_HLS_skip') === 'YES' || params.get('_HLS_skip') === 'v2');
+      // _HLS_skip=YES asks for a delta update (v2, which also skips date ranges, is never offered: CAN-SKIP-DATERANGES is not sent).
+      const skip = delta && params.get('_HLS_skip') === 'YES';
       for (const k of [...params.keys()]) if (k.startsWith('_HLS_')) params.delete(k);
       const query = params.toString().slice(0, MAX_QUERY);
       const ip = peerOf(res);
@@ -191,7 +191,9 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
 
         const tracks = s.trackLayout;
         // A blocking reload is for the media playlist whatever URL it came on.
-        if (asked.kind === 'playlist' && cfg.multivariant && blockMsn === null && tracks?.video && tracks.audio) {
+        // Always multivariant (when on), whatever the tracks: workers that started reading at different points may
+        // know different tracks, and one URL must not be a multivariant playlist on one and a media one on another.
+        if (asked.kind === 'playlist' && cfg.multivariant && blockMsn === null && tracks) {
           return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: multivariantPlaylist(s.view, tracks, `${base}.fmp4.m3u8${q}`) });
         }
         if (asked.kind === 'playlist' || asked.kind === 'mediaPlaylist') {

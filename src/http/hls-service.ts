@@ -74,20 +74,25 @@ export class HlsService implements HlsHandle {
     const known = this.sessions.get(id);
     if (known && !known.lease.released) {
       known.lastAt = Date.now();
+      this.saw(`${app}/${name}`, id);
       return known.lease;
     }
     const lease = await this.ctx.streams.play(app, name, query, client());
     if (!lease) return undefined;
     this.sessions.get(id)?.lease.release();
     this.sessions.set(id, { lease, lastAt: Date.now() });
-    const key = `${app}/${name}`;
-    let seen = this.viewersSeen.get(key);
-    if (!seen) this.viewersSeen.set(key, (seen = new Set()));
-    seen.add(id);
+    this.saw(`${app}/${name}`, id);
     lease.onRelease(() => {
       if (this.sessions.get(id)?.lease === lease) this.sessions.delete(id);
     });
     return lease;
+  }
+
+  /** `id` watches `key` (for the ended-stream grace); pruned with the session at the sweep. */
+  private saw(key: string, id: string): void {
+    let seen = this.viewersSeen.get(key);
+    if (!seen) this.viewersSeen.set(key, (seen = new Set()));
+    seen.add(id);
   }
 
   /** The ended HLS of a stream this viewer watched, while it stays readable; undefined otherwise. */
@@ -213,6 +218,12 @@ export class HlsService implements HlsHandle {
       if (now - v.lastAt < h.sessionIdleMs) continue;
       this.sessions.delete(id);
       v.lease.release();
+    }
+    // Viewers seen stay only while their session lives (or until an ended stream's grace took them).
+    for (const [key, seen] of this.viewersSeen) {
+      if (this.streams.get(key)?.seg.ended) continue; // ended, not let go yet: these are its grace's viewers
+      for (const id of seen) if (!this.sessions.has(id)) seen.delete(id);
+      if (seen.size === 0) this.viewersSeen.delete(key);
     }
     this.bound();
   }

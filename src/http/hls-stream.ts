@@ -10,7 +10,7 @@
  * so a restart, or another worker, lists the same segments.
  */
 import { createHash } from 'node:crypto';
-import { arrivalAge, C_HLS_LONGEST, type TagRing } from '../core/tag-ring.js';
+import { arrivalAge, C_HLS_LONGEST, C_HLS_TS, type TagRing } from '../core/tag-ring.js';
 import { describeError, SluiceError } from '../core/errors.js';
 import { FrameType, parseVideoTagHeader } from '../protocol/video-tag.js';
 import { TagType } from '../protocol/types.js';
@@ -19,7 +19,8 @@ import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, opusTrack, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
 import { Segmenter, type Built, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
-import { tsSegment } from '../hls/mpegts.js';
+import { tsRefusal } from '../hls/mpegts.js';
+import { tsPart } from '../hls/remux-task.js';
 import { published, tsPublished } from '../hls/published.js';
 import type { PlaylistSource } from '../hls/playlist.js';
 import type { RemuxPool } from '../hls/remux-pool.js';
@@ -115,38 +116,55 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Built | Promise<Built> => {
     const t0 = performance.now();
     const pool = this.opts.pool;
-    const ts = this.wantTs;
-    if (pool) {
-      return pool.build(fragment, runs, this.ring, ts).then((b) => {
-        this.opts.built?.(performance.now() - t0, b.bytes.length + (b.ts?.length ?? 0));
-        return b;
-      });
-    }
+    const ts = this.tsWanted ? this.trackList() : undefined;
+    const done = (b: { bytes: Buffer; ts: Buffer | undefined; tsError: string | undefined }): Built => {
+      if (b.tsError !== undefined) this.noTs(b.tsError);
+      this.opts.built?.(performance.now() - t0, b.bytes.length + (b.ts?.length ?? 0));
+      return { bytes: b.bytes, ts: b.ts };
+    };
+    if (pool) return pool.build(fragment, runs, this.ring, ts).then(done);
     const bytes = mediaSegment(fragment, runs);
-    const tsBytes = ts ? tsSegment(runs) : undefined;
+    const t = ts ? tsPart(runs, ts) : { ts: undefined, tsError: undefined };
     let oldest: number | undefined;
     for (const r of runs) {
       const ref = r.samples[0]?.ref;
       if (ref !== undefined && (oldest === undefined || ((ref - oldest) | 0) < 0)) oldest = ref;
     }
     if (oldest !== undefined && !this.ring.intact(oldest)) throw new SluiceError('ERR_SLOW_CONSUMER', 'hls: the ring was overwritten under a part being built');
-    this.opts.built?.(performance.now() - t0, bytes.length + (tsBytes?.length ?? 0));
-    return { bytes, ts: tsBytes };
+    return done({ bytes, ...t });
   };
 
-  /** Parts are built as MPEG-TS too from the first TS playlist request on (until the stream stops). */
-  private wantTs = false;
+  /** Why TS stopped for this stream here (a part MPEG-TS could not carry); TS requests get 415 with it. */
+  private tsRefused: string | undefined;
+
+  /** TS is built once any worker was asked for it (the ring's HLS_TS word), so all of them list the same TS segments. */
+  private get tsWanted(): boolean {
+    return this.tsRefused === undefined && Atomics.load(this.ring.ctl, C_HLS_TS) === 1;
+  }
+
+  private trackList(): Fmp4Track[] {
+    const t = this.tracks;
+    return t ? [t.video, t.audio].filter((x): x is Fmp4Track => x !== undefined) : [];
+  }
+
+  /** A TS build failed: the fMP4 part stands; TS stops here (logged once). */
+  private noTs(why: string): void {
+    if (this.tsRefused !== undefined) return;
+    this.tsRefused = why;
+    this.log.warn({ code: 'ERR_CODEC', reason: why }, 'hls: MPEG-TS stopped for this stream');
+  }
 
   /**
-   * Why this stream has no MPEG-TS form (AV1 and Opus are fMP4-only here),
-   * or undefined; the first call with an answer of undefined starts TS.
+   * Why this stream has no MPEG-TS form (AV1 and Opus, or a config ADTS
+   * or Annex B cannot express), or undefined: then TS starts, for every
+   * worker segmenting the stream.
    */
   askTs(): string | undefined {
-    const t = this.tracks;
-    if (!t) return undefined;
-    const codec = [t.video?.codec, t.audio?.codec].find((c) => c === 'av1' || c === 'opus');
-    if (codec) return `${codec === 'av1' ? 'AV1' : 'Opus'} is carried in fMP4 only (use the .m3u8 playlist)`;
-    this.wantTs = true;
+    const tracks = this.trackList();
+    if (tracks.length === 0) return undefined;
+    const why = this.tsRefused ?? tsRefusal(tracks);
+    if (why !== undefined) return `${why} (use the .m3u8 playlist)`;
+    Atomics.store(this.ring.ctl, C_HLS_TS, 1);
     return undefined;
   }
 

@@ -34,7 +34,7 @@ for (const codec of ['hevc', 'av1'] as EnhancedCodec[]) {
       await waitFor(() => (streamOf(h.srv, name)?.counters.tagsIn ?? 0) >= clip.frames.length + 1, 5000, 'the server to take every frame');
 
       const base = `http://127.0.0.1:${h.srv.httpPort}/live`;
-      const playlist = (await getOk(`${base}/${name}.m3u8`)).toString();
+      const playlist = (await getOk(`${base}/${name}.fmp4.m3u8`)).toString();
       const uris = [...playlist.matchAll(/^(hls-\w+\/seg-\d+\.m4s)$/gm)].map((m) => m[1]!);
       const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
       assert.ok(init && uris.length >= 3, playlist);

@@ -209,8 +209,14 @@ test('the remux pool builds from ring offsets the bytes built in place, and refu
     const built = await pool.build(7, runs, ring);
     assert.ok(built.bytes.equals(mediaSegment(7, runs)), 'pool bytes = in-place bytes');
     assert.equal(built.ts, undefined, 'no TS unless asked');
-    const withTs = await pool.build(7, runs, ring, true);
-    assert.ok(withTs.bytes.equals(built.bytes) && withTs.ts!.equals(tsSegment(runs)), 'pool TS = in-place TS');
+    const tracks = [src.video, src.audio];
+    const withTs = await pool.build(7, runs, ring, tracks);
+    assert.ok(withTs.bytes.equals(built.bytes) && withTs.ts!.equals(tsSegment(runs, { tracks })), 'pool TS = in-place TS');
+    // A part TS cannot carry (here: an Opus track) still gives its fMP4 bytes, and says why TS failed.
+    const opus = { ...src.audio, codec: 'opus' as const };
+    const noTs = await pool.build(7, runs.map((r) => (r.track === src.audio ? { ...r, track: opus } : r)), ring, [src.video, opus]);
+    assert.equal(noTs.ts, undefined);
+    assert.match(noTs.tsError ?? '', /not carried in MPEG-TS/);
     // Fill the ring until the samples' records are retired: the build must fail rather than serve overwritten bytes.
     const filler = Buffer.alloc(8000);
     while (ring.intact(samples[0]!.ref!)) ring.append(9, 0, 0, filler);

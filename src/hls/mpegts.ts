@@ -1,4 +1,4 @@
-import { SluiceError } from '../core/errors.js';
+import { describeError, SluiceError } from '../core/errors.js';
 import { AAC_SAMPLE_RATES, parseAudioSpecificConfig } from '../protocol/aac.js';
 import { parseAvcDecoderConfig } from '../protocol/avc.js';
 import { parseHevcDecoderConfig } from '../protocol/hevc.js';
@@ -40,7 +40,7 @@ export function tsRefusal(tracks: readonly Fmp4Track[]): string | undefined {
     for (const t of tracks) trackInfo(t);
     return undefined;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return describeError(err);
   }
 }
 

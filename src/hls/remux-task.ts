@@ -8,7 +8,7 @@
  */
 import { move, Piscina } from 'piscina';
 import { TagRing } from '../core/tag-ring.js';
-import { SluiceError } from '../core/errors.js';
+import { describeError, SluiceError } from '../core/errors.js';
 import { mediaSegment, type Fmp4Run, type Fmp4Track } from './fmp4.js';
 import { tsSegment } from './mpegts.js';
 
@@ -48,7 +48,7 @@ export function tsPart(runs: readonly Fmp4Run[], tracks: readonly Fmp4Track[]): 
   try {
     return { ts: tsSegment(runs, { tracks }), tsError: undefined };
   } catch (err) {
-    return { ts: undefined, tsError: err instanceof Error ? err.message : String(err) };
+    return { ts: undefined, tsError: describeError(err) };
   }
 }
 

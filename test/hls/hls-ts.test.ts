@@ -16,6 +16,7 @@ import { withServer } from '../helpers/server-harness.js';
 import { sleep, waitFor } from '../helpers/net.js';
 import { makeClip, runFfmpeg, tmpFile } from '../helpers/ffmpeg.js';
 import { readClip } from '../helpers/clip-tags.js';
+import { buildAudioSpecificConfig } from '../../src/protocol/aac.js';
 import { clipFrames, sendFrames, sendHeaders } from './clip-feed.js';
 import { ffprobe } from './ffmpeg-check.js';
 
@@ -112,6 +113,28 @@ test('MPEG-TS HLS: .ts segments ffmpeg decodes into the clip\'s pictures, contin
     assert.ok(from >= 0 && from % GOP === 0, `the first picture is a keyframe of the clip (${from})`);
     assert.deepEqual(got, want.slice(from, from + got.length), `pictures ${from}..${from + got.length}`);
     assert.ok(got.length >= 2 * GOP, `${got.length} pictures`);
+  });
+});
+
+test('a stream MPEG-TS cannot carry (AAC at 50 kHz, outside the ADTS rate table) gets 415 on its TS playlist, and its fMP4 HLS goes on', { timeout: 60_000 }, async () => {
+  const clip = await makeClip({ seconds: 4, fps: 25, gop: GOP, width: 160, height: 120 });
+  const ref = readClip(clip);
+  await withServer({ hls: HLS }, async (h) => {
+    const pub = await h.client();
+    await pub.publish('odd-rate');
+    // The clip's video, and its audio frames under an AudioSpecificConfig at an explicit 50000 Hz (fMP4 carries it; ADTS has no index for it).
+    const asc = buildAudioSpecificConfig({ objectType: 2, sampleRate: 50000, channelConfig: 1 });
+    sendHeaders(pub, { ...ref, aseq: Buffer.concat([Buffer.from([0xaf, 0x00]), asc]) });
+    const base = `http://127.0.0.1:${h.srv.httpPort}/live`;
+    const frames = clipFrames(ref);
+    await sendFrames(pub, frames.slice(0, frames.length >> 1));
+    await waitFor(async () => (await fetch(`${base}/odd-rate.fmp4.m3u8`)).status === 200, 10_000, 'fMP4 HLS up');
+    const ts = await fetch(`${base}/odd-rate.ts.m3u8`);
+    assert.equal(ts.status, 415);
+    assert.match(await ts.text(), /not available over MPEG-TS HLS: .*AAC/);
+    await sendFrames(pub, frames.slice(frames.length >> 1));
+    await waitFor(async () => /seg-2\.m4s/.test(await (await fetch(`${base}/odd-rate.fmp4.m3u8`)).text()), 10_000, 'fMP4 segments go on');
+    assert.equal((await fetch(`${base}/odd-rate.ts.m3u8`)).status, 415, 'still refused');
   });
 });
 

@@ -1,6 +1,7 @@
 import { SluiceError } from '../core/errors.js';
 import type { HlsSegment, Segmenter, StreamTracks } from './segmenter.js';
 import { codecString } from './codecs.js';
+import { trackList } from './segment-types.js';
 
 /**
  * HLS media playlist text (RFC 8216 4.3) from a Segmenter's state, with the
@@ -152,8 +153,7 @@ function latestPart(src: PlaylistSource): { msn: number; index: number } | undef
  */
 export function multivariantPlaylist(src: PlaylistSource, tracks: StreamTracks, uri: string): string {
   const { peak, average } = bitRates(src);
-  const list = [tracks.video, tracks.audio].filter((t) => t !== undefined);
-  const attrs = [`BANDWIDTH=${peak}`, `AVERAGE-BANDWIDTH=${average}`, `CODECS="${list.map(codecString).join(',')}"`];
+  const attrs = [`BANDWIDTH=${peak}`, `AVERAGE-BANDWIDTH=${average}`, `CODECS="${trackList(tracks).map(codecString).join(',')}"`];
   if (tracks.video && tracks.video.width > 0) attrs.push(`RESOLUTION=${tracks.video.width}x${tracks.video.height}`);
   return ['#EXTM3U', `#EXT-X-VERSION:${VERSION}`, '#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-STREAM-INF:${attrs.join(',')}`, uri, ''].join('\n');
 }

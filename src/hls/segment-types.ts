@@ -37,6 +37,11 @@ export interface StreamTracks {
   audio?: Fmp4Track;
 }
 
+/** The tracks present, video first: the order of the init segment, the PMT and CODECS. */
+export function trackList(tracks: StreamTracks): Fmp4Track[] {
+  return [tracks.video, tracks.audio].filter((t): t is Fmp4Track => t !== undefined);
+}
+
 export interface HlsPart {
   msn: number;
   /** Index within its segment, from 0. */

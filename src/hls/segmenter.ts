@@ -1,7 +1,7 @@
 import { SluiceError } from '../core/errors.js';
 import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Track } from './fmp4.js';
 import { joinTsParts } from './mpegts.js';
-import type { Built, HlsPart, HlsSegment, SampleKind, SegmenterOptions, StreamTracks } from './segment-types.js';
+import { trackList, type Built, type HlsPart, type HlsSegment, type SampleKind, type SegmenterOptions, type StreamTracks } from './segment-types.js';
 
 export type { Built, HlsPart, HlsSegment, SampleKind, SegmenterOptions, StreamTracks } from './segment-types.js';
 import type { CutMark } from './cut-marks.js';
@@ -220,7 +220,7 @@ export class Segmenter {
   }
 
   private newInit(tracks: StreamTracks): void {
-    const list = [tracks.video, tracks.audio].filter((t): t is Fmp4Track => t !== undefined);
+    const list = trackList(tracks);
     const bytes = initSegment(list);
     this.tracks = tracks;
     this.queues = list.map((track) => ({

@@ -229,21 +229,16 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
           const text = s.rendered('ts', () => mediaPlaylist(s.tsView, { names, lowLatency: false }));
           return answer({ status: 200, type: MPEGURL, cache: 'public, max-age=1', body: withQuery(text, q) });
         }
-        if (asked.kind === 'tsSegment') {
-          const seg = s.segment(asked.msn);
-          if (!seg?.ts && asked.msn === s.view.nextPart.msn) await until(s, () => s.segment(asked.msn)?.ts !== undefined, blockMs);
-          const bytes = s.segment(asked.msn)?.ts;
-          return bytes ? answer({ status: 200, type: MPEG_TS, cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
-        }
         const media = (bytes: Buffer | undefined): void =>
-          bytes ? answer({ status: 200, type: 'video/mp4', cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
+          bytes ? answer({ status: 200, type: ts ? MPEG_TS : 'video/mp4', cache: `public, max-age=${mediaMaxAge}`, body: bytes }) : fail(404, 'not in the window');
         if (asked.kind === 'init') return media(s.initByName(asked.hash));
         const { msn } = asked;
         const index = asked.kind === 'part' ? asked.index : 0;
-        const get = (): Buffer | undefined => (asked.kind === 'part' ? s.part(msn, index) : s.segment(msn)?.bytes);
+        const get = (): Buffer | undefined =>
+          asked.kind === 'part' ? s.part(msn, index) : asked.kind === 'tsSegment' ? s.segment(msn)?.ts : s.segment(msn)?.bytes;
         const next = s.view.nextPart;
         // Not built yet but next in line (the preload hint, or a segment still open): held like a blocking reload.
-        const ahead = msn > next.msn || (msn === next.msn && (asked.kind === 'segment' || index >= next.index));
+        const ahead = msn > next.msn || (msn === next.msn && (asked.kind !== 'part' || index >= next.index));
         if (!get() && ahead && msn <= next.msn + 1) await until(s, () => get() !== undefined, blockMs);
         return media(get());
       };

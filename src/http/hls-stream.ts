@@ -19,6 +19,7 @@ import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, opusTrack, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
 import { Segmenter, type Built, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
+import { trackList } from '../hls/segment-types.js';
 import { tsRefusal } from '../hls/mpegts.js';
 import { tsPart } from '../hls/remux-task.js';
 import { published, tsPublished } from '../hls/published.js';
@@ -116,7 +117,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   private readonly build = (fragment: number, runs: readonly Fmp4Run[]): Built | Promise<Built> => {
     const t0 = performance.now();
     const pool = this.opts.pool;
-    const ts = this.tsWanted ? this.trackList() : undefined;
+    const ts = this.tsWanted ? (this.tracks ? trackList(this.tracks) : []) : undefined;
     const done = (b: { bytes: Buffer; ts: Buffer | undefined; tsError: string | undefined }): Built => {
       if (b.tsError !== undefined) this.noTs(b.tsError);
       this.opts.built?.(performance.now() - t0, b.bytes.length + (b.ts?.length ?? 0));
@@ -142,11 +143,6 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return this.tsRefused === undefined && Atomics.load(this.ring.ctl, C_HLS_TS) === 1;
   }
 
-  private trackList(): Fmp4Track[] {
-    const t = this.tracks;
-    return t ? [t.video, t.audio].filter((x): x is Fmp4Track => x !== undefined) : [];
-  }
-
   /** A TS build failed: the fMP4 part stands; TS stops here (logged once). */
   private noTs(why: string): void {
     if (this.tsRefused !== undefined) return;
@@ -160,7 +156,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
    * worker segmenting the stream.
    */
   askTs(): string | undefined {
-    const tracks = this.trackList();
+    const tracks = this.tracks ? trackList(this.tracks) : [];
     if (tracks.length === 0) return undefined;
     const why = this.tsRefused ?? tsRefusal(tracks);
     if (why !== undefined) return `${why} (use the .m3u8 playlist)`;

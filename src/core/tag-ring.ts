@@ -116,9 +116,14 @@ export function wallMs31(now = Date.now()): number {
   return now & 0x7fffffff;
 }
 
-/** Milliseconds since a record's commit (ingest-to-egress delay). */
+/**
+ * Milliseconds since a record's commit (ingest-to-egress delay). A record
+ * another thread committed after the caller read `now` is age 0, not 2^31 - 1
+ * (a difference past 2^30 ms, ~12 days, can only be such a negative one).
+ */
 export function arrivalAge(arrival: number, now = Date.now()): number {
-  return (wallMs31(now) - arrival) & 0x7fffffff;
+  const age = (wallMs31(now) - arrival) & 0x7fffffff;
+  return age >= 0x40000000 ? 0 : age;
 }
 
 /** Index capacity chosen for a slab: one slot per ~512 data bytes, power of two (32 bytes a slot). */

@@ -34,6 +34,7 @@ for (;;) {
   for (let i = 4; ok && i < copy.length; i++) if (copy[i] !== (seq & 0xff)) ok = false;
   if (!ok) torn++;
   checked++;
+  if ((checked & 255) === 0) Atomics.store(ready, 1, checked);
   seq++;
 }
 parentPort!.postMessage({ checked, torn, lapped });

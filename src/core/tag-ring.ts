@@ -3,7 +3,7 @@
  *
  * Layout (offsets in bytes from the ring's base in its slab):
  *
- *   0                64                      64 + indexCap*32          ring end
+ *   0                128                     128 + indexCap*32         ring end
  *   +----------------+-----------------------+-------------------------+
  *   | control Int32s | index: indexCap slots | data: FLV tags, in order |
  *   +----------------+-----------------------+-------------------------+
@@ -18,7 +18,7 @@
  *                                          6 ARR   wall-clock ms of commit, low 31 bits
  *                                          7 MARK  HLS cut mark (hls/cut-marks.ts), 0 = none
  *   6 INDEX_CAP  7 DATA_OFF  8 DATA_CAP  9 CLOSED  10 EPOCH  11 HLS_MSN  12 HLS_DISC
- *   13 HLS_MARK_TS  14 HLS_LONGEST  15 HLS_TS
+ *   13 HLS_MARK_TS  14 HLS_LONGEST  15 HLS_TS  16 HLS_OWNER  17 HLS_GEN  18 HLS_BEAT
  *
  * Each data record is a complete FLV tag (11-byte header, body, 4-byte
  * PreviousTagSize), never split across the end of the data area.
@@ -54,7 +54,12 @@ export const C_HLS_MARK_TS = 13;
 export const C_HLS_LONGEST = 14;
 /** 1 once some worker was asked for the stream's MPEG-TS HLS: every worker segmenting it builds TS from then on. */
 export const C_HLS_TS = 15;
-const CONTROL_BYTES = 64;
+/** The worker that segments the stream's HLS for the whole node (its id + 1; 0: none), and each claim's number (http/hls-share.ts). */
+export const C_HLS_OWNER = 16;
+export const C_HLS_GEN = 17;
+/** The owner's last sign of life, ms (low 30 bits of its clock): a mirror takes over when it goes stale. */
+export const C_HLS_BEAT = 18;
+const CONTROL_BYTES = 128;
 
 export const S_SEQ = 0;
 export const S_OFF = 1;

@@ -392,13 +392,12 @@ export function tsSegment(runs: readonly Fmp4Run[], opts: TsSegmentOptions = {})
 
 /**
  * One segment from TS pieces built separately (one per LL-HLS part, each
- * starting its counters at 0): concatenated, with every PID's continuity
- * counter renumbered to run on. A packet without payload repeats the last
+ * starting its counters at 0), already concatenated in `out`: every PID's
+ * continuity counter is renumbered in place to run on. A packet without payload repeats the last
  * counter (13818-1 2.4.3.3). Each piece keeps its PAT/PMT, which a segment
  * may repeat.
  */
-export function joinTsParts(pieces: readonly Buffer[]): Buffer {
-  const out = Buffer.concat(pieces);
+export function renumberTsParts(out: Buffer): Buffer {
   if (out.length % TS_PACKET_SIZE !== 0) throw new SluiceError('ERR_INTERNAL', `mpegts: ${out.length} bytes is not whole packets`);
   const next = new Uint8Array(0x2000);
   for (let at = 0; at < out.length; at += TS_PACKET_SIZE) {

@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.js';
-import type { HlsSegment, Segmenter, StreamTracks } from './segmenter.js';
+import type { HlsSegment, Segmenter, SegmenterOptions, StreamTracks } from './segmenter.js';
 import { codecString } from './codecs.js';
 import { trackList } from './segment-types.js';
 
@@ -38,8 +38,10 @@ const SKIP_TARGETS = 6;
 /** EXT-X-SKIP needs version 9 (rfc8216bis 7). */
 const SKIP_VERSION = 9;
 
-/** The Segmenter state a playlist reads. */
-export type PlaylistSource = Pick<Segmenter, 'segments' | 'open' | 'discontinuitySequence' | 'maxSegmentMs' | 'ended' | 'nextPart' | 'opts'>;
+/** The Segmenter state a playlist reads (plain data: another worker's state arrives as this). */
+export type PlaylistSource = Pick<Segmenter, 'segments' | 'open' | 'discontinuitySequence' | 'maxSegmentMs' | 'ended' | 'nextPart'> & {
+  opts: Pick<SegmenterOptions, 'segmentMs' | 'partMs'>;
+};
 
 /**
  * 6: EXT-X-MAP outside an I-frames-only playlist (RFC 8216 7). The LL-HLS

@@ -36,16 +36,16 @@ export function published(seg: Segmenter): PlaylistSource {
 /**
  * What an MPEG-TS playlist may list: complete segments whose TS is built
  * (those closed before anyone asked for TS have none), whole segments
- * only (no parts: TS here is for players without LL-HLS).
+ * only (no parts: TS here is for players without LL-HLS), of what
+ * `view` (published()) lists.
  */
-export function tsPublished(seg: Segmenter): PlaylistSource {
-  const view = published(seg);
+export function tsPublished(view: PlaylistSource): PlaylistSource {
   const segments = view.segments.filter((s) => s.ts);
   const first = segments[0];
   return {
-    segments, open: undefined, nextPart: view.nextPart, opts: seg.opts,
+    segments, open: undefined, nextPart: view.nextPart, opts: view.opts,
     discontinuitySequence: first ? discontinuitySequenceOf(first, view.discontinuitySequence) : view.discontinuitySequence,
-    maxSegmentMs: seg.maxSegmentMs,
+    maxSegmentMs: view.maxSegmentMs,
     ended: view.ended,
   };
 }

@@ -27,6 +27,8 @@ export interface SegmenterOptions {
    * still says the same EXT-X-TARGETDURATION as one that did.
    */
   longestMs?: () => number;
+  /** Where a closed segment's bytes go (default Buffer.allocUnsafe; shared memory when other workers serve them). */
+  alloc?: (size: number) => Buffer;
 }
 
 /** A part's bytes: moof+mdat, and the same samples as MPEG-TS when someone asked for TS. */

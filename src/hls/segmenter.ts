@@ -1,6 +1,6 @@
 import { SluiceError } from '../core/errors.js';
 import { initSegment, mediaSegment, type Fmp4Run, type Fmp4Sample, type Fmp4Track } from './fmp4.js';
-import { joinTsParts } from './mpegts.js';
+import { renumberTsParts } from './mpegts.js';
 import { trackList, type Built, type HlsPart, type HlsSegment, type SampleKind, type SegmenterOptions, type StreamTracks } from './segment-types.js';
 
 export type { Built, HlsPart, HlsSegment, SampleKind, SegmenterOptions, StreamTracks } from './segment-types.js';
@@ -56,6 +56,16 @@ const AAC_FRAME_SAMPLES = 1024;
 /** The usual Opus packet. */
 const OPUS_FRAME_MS = 20;
 
+/** `pieces` end to end in one buffer from `alloc`. */
+function concatInto(pieces: readonly Buffer[], alloc: (size: number) => Buffer): Buffer {
+  let size = 0;
+  for (const p of pieces) size += p.length;
+  const out = alloc(size);
+  let at = 0;
+  for (const p of pieces) at += p.copy(out, at);
+  return out;
+}
+
 export class Segmenter {
   readonly opts: Required<SegmenterOptions>;
   /** Complete segments, oldest first, at most windowSegments. */
@@ -88,7 +98,7 @@ export class Segmenter {
   private anchor: { dts: number; wallMs: number } | undefined;
 
   constructor(opts: SegmenterOptions) {
-    const o = { firstMsn: 0, marked: false, build: mediaSegment, built: () => {}, failed: () => {}, longestMs: () => 0, ...opts };
+    const o = { firstMsn: 0, marked: false, build: mediaSegment, built: () => {}, failed: () => {}, longestMs: () => 0, alloc: Buffer.allocUnsafe, ...opts };
     const positive = (n: number, what: string): void => {
       if (!Number.isFinite(n) || n <= 0) throw new SluiceError('ERR_CONFIG', `hls segmenter: ${what} ${n} (must be > 0)`);
     };
@@ -342,9 +352,10 @@ export class Segmenter {
   /** A closed segment's bytes, once every part has them: one buffer, its parts views of it (and its TS, if every part has one). */
   private join(seg: HlsSegment): void {
     if (seg.bytes || !seg.parts.every((p) => p.built)) return;
-    if (seg.parts.every((p) => p.ts)) seg.ts = joinTsParts(seg.parts.map((p) => p.ts!));
+    const alloc = this.opts.alloc;
+    if (seg.parts.every((p) => p.ts)) seg.ts = renumberTsParts(concatInto(seg.parts.map((p) => p.ts!), alloc));
     for (const p of seg.parts) p.ts = undefined;
-    const all = Buffer.concat(seg.parts.map((p) => p.bytes));
+    const all = concatInto(seg.parts.map((p) => p.bytes), alloc);
     let at = 0;
     for (const p of seg.parts) {
       p.bytes = all.subarray(at, at + p.bytes.length);

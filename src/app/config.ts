@@ -231,7 +231,7 @@ const configObject = z
         sessionIdleMs: int(1000).default(20000),
         /** A playlist request for a stream with no complete segment yet waits this long for one (then 404). */
         firstSegmentWaitMs: int(0, 60000).default(10000),
-        /** Segment memory of all HLS streams on the node, split evenly between its workers; the oldest segments go first. */
+        /** Segment memory of all HLS streams on the node (each held once, by its owner worker); the oldest segments go first. */
         maxMemoryBytes: int(4 * MiB).default(256 * MiB),
         /** Threads that build segments (piscina); 0 builds on the I/O thread itself. */
         remuxThreads: int(0, 64).default(1),

@@ -19,12 +19,24 @@ import { packageVersion } from './version.js';
 
 export type FlvProtocol = Exclude<ClientProtocol, 'rtmp'>;
 
+/**
+ * What a cluster's workers share for HLS (http/hls-share.ts): the channel
+ * they talk over, and the held-bytes words (one per worker slot, this
+ * worker's at `slot`) that make hls.maxMemoryBytes a bound on the node.
+ */
+export interface HlsNodeShare {
+  channel: string;
+  held: SharedArrayBuffer;
+  slot: number;
+}
+
 /** HLS on a worker (http/hls-service.ts), as snapshots read it. */
 export interface HlsStats {
-  /** Streams being segmented here, and viewers (sessions) watching them. */
+  /** Streams being segmented here, streams served here from another worker's segments, and viewers (sessions) watching them. */
   streams: number;
+  mirrored: number;
   viewers: number;
-  /** Bytes of segments, parts and inits held, and this worker's bound (hls.maxMemoryBytes / workers). */
+  /** Bytes of segments, parts and inits held by this worker, and the bound on them with every other worker's (hls.maxMemoryBytes). */
   heldBytes: number;
   memoryBoundBytes: number;
   requests: Record<'playlist' | 'mediaPlaylist' | 'blocking' | 'segment' | 'part' | 'init' | 'tsPlaylist' | 'tsSegment', number>;
@@ -173,6 +185,8 @@ export interface ServerContext {
   upstreams: UpstreamRegistry | undefined;
   /** HLS, when the HTTP listener serves it (set by http/flv-route.ts). */
   hls: HlsHandle | undefined;
+  /** (cluster of several workers) What they share for HLS; set by the worker's entry point. */
+  hlsNode?: HlsNodeShare | undefined;
   version: string;
 }
 

@@ -9,6 +9,7 @@ import { Worker, type TransferListItem } from 'node:worker_threads';
 import { createReuseportFd } from 'node-unix-socket';
 import { unpack } from 'msgpackr';
 import net from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { describeError, SluiceError } from '../core/errors.js';
 import type { StreamDirectory } from './directory.js';
 import { rescueThread } from './thread-rescue.js';
@@ -82,6 +83,12 @@ const RESCUE_TIMEOUT_MS = 2000;
 export class Supervisor {
   private readonly slots: Slot[] = [];
   private nextId = 1;
+  /**
+   * What the workers share for HLS (http/hls-share.ts): their channel,
+   * unique to this cluster (another in the same process must not hear
+   * it), and one held-bytes word per worker slot, for the node-wide bound.
+   */
+  private hlsNode: { channel: string; held: SharedArrayBuffer } | undefined;
   private port = 0;
   private httpPort: number | undefined;
   private stopping = false;
@@ -135,7 +142,9 @@ export class Supervisor {
     const id = this.nextId++;
     const fd = createReuseportFd(this.port, this.opts.host);
     const tlsFd = this.opts.tls && createReuseportFd(this.tlsPort!, this.opts.tls.host);
-    const worker = new Worker(this.opts.script, { workerData: { id, fd, tlsFd, httpPort: this.httpPort, httpsPort: this.httpsPort, config: this.opts.config } });
+    if (this.opts.count > 1) this.hlsNode ??= { channel: `sluice-hls-${randomUUID()}`, held: new SharedArrayBuffer(8 * this.opts.count) };
+    const hls = this.hlsNode && { ...this.hlsNode, slot: index };
+    const worker = new Worker(this.opts.script, { workerData: { id, fd, tlsFd, httpPort: this.httpPort, httpsPort: this.httpsPort, config: this.opts.config, hls } });
     const now = Date.now();
     const slot: Slot = { index, worker, id, listening: false, drained: false, exited: false, spawnedAt: now, lastSeen: now };
     this.slots[index] = slot;

@@ -78,7 +78,7 @@ export interface WorkerSnapshot {
 
 /** A worker without HLS. */
 export const NO_HLS: HlsStats = {
-  streams: 0, viewers: 0, heldBytes: 0, memoryBoundBytes: 0, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0, statuses: {},
+  streams: 0, mirrored: 0, viewers: 0, heldBytes: 0, memoryBoundBytes: 0, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0, statuses: {},
   requests: { playlist: 0, mediaPlaylist: 0, blocking: 0, segment: 0, part: 0, init: 0, tsPlaylist: 0, tsSegment: 0 },
 };
 

@@ -22,7 +22,7 @@ import type { ServerContext } from '../app/context.js';
 import { AccessRefused, type AccessClient } from '../access/policy.js';
 import { blockingReload, mediaPlaylist, multivariantPlaylist, targetDurationS, type PlaylistNames } from '../hls/playlist.js';
 import type { HlsService } from './hls-service.js';
-import type { HlsStream } from './hls-stream.js';
+import type { HlsSource } from './hls-source.js';
 import { peerOf, STATUS_TEXT, type Status } from './http-reply.js';
 
 const PLAYLIST = /^\/([^/]+)\/(.+?)(\.ts|\.fmp4)?\.m3u8$/;
@@ -150,12 +150,12 @@ export function hlsRoutes(ctx: ServerContext, svc: HlsService, cors: string, sec
       });
 
       /** Resolves when `ok()` holds (true) or after `ms` (false), re-checked at every change of the stream. */
-      const until = (s: HlsStream, ok: () => boolean, ms: number): Promise<boolean> =>
+      const until = (s: HlsSource, ok: () => boolean, ms: number): Promise<boolean> =>
         new Promise((resolve) => {
           let timer: NodeJS.Timeout | undefined;
           // An end answers too, once the last parts are built (the ended playlist then says ENDLIST).
           const stop = s.wait(() => {
-            if (!ok() && (s.endReason === undefined || s.seg.pending > 0)) return false;
+            if (!ok() && (s.endReason === undefined || s.building)) return false;
             clearTimeout(timer);
             resolve(ok());
             return true;

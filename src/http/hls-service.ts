@@ -12,6 +12,10 @@
  * An ended stream's last playlist (with EXT-X-ENDLIST) and segments stay
  * readable for three target durations by the viewers who watched it, so a
  * polling player ends cleanly instead of meeting a 404.
+ *
+ * In a cluster each stream is segmented by one worker of the node, and the
+ * others asked for it mirror it (hls-node.ts); the bound is on the node's
+ * bytes, each worker trimming what it holds.
  */
 import { describeError } from '../core/errors.js';
 import type { HlsHandle, HlsStats, ServerContext } from '../app/context.js';
@@ -19,6 +23,10 @@ import type { PlayLease } from '../app/stream-service.js';
 import type { AccessClient } from '../access/policy.js';
 import { ringRefForm } from '../media/egress/ring-ref-form.js';
 import { HlsStream } from './hls-stream.js';
+import { HlsMirror } from './hls-mirror.js';
+import { HlsNode } from './hls-node.js';
+import { sharedAlloc } from './hls-share.js';
+import type { HlsSource } from './hls-source.js';
 import { RemuxPool } from '../hls/remux-pool.js';
 
 interface Session {
@@ -26,14 +34,14 @@ interface Session {
   lastAt: number;
 }
 
-export type HlsCounters = Omit<HlsStats, 'streams' | 'viewers' | 'heldBytes' | 'memoryBoundBytes'>;
+export type HlsCounters = Omit<HlsStats, 'streams' | 'mirrored' | 'viewers' | 'heldBytes' | 'memoryBoundBytes'>;
 
 const SWEEP_MS = 1000;
 /** How long an ended stream stays readable, in target durations: a player that reloads once per target sees its end. */
 const ENDED_TARGETS = 3;
 
 interface Ended {
-  s: HlsStream;
+  s: HlsSource;
   until: number;
   /** Session ids that watched it: only they read it (no new access check for a stream that is gone). */
   viewers: Set<string>;
@@ -42,8 +50,8 @@ interface Ended {
 const NO_LIMIT = 0x7fffffff;
 
 export class HlsService implements HlsHandle {
-  readonly streams = new Map<string, HlsStream>();
-  private readonly starting = new Map<string, Promise<HlsStream | undefined>>();
+  readonly streams = new Map<string, HlsSource>();
+  private readonly starting = new Map<string, Promise<HlsSource | undefined>>();
   private readonly sessions = new Map<string, Session>();
   /** Session ids per stream key since its HLS started here (for the ended-stream grace). */
   private readonly viewersSeen = new Map<string, Set<string>>();
@@ -52,8 +60,10 @@ export class HlsService implements HlsHandle {
     requests: { playlist: 0, mediaPlaylist: 0, blocking: 0, segment: 0, part: 0, init: 0, tsPlaylist: 0, tsSegment: 0 },
     statuses: {}, bytesOut: 0, partsBuilt: 0, trimmed: 0, streamsStarted: 0,
   };
-  /** This worker's share of hls.maxMemoryBytes. */
+  /** The bound on held bytes: the node's (hls.maxMemoryBytes) with a node to share it, else this worker's share of it. */
   readonly memoryBound: number;
+  /** (cluster) The node's other workers: streams owned or mirrored, the node-wide bytes. */
+  private readonly node: HlsNode | undefined;
   private readonly sweeper: NodeJS.Timeout;
   /** Remux threads (hls.remuxThreads), started with the first HLS stream. */
   private pool: RemuxPool | undefined;
@@ -62,7 +72,17 @@ export class HlsService implements HlsHandle {
   constructor(private readonly ctx: ServerContext) {
     const h = ctx.config.hls;
     // Worker 0 is the one thread of `--workers 0` (and of in-process servers): all of it.
-    this.memoryBound = ctx.workerId === 0 ? h.maxMemoryBytes : Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
+    const share = ctx.hlsNode;
+    this.memoryBound = ctx.workerId === 0 || share ? h.maxMemoryBytes : Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
+    // A silent owner is taken over when the primary would call its thread stuck (never sooner than three beats).
+    const staleMs = Math.max(ctx.config.cluster.heartbeatTimeoutMs || 5000, 3 * SWEEP_MS);
+    this.node = share && new HlsNode(share, ctx.workerId, staleMs, {
+      find: (key) => this.streams.get(key) ?? this.ended.get(key)?.s,
+      orphaned: (key, m, why) => {
+        ctx.log.warn({ streamKey: key, reason: why }, 'hls: mirrored stream let go; the next request takes it over');
+        this.retire(key, m);
+      },
+    }, ctx.log);
     this.form = ringRefForm(h.windowSegments);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
@@ -96,12 +116,12 @@ export class HlsService implements HlsHandle {
   }
 
   /** The ended HLS of a stream this viewer watched, while it stays readable; undefined otherwise. */
-  endedFor(app: string, name: string, query: string, ip: string): HlsStream | undefined {
+  endedFor(app: string, name: string, query: string, ip: string): HlsSource | undefined {
     const key = `${app}/${name}`;
     const id = `${ip}|${key}|${query}`;
     const cur = this.streams.get(key);
     // Ended but not let go yet (its lease is released after the last subscriber is told).
-    if (cur?.seg.ended && cur.endReason !== undefined) return this.viewersSeen.get(key)?.has(id) ? cur : undefined;
+    if (cur?.ended && cur.endReason !== undefined) return this.viewersSeen.get(key)?.has(id) ? cur : undefined;
     const e = this.ended.get(key);
     if (!e || Date.now() > e.until || !e.viewers.has(id)) return undefined;
     // Published again meanwhile (and segmented here): the new stream is what the viewer reads.
@@ -110,7 +130,7 @@ export class HlsService implements HlsHandle {
   }
 
   /** The stream's HLS here, started on first use; undefined when there is no such stream. */
-  stream(app: string, name: string): Promise<HlsStream | undefined> {
+  stream(app: string, name: string): Promise<HlsSource | undefined> {
     const key = `${app}/${name}`;
     const have = this.streams.get(key);
     if (have && have.endReason === undefined) {
@@ -125,38 +145,59 @@ export class HlsService implements HlsHandle {
     return p;
   }
 
-  private async open(app: string, name: string): Promise<HlsStream | undefined> {
+  private async open(app: string, name: string): Promise<HlsSource | undefined> {
     const key = `${app}/${name}`;
     const old = this.streams.get(key);
-    if (old) {
-      this.drop(key, old);
-      old.close();
-    }
+    if (old) this.retire(key, old);
     // The segmenter's own lease has no client: access control was asked for the viewer.
     const lease = await this.ctx.streams.play(app, name);
     if (!lease) return undefined;
     if (lease.stream.live) this.ended.delete(key); // published again: the new one is what viewers read
     const h = this.ctx.config.hls;
-    if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
-    const s = new HlsStream(lease, {
-      segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form, pool: this.pool,
-      policy: { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT },
-      built: (ms) => {
-        this.counters.partsBuilt++;
-        this.ctx.latency.hlsBuild(ms);
-      },
-      // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
-      grew: () => {
-        this.note(s);
-        if (this.held > this.memoryBound) this.bound();
-      },
-    }, this.ctx.log);
+    const policy = { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT };
+    const claim = this.node?.claim(lease.stream.ring!.ctl);
+    let s: HlsSource;
+    if (claim && !claim.own) {
+      const m = new HlsMirror(lease, claim.token, { segmentMs: h.segmentMs, partMs: h.partMs, form: this.form, policy }, this.ctx.log);
+      this.node!.opened(m);
+      s = m;
+    } else {
+      if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
+      const seg: HlsStream = new HlsStream(lease, {
+        segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form, pool: this.pool, policy,
+        ...(claim ? { alloc: sharedAlloc } : {}),
+        built: (ms) => {
+          this.counters.partsBuilt++;
+          this.ctx.latency.hlsBuild(ms);
+        },
+        // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
+        grew: () => {
+          this.note(seg);
+          if (this.over()) this.bound();
+          this.node?.publish(seg);
+        },
+      }, this.ctx.log);
+      seg.token = claim?.token;
+      s = seg;
+      this.counters.streamsStarted++;
+    }
     lease.onRelease(() => this.drop(key, s));
     this.streams.set(key, s);
-    this.counters.streamsStarted++;
-    s.start();
-    this.ctx.log.info({ streamKey: key }, 'hls: segmenting');
+    (s as HlsStream | HlsMirror).start();
+    this.ctx.log.info({ streamKey: key }, s instanceof HlsMirror ? "hls: serving another worker's segments" : 'hls: segmenting');
     return s;
+  }
+
+  /** `s` goes for good (idle, replaced, orphaned, closing): an owner of a live stream tells its mirrors. */
+  private retire(key: string, s: HlsSource): void {
+    this.drop(key, s);
+    if (s instanceof HlsStream) this.node?.released(s, true);
+    s.close();
+  }
+
+  /** Over the bound: the node's bytes with a node, else this worker's. */
+  private over(): boolean {
+    return (this.node ? this.node.nodeHeld() : this.held) > this.memoryBound;
   }
 
   /** Bytes of every stream's segments, parts and inits here: a running total, kept per stream as each changes (not summed per part). */
@@ -165,32 +206,42 @@ export class HlsService implements HlsHandle {
   }
 
   private held = 0;
-  private readonly heldBy = new Map<HlsStream, number>();
+  private readonly heldBy = new Map<HlsSource, number>();
 
   /** A stream's held bytes changed: the total follows (only for the stream current under its key). */
-  private note(s: HlsStream): void {
+  private note(s: HlsSource): void {
     if (this.streams.get(s.key) !== s) return;
     const n = s.heldBytes;
-    this.held += n - (this.heldBy.get(s) ?? 0);
+    this.setHeld(this.held + n - (this.heldBy.get(s) ?? 0));
     this.heldBy.set(s, n);
   }
 
+  private setHeld(n: number): void {
+    this.held = n;
+    this.node?.setHeld(n);
+  }
+
   /** `s` leaves the map and the total; one whose publisher ended stays readable for a while (Ended). */
-  private drop(key: string, s: HlsStream): void {
+  private drop(key: string, s: HlsSource): void {
     if (this.streams.get(key) !== s) return;
     this.streams.delete(key);
-    this.held -= this.heldBy.get(s) ?? 0;
+    this.setHeld(this.held - (this.heldBy.get(s) ?? 0));
     this.heldBy.delete(s);
+    if (s instanceof HlsStream) this.node?.released(s, false);
     const viewers = this.viewersSeen.get(key);
     this.viewersSeen.delete(key);
-    if (s.seg.ended && viewers) {
-      const target = Math.ceil(Math.max(this.ctx.config.hls.segmentMs, s.seg.maxSegmentMs) / 1000) * 1000;
+    if (s.ended && viewers) {
+      const target = Math.ceil(Math.max(this.ctx.config.hls.segmentMs, s.maxSegmentMs) / 1000) * 1000;
       this.ended.set(key, { s, until: Date.now() + ENDED_TARGETS * target, viewers });
     }
   }
 
   stats(): HlsStats {
-    return { ...this.counters, streams: this.streams.size, viewers: this.sessions.size, heldBytes: this.heldBytes, memoryBoundBytes: this.memoryBound };
+    let mirrored = 0;
+    for (const s of this.streams.values()) if (s instanceof HlsMirror) mirrored++;
+    // Reported as an even share of a node's bound, so that the cluster's total of it is the bound.
+    const memoryBoundBytes = this.node ? Math.floor(this.memoryBound / this.ctx.config.cluster.workers) : this.memoryBound;
+    return { ...this.counters, streams: this.streams.size - mirrored, mirrored, viewers: this.sessions.size, heldBytes: this.heldBytes, memoryBoundBytes };
   }
 
   viewersOf(streamKey: string): number {
@@ -207,12 +258,16 @@ export class HlsService implements HlsHandle {
   /** Idle streams and sessions go; then the oldest segments of the largest streams until under the bound. */
   sweep(now = Date.now()): void {
     const h = this.ctx.config.hls;
-    for (const [key, e] of this.ended) if (now > e.until) this.ended.delete(key);
+    for (const [key, e] of this.ended) {
+      if (now <= e.until) continue;
+      this.ended.delete(key);
+      if (e.s instanceof HlsMirror) e.s.close(); // no more states for it
+    }
     for (const [key, s] of this.streams) {
-      if (now - s.lastRequestAt < h.idleStopMs) continue;
-      this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
-      this.drop(key, s);
-      s.close();
+      if (now - s.lastRequestAt >= h.idleStopMs) {
+        this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
+        this.retire(key, s);
+      } else if (this.node?.tick(key, s, now)) this.retire(key, s);
     }
     for (const [id, v] of this.sessions) {
       if (now - v.lastAt < h.sessionIdleMs) continue;
@@ -221,7 +276,7 @@ export class HlsService implements HlsHandle {
     }
     // Viewers seen stay only while their session lives (or until an ended stream's grace took them).
     for (const [key, seen] of this.viewersSeen) {
-      if (this.streams.get(key)?.seg.ended) continue; // ended, not let go yet: these are its grace's viewers
+      if (this.streams.get(key)?.ended) continue; // ended, not let go yet: these are its grace's viewers
       for (const id of seen) if (!this.sessions.has(id)) seen.delete(id);
       if (seen.size === 0) this.viewersSeen.delete(key);
     }
@@ -243,7 +298,7 @@ export class HlsService implements HlsHandle {
   private bounding = false;
 
   private trimToBound(): void {
-    while (this.held > this.memoryBound) {
+    while (this.over()) {
       // A trim calls back (note()), which keeps the total and the per-stream figures current.
       const largest = [...this.heldBy].sort((a, b) => b[1] - a[1]).map(([s]) => s);
       if (!largest.find((s) => s.trimOldest())) break;
@@ -253,9 +308,9 @@ export class HlsService implements HlsHandle {
 
   close(): void {
     clearInterval(this.sweeper);
-    for (const s of this.streams.values()) {
+    for (const [key, s] of [...this.streams]) {
       try {
-        s.close();
+        this.retire(key, s);
       } catch (err) {
         this.ctx.log.warn({ reason: describeError(err) }, 'hls: close failed');
       }
@@ -264,7 +319,8 @@ export class HlsService implements HlsHandle {
     this.ended.clear();
     this.viewersSeen.clear();
     this.heldBy.clear();
-    this.held = 0;
+    this.setHeld(0);
+    this.node?.close();
     for (const v of this.sessions.values()) v.lease.release();
     this.sessions.clear();
     void this.pool?.close().catch(() => {});

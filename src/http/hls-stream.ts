@@ -8,6 +8,10 @@
  * meanwhile (a ring lapped under a stalled thread): then the segmenter
  * starts again at the next cut mark. Segment numbers come from the marks,
  * so a restart, or another worker, lists the same segments.
+ *
+ * In a cluster this worker is the node's owner of the stream's HLS
+ * (hls/ownership.ts): what it builds goes into shared memory (`alloc`),
+ * and sharedState() is what the other workers' mirrors serve.
  */
 import { createHash } from 'node:crypto';
 import { arrivalAge, C_HLS_LONGEST, C_HLS_TS, type TagRing } from '../core/tag-ring.js';
@@ -18,12 +22,14 @@ import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../protocol/flv-tag.js';
 import { parseAudioTagHeader } from '../protocol/audio-tag.js';
 import { aacTrack, av1Track, avcTrack, hevcTrack, mediaSegment, opusTrack, type Fmp4Run, type Fmp4Track } from '../hls/fmp4.js';
 import { decodeMark } from '../hls/cut-marks.js';
-import { Segmenter, type Built, type HlsSegment, type StreamTracks } from '../hls/segmenter.js';
+import { Segmenter, type Built, type StreamTracks } from '../hls/segmenter.js';
 import { trackList } from '../hls/segment-types.js';
 import { tsRefusal } from '../hls/mpegts.js';
 import { tsPart } from '../hls/remux-task.js';
 import { published, tsPublished } from '../hls/published.js';
 import type { PlaylistSource } from '../hls/playlist.js';
+import { HlsSource, type Holding } from './hls-source.js';
+import { shared, viewToWire, type SharedState } from './hls-share.js';
 import type { RemuxPool } from '../hls/remux-pool.js';
 import { readRingRef, type RingRef } from '../media/egress/ring-ref-form.js';
 import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
@@ -45,28 +51,25 @@ export interface HlsStreamOptions {
   built?: (ms: number, bytes: number) => void;
   /** After every change of what is held. */
   grew?: () => void;
+  /** Where built bytes go (default: this thread's heap; shared memory when other workers serve them). */
+  alloc?: (size: number) => Buffer;
 }
 
 type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
-/** The playlists rendered per version: fMP4 (full or delta update) and MPEG-TS. */
-type PlaylistKind = 'fmp4' | 'fmp4-skip' | 'ts';
 /** fMP4 carries these as avc1, hvc1 and av01; FLV's others (VP6, Sorenson...) have no HLS form. */
 const VIDEO_TRACKS: Record<VideoCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { avc: avcTrack, hevc: hevcTrack, av1: av1Track };
 type AudioCodecOfHls = 'aac' | 'opus';
 /** AAC (legacy or E-RTMP 'mp4a') and E-RTMP 'Opus'; MP3, Speex and the rest are left out. */
 const AUDIO_TRACKS: Record<AudioCodecOfHls, (id: number, config: Uint8Array) => Fmp4Track> = { aac: aacTrack, opus: opusTrack };
 
-export class HlsStream implements PlayerTransport, SubscriberEvents {
+export class HlsStream extends HlsSource implements PlayerTransport, SubscriberEvents {
   readonly key: string;
   seg: Segmenter;
-  /** Why the stream ended (ENDLIST written), or undefined while live. */
-  endReason: string | undefined;
-  /** A codec HLS cannot carry here: requests are answered 415 with this. */
-  unsupported: string | undefined;
-  lastRequestAt = Date.now();
   readonly writableLength = 0;
-  /** Bumped whenever the playlist would read differently. */
-  version = 0;
+  /** Its ownership token when other workers may mirror it (hls/ownership.ts). */
+  token: number | undefined;
+  /** When a mirror on another worker last asked for its state. */
+  mirroredAt = 0;
   private sub: Subscriber | undefined;
   /** The video sequence header's record, and which codec it is for. */
   private videoConfig: Uint8Array | undefined;
@@ -75,7 +78,6 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
   private asc: Uint8Array | undefined;
   private audioCodec: AudioCodecOfHls = 'aac';
   private tracks: StreamTracks | undefined;
-  private readonly waiters = new Set<() => boolean>();
   private readonly initNames = new Map<number, string>();
   private readonly log: Logger;
 
@@ -84,6 +86,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     private readonly opts: HlsStreamOptions,
     log: Logger,
   ) {
+    super();
     this.key = lease.stream.key;
     this.log = log.child({ streamKey: this.key });
     this.seg = this.newSegmenter();
@@ -93,7 +96,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     this.sub = this.lease.subscribe(this.opts.form, this, this, this.opts.policy);
   }
 
-  private get ring(): TagRing {
+  get ring(): TagRing {
     return this.lease.stream.ring!;
   }
 
@@ -101,6 +104,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const { segmentMs, partMs, windowSegments } = this.opts;
     const seg: Segmenter = new Segmenter({
       segmentMs, partMs, windowSegments, marked: true, build: this.build,
+      ...(this.opts.alloc ? { alloc: this.opts.alloc } : {}),
       longestMs: () => this.ring.ctl[C_HLS_LONGEST]!,
       // Answers of a segmenter since replaced (restart) are dropped.
       built: () => seg === this.seg && this.changed(),
@@ -118,10 +122,11 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     const t0 = performance.now();
     const pool = this.opts.pool;
     const ts = this.tsWanted ? (this.tracks ? trackList(this.tracks) : []) : undefined;
+    const place = this.opts.alloc ? shared : (b: Buffer): Buffer => b;
     const done = (b: { bytes: Buffer; ts: Buffer | undefined; tsError: string | undefined }): Built => {
       if (b.tsError !== undefined) this.noTs(b.tsError);
       this.opts.built?.(performance.now() - t0, b.bytes.length + (b.ts?.length ?? 0));
-      return { bytes: b.bytes, ts: b.ts };
+      return { bytes: place(b.bytes), ts: b.ts && place(b.ts) };
     };
     if (pool) return pool.build(fragment, runs, this.ring, ts).then(done);
     const bytes = mediaSegment(fragment, runs);
@@ -156,12 +161,11 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
    * worker segmenting the stream.
    */
   askTs(): string | undefined {
-    const tracks = this.tracks ? trackList(this.tracks) : [];
-    if (tracks.length === 0) return undefined;
-    const why = this.tsRefused ?? tsRefusal(tracks);
-    if (why !== undefined) return `${why} (use the .m3u8 playlist)`;
-    Atomics.store(this.ring.ctl, C_HLS_TS, 1);
-    return undefined;
+    return this.tsAsked(this.ring.ctl, this.tracks, this.tsWhy());
+  }
+
+  private tsWhy(): string | undefined {
+    return this.tracks ? (this.tsRefused ?? tsRefusal(trackList(this.tracks))) : undefined;
   }
 
   // ---- PlayerTransport / SubscriberEvents ------------------------------------------
@@ -315,41 +319,50 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return (this.seg.pending === 0 && this.seg.segments.length > 0) || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
-  /** A playlist's text for the current version, rendered once per version and kind. */
-  rendered(kind: PlaylistKind, render: () => string): string {
-    const have = this.renders.get(kind);
-    if (have && have.version === this.version) return have.text;
-    const text = render();
-    this.renders.set(kind, { version: this.version, text });
-    return text;
+  get building(): boolean {
+    return this.seg.pending > 0;
   }
 
-  private readonly renders = new Map<PlaylistKind, { version: number; text: string }>();
+  get ended(): boolean {
+    return this.seg.ended;
+  }
 
-  /** The tracks segmented, once the first frame fixed them. */
+  get maxSegmentMs(): number {
+    return this.seg.maxSegmentMs;
+  }
+
+  protected holding(): Holding {
+    return this.seg;
+  }
+
   get trackLayout(): StreamTracks | undefined {
     return this.tracks;
   }
 
-  /** What the MPEG-TS playlist lists: complete segments that have their TS. */
   get tsView(): PlaylistSource {
-    return tsPublished(this.seg);
+    return tsPublished(this.view);
   }
 
-  /** Segment msn, complete and built, in the window; undefined when gone or not yet there. */
-  segment(msn: number): HlsSegment | undefined {
-    const s = this.seg.segments.find((x) => x.msn === msn);
-    return s?.bytes ? s : undefined;
+  /** What a mirror on another worker serves: the published view, its inits (in shared memory) and the stream's standing. */
+  sharedState(): SharedState {
+    const view = this.view;
+    const inits: [number, string, Uint8Array][] = [];
+    for (const v of new Set([...view.segments, ...(view.open ? [view.open] : [])].map((s) => s.initVersion))) {
+      const name = this.initName(v);
+      const bytes = this.initByName(name);
+      if (!bytes) continue;
+      let sh = this.sharedInits.get(name);
+      if (!sh) this.sharedInits.set(name, (sh = shared(bytes)));
+      inits.push([v, name, sh]);
+    }
+    return {
+      view: viewToWire(view), ready: this.ready, building: this.building, ended: this.ended,
+      endReason: this.endReason, unsupported: this.unsupported, tracks: this.tracks, tsWhy: this.tsWhy(), inits,
+    };
   }
 
-  /** Part bytes of msn.index once built (complete segments and the open one). */
-  part(msn: number, index: number): Buffer | undefined {
-    const s = this.seg.open?.msn === msn ? this.seg.open : this.seg.segments.find((x) => x.msn === msn);
-    const p = s?.parts[index];
-    return p?.built ? p.bytes : undefined;
-  }
+  private readonly sharedInits = new Map<string, Buffer>();
 
-  /** Init bytes by their name's hash. */
   initByName(name: string): Buffer | undefined {
     for (const s of [...this.seg.segments, ...(this.seg.open ? [this.seg.open] : [])]) {
       if (this.initName(s.initVersion) === name) return this.seg.init(s.initVersion);
@@ -357,7 +370,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return undefined;
   }
 
-  /** The init's name: a hash of its bytes, the same on every worker (versions are per segmenter). */
+  /** Versions are per segmenter, names are not. */
   initName(version: number): string {
     let n = this.initNames.get(version);
     if (n === undefined) {
@@ -379,19 +392,12 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     return true;
   }
 
-  /** `check` runs after every change until it returns true (then it is dropped). */
-  wait(check: () => boolean): () => void {
-    if (check()) return () => {};
-    this.waiters.add(check);
-    return () => this.waiters.delete(check);
-  }
-
   close(): void {
     this.sub?.close();
     this.lease.release();
     this.endReason ??= 'closed';
     this.changed();
-    this.waiters.clear();
+    this.dropWaiters();
   }
 
   private stamp(): string {
@@ -403,7 +409,7 @@ export class HlsStream implements PlayerTransport, SubscriberEvents {
     this.version++;
     this.seg.takeDropped();
     this.opts.grew?.();
-    for (const w of [...this.waiters]) if (w()) this.waiters.delete(w);
+    this.notify();
   }
 }
 

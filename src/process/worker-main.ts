@@ -14,25 +14,27 @@ import { listenRtmp } from '../rtmp/listener.js';
 import { listenHttp } from '../http/flv-route.js';
 import { stopServing } from './stop-serving.js';
 import type { WorkerMessage } from '../cluster/messages.js';
-import { newContext } from '../app/context.js';
+import { newContext, type HlsNodeShare } from '../app/context.js';
 import { answerRequest } from '../control/worker-control.js';
 import { describeError } from '../core/errors.js';
 import { RESCUE_GLOBAL } from '../cluster/thread-rescue.js';
 import { enableEdge } from '../edge/edge-node.js';
 
-const { id, fd, tlsFd, httpPort, httpsPort, config } = workerData as {
+const { id, fd, tlsFd, httpPort, httpsPort, config, hls } = workerData as {
   id: number;
   fd: number;
   tlsFd: number | undefined;
   httpPort: number | undefined;
   httpsPort: number | undefined;
   config: SluiceConfig;
+  hls: HlsNodeShare | undefined;
 };
 const port = parentPort!;
 const log = createLogger(config.log.level).child({ worker: id });
 const link = new ParentLink(port);
 const hub = new WorkerHub(id, link, streamOptionsOf(config));
 const ctx = newContext(config, log, hub, id);
+ctx.hlsNode = hls;
 enableEdge(ctx);
 const tlsFiles = rtmpsOf(config)?.files;
 const listener = await listenRtmp(ctx, { fd }, tlsFd !== undefined && tlsFiles ? { on: { fd: tlsFd }, files: tlsFiles } : undefined);

@@ -1,8 +1,9 @@
 /**
  * HLS requests as a player (or a CDN edge) makes them, for the server
  * tests: each on a fresh TCP connection (node:http, agent: false), so on a
- * cluster every request may land on either worker, and the answer read
- * whole with its status and headers.
+ * cluster every request may land on either worker, unless a keep-alive
+ * agent holds one connection (one worker); the answer is read whole with
+ * its status and headers.
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { withTimeout } from '../helpers/net.js';
@@ -21,13 +22,15 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Rejects after this long (default 10 s). */
   timeoutMs?: number;
+  /** A keep-alive agent (maxSockets 1: every request on one connection); default a fresh connection each. */
+  agent?: http.Agent;
 }
 
 /** One request on its own connection. */
 export function request(url: string, opts: RequestOptions = {}): Promise<HttpAnswer> {
   const t0 = Date.now();
   const answer = new Promise<HttpAnswer>((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), tookMs: Date.now() - t0 }));

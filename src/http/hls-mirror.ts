@@ -1,0 +1,155 @@
+/**
+ * One stream's HLS on a worker that does not segment it: the owner's
+ * playlist state (hls-share.ts), taken as it comes, and its bytes served
+ * from the owner's shared memory. The mirror still reads the stream (a
+ * player that takes nothing) so it hears the stream end as every player
+ * does, and keeps the stream's view on this worker while viewers here watch.
+ */
+import type { TagRing } from '../core/tag-ring.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Logger } from '../app/log.js';
+import type { PlayLease } from '../app/stream-service.js';
+import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
+import type { Subscriber } from '../media/subscriber.js';
+import type { PlaylistSource } from '../hls/playlist.js';
+import { tsPublished } from '../hls/published.js';
+import type { StreamTracks } from '../hls/segmenter.js';
+import { HlsSource, type Holding } from './hls-source.js';
+import type { SharedState } from './hls-share.js';
+
+export interface HlsMirrorOptions {
+  segmentMs: number;
+  partMs: number;
+  form: EgressForm;
+  policy: PlayerPolicy;
+}
+
+export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberEvents {
+  readonly key: string;
+  readonly writableLength = 0;
+  readonly heldBytes = 0;
+  private state: SharedState | undefined;
+  private sub: Subscriber | undefined;
+  private ts: { version: number; view: PlaylistSource } | undefined;
+  private inits = new Map<string, Buffer>();
+  private initNames = new Map<number, string>();
+  private readonly empty: PlaylistSource;
+
+  constructor(
+    private readonly lease: PlayLease,
+    /** The owner this mirrors (hls/ownership.ts): states of any other are not its. */
+    readonly token: number,
+    private readonly opts: HlsMirrorOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.key = lease.stream.key;
+    this.empty = {
+      segments: [], open: undefined, nextPart: { msn: 0, index: 0 }, opts: { segmentMs: opts.segmentMs, partMs: opts.partMs },
+      discontinuitySequence: 0, maxSegmentMs: 0, ended: false,
+    };
+  }
+
+  start(): void {
+    this.sub = this.lease.subscribe(this.opts.form, this, this, this.opts.policy);
+  }
+
+  get ring(): TagRing {
+    return this.lease.stream.ring!;
+  }
+
+  /** The owner's state after a change. */
+  take(state: SharedState): void {
+    this.state = state;
+    this.unsupported = state.unsupported;
+    if (state.endReason !== undefined) this.endReason ??= state.endReason;
+    for (const [version, name, bytes] of state.inits) {
+      this.initNames.set(version, name);
+      if (!this.inits.has(name)) this.inits.set(name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
+    // Only the inits the window names stay.
+    const named = new Set(state.inits.map((i) => i[1]));
+    for (const name of this.inits.keys()) if (!named.has(name)) this.inits.delete(name);
+    this.version++;
+    this.notify();
+  }
+
+  get view(): PlaylistSource {
+    const v = this.state?.view ?? this.empty;
+    // The stream ended here before the owner's last state came: its playlist ends where it is.
+    return this.endReason !== undefined && !v.ended ? { ...v, ended: true } : v;
+  }
+
+  get tsView(): PlaylistSource {
+    if (this.ts?.version !== this.version) this.ts = { version: this.version, view: tsPublished(this.view) };
+    return this.ts.view;
+  }
+
+  get ready(): boolean {
+    return this.state?.ready === true || this.endReason !== undefined || this.unsupported !== undefined;
+  }
+
+  get building(): boolean {
+    return this.state?.building === true;
+  }
+
+  get ended(): boolean {
+    return this.view.ended;
+  }
+
+  get maxSegmentMs(): number {
+    return this.view.maxSegmentMs;
+  }
+
+  get trackLayout(): StreamTracks | undefined {
+    return this.state?.tracks;
+  }
+
+  askTs(): string | undefined {
+    return this.tsAsked(this.ring.ctl, this.state?.tracks, this.state?.tsWhy);
+  }
+
+  initByName(name: string): Buffer | undefined {
+    return this.inits.get(name);
+  }
+
+  initName(version: number): string {
+    return this.initNames.get(version) ?? 'none';
+  }
+
+  trimOldest(): boolean {
+    return false;
+  }
+
+  protected holding(): Holding {
+    return this.view;
+  }
+
+  close(): void {
+    this.sub?.close();
+    this.lease.release();
+    this.endReason ??= 'closed';
+    this.version++;
+    this.notify();
+    this.dropWaiters();
+  }
+
+  // ---- PlayerTransport / SubscriberEvents: the media itself is the owner's to read ----
+
+  write(): void {}
+
+  onUnpublish(): void {}
+
+  onPublish(): void {}
+
+  onStreamEnd(reason: string): void {
+    if (this.endReason !== undefined) return;
+    this.endReason = reason;
+    this.version++;
+    this.notify();
+  }
+
+  onEvict(code: ErrorCode, reason: string): void {
+    this.log.warn({ streamKey: this.key, code, reason }, 'hls: mirror stopped reading the stream');
+  }
+}

@@ -233,6 +233,8 @@ const configObject = z
         firstSegmentWaitMs: int(0, 60000).default(10000),
         /** Segment memory of all HLS streams on the node (each held once, by its owner worker); the oldest segments go first. */
         maxMemoryBytes: int(4 * MiB).default(256 * MiB),
+        /** One worker of the node segments each stream and the others serve its bytes from shared memory; false: every worker asked segments for itself. */
+        shareAcrossWorkers: z.boolean().default(true),
         /** Threads that build segments (piscina); 0 builds on the I/O thread itself. */
         remuxThreads: int(0, 64).default(1),
       })

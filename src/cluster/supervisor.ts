@@ -178,6 +178,8 @@ export class Supervisor {
 
   private onExit(slot: Slot, code: number, crash: unknown, everListened: boolean): void {
     this.directory.workerGone(slot.id);
+    // What the thread held for HLS died with it: out of the node's bound at once, not when a replacement starts.
+    if (this.hlsNode) Atomics.store(new BigInt64Array(this.hlsNode.held), slot.index, 0n);
     for (const p of [...this.pending.values()]) if (p.worker === slot.id) p.done(undefined);
     if (this.stopping) return;
     if (!this.started && !everListened) {

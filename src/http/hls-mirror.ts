@@ -17,6 +17,9 @@ import type { StreamTracks } from '../hls/segmenter.js';
 import { HlsSource, type Holding } from './hls-source.js';
 import type { SharedState } from './hls-share.js';
 
+/** After the stream ends, the owner's last state is awaited this many part targets (at least 1 s). */
+const SETTLE_PARTS = 4;
+
 export interface HlsMirrorOptions {
   segmentMs: number;
   partMs: number;
@@ -34,6 +37,11 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
   private inits = new Map<string, Buffer>();
   private initNames = new Map<number, string>();
   private readonly empty: PlaylistSource;
+  /** The stream ended (heard here, or in the owner's state). */
+  private streamEnded = false;
+  /** The owner's last state after the end has come (or stopped being waited for): the playlist may say ENDLIST. */
+  private settled = false;
+  private settling: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly lease: PlayLease,
@@ -62,22 +70,27 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
   take(state: SharedState): void {
     this.state = state;
     this.unsupported = state.unsupported;
-    if (state.endReason !== undefined) this.endReason ??= state.endReason;
-    for (const [version, name, bytes] of state.inits) {
-      this.initNames.set(version, name);
-      if (!this.inits.has(name)) this.inits.set(name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (state.view.ended) {
+      this.endReason ??= state.endReason ?? 'ended';
+      this.streamEnded = this.settled = true;
+      clearTimeout(this.settling);
     }
     // Only the inits the window names stay.
-    const named = new Set(state.inits.map((i) => i[1]));
-    for (const name of this.inits.keys()) if (!named.has(name)) this.inits.delete(name);
+    const inits = new Map<string, Buffer>();
+    this.initNames.clear();
+    for (const [version, name, bytes] of state.inits) {
+      this.initNames.set(version, name);
+      inits.set(name, this.inits.get(name) ?? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
+    this.inits = inits;
     this.version++;
     this.notify();
   }
 
   get view(): PlaylistSource {
     const v = this.state?.view ?? this.empty;
-    // The stream ended here before the owner's last state came: its playlist ends where it is.
-    return this.endReason !== undefined && !v.ended ? { ...v, ended: true } : v;
+    // The owner's last state did not come in time (its thread gone): the playlist ends where it is.
+    return this.settled && !v.ended ? { ...v, ended: true } : v;
   }
 
   get tsView(): PlaylistSource {
@@ -89,12 +102,13 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
     return this.state?.ready === true || this.endReason !== undefined || this.unsupported !== undefined;
   }
 
+  /** Also while the owner's last parts are on their way after the end: a held request then waits for them. */
   get building(): boolean {
-    return this.state?.building === true;
+    return this.state?.building === true || (this.streamEnded && !this.settled);
   }
 
   get ended(): boolean {
-    return this.view.ended;
+    return this.streamEnded;
   }
 
   get maxSegmentMs(): number {
@@ -126,6 +140,7 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
   }
 
   close(): void {
+    clearTimeout(this.settling);
     this.sub?.close();
     this.lease.release();
     this.endReason ??= 'closed';
@@ -143,8 +158,16 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
   onPublish(): void {}
 
   onStreamEnd(reason: string): void {
-    if (this.endReason !== undefined) return;
-    this.endReason = reason;
+    if (this.streamEnded) return;
+    this.endReason ??= reason;
+    this.streamEnded = true;
+    // The owner flushes the last part and sends its final state; a few parts' time is plenty.
+    this.settling = setTimeout(() => {
+      this.settled = true;
+      this.version++;
+      this.notify();
+    }, Math.max(1000, SETTLE_PARTS * this.opts.partMs));
+    this.settling.unref();
     this.version++;
     this.notify();
   }

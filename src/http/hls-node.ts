@@ -6,6 +6,7 @@
  * and this worker's word of the node-wide held-bytes bound.
  */
 import type { Logger } from '../app/log.js';
+import { describeError } from '../core/errors.js';
 import type { HlsNodeShare } from '../app/context.js';
 import { beatHls, claimHls, hlsOwner, ownerStale, releaseHls } from '../hls/ownership.js';
 import { HlsShare } from './hls-share.js';
@@ -60,10 +61,15 @@ export class HlsNode {
     }, log);
   }
 
-  /** This worker's token when it claimed the stream's HLS, else the owner's (0: none, just released; the next sweep looks again). */
+  /** This worker's token when it claimed the stream's HLS, else the owner's. */
   claim(ctl: Int32Array): { own: boolean; token: number } {
-    const token = claimHls(ctl, this.workerId, Date.now(), this.staleMs);
-    return token === undefined ? { own: false, token: hlsOwner(ctl) } : { own: true, token };
+    for (;;) {
+      const token = claimHls(ctl, this.workerId, Date.now(), this.staleMs);
+      if (token !== undefined) return { own: true, token };
+      const owner = hlsOwner(ctl);
+      // 0: the owner let go between the two reads; claim again.
+      if (owner !== 0) return { own: false, token: owner };
+    }
   }
 
   /** A new mirror asks the owner for its state. */
@@ -77,7 +83,12 @@ export class HlsNode {
     this.queued.add(s);
     queueMicrotask(() => {
       this.queued.delete(s);
-      if (s.token !== undefined) this.share.post({ t: 'state', key: s.key, token: s.token, state: s.sharedState() });
+      if (s.token === undefined) return;
+      try {
+        this.share.post({ t: 'state', key: s.key, token: s.token, state: s.sharedState() });
+      } catch (err) {
+        this.log.warn({ streamKey: s.key, code: 'ERR_INTERNAL', reason: describeError(err) }, 'hls: state not sent to the mirrors');
+      }
     });
   }
 

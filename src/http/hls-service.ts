@@ -72,7 +72,7 @@ export class HlsService implements HlsHandle {
   constructor(private readonly ctx: ServerContext) {
     const h = ctx.config.hls;
     // Worker 0 is the one thread of `--workers 0` (and of in-process servers): all of it.
-    const share = ctx.hlsNode;
+    const share = h.shareAcrossWorkers ? ctx.hlsNode : undefined;
     this.memoryBound = ctx.workerId === 0 || share ? h.maxMemoryBytes : Math.floor(h.maxMemoryBytes / Math.max(1, ctx.config.cluster.workers));
     // A silent owner is taken over when the primary would call its thread stuck (never sooner than three beats).
     const staleMs = Math.max(ctx.config.cluster.heartbeatTimeoutMs || 5000, 3 * SWEEP_MS);
@@ -152,40 +152,70 @@ export class HlsService implements HlsHandle {
     // The segmenter's own lease has no client: access control was asked for the viewer.
     const lease = await this.ctx.streams.play(app, name);
     if (!lease) return undefined;
-    if (lease.stream.live) this.ended.delete(key); // published again: the new one is what viewers read
+    if (lease.stream.live) this.forgetEnded(key); // published again: the new one is what viewers read
+    let s: HlsSource;
+    try {
+      s = this.sourceFor(key, lease);
+      lease.onRelease(() => this.drop(key, s));
+      this.streams.set(key, s);
+      (s as HlsStream | HlsMirror).start();
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    this.ctx.log.info({ streamKey: key }, s instanceof HlsMirror ? "hls: serving another worker's segments" : 'hls: segmenting');
+    return s;
+  }
+
+  /**
+   * A mirror when another worker owns the stream's HLS, else a segmenter
+   * (the owner, with a node). An awaited stream has no ring to claim in
+   * yet: its segmenter claims when the stream goes live, and segments for
+   * this worker alone if another worker claimed first.
+   */
+  private sourceFor(key: string, lease: PlayLease): HlsSource {
     const h = this.ctx.config.hls;
     const policy = { ...this.ctx.config.player, queueMaxBytes: NO_LIMIT, queueMaxMs: NO_LIMIT };
-    const claim = this.node?.claim(lease.stream.ring!.ctl);
-    let s: HlsSource;
+    const ring = lease.stream.ring;
+    const claim = ring ? this.node?.claim(ring.ctl) : undefined;
     if (claim && !claim.own) {
       const m = new HlsMirror(lease, claim.token, { segmentMs: h.segmentMs, partMs: h.partMs, form: this.form, policy }, this.ctx.log);
       this.node!.opened(m);
-      s = m;
-    } else {
-      if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
-      const seg: HlsStream = new HlsStream(lease, {
-        segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form, pool: this.pool, policy,
-        ...(claim ? { alloc: sharedAlloc } : {}),
-        built: (ms) => {
-          this.counters.partsBuilt++;
-          this.ctx.latency.hlsBuild(ms);
-        },
-        // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
-        grew: () => {
-          this.note(seg);
-          if (this.over()) this.bound();
-          this.node?.publish(seg);
-        },
-      }, this.ctx.log);
-      seg.token = claim?.token;
-      s = seg;
-      this.counters.streamsStarted++;
+      return m;
     }
-    lease.onRelease(() => this.drop(key, s));
-    this.streams.set(key, s);
-    (s as HlsStream | HlsMirror).start();
-    this.ctx.log.info({ streamKey: key }, s instanceof HlsMirror ? "hls: serving another worker's segments" : 'hls: segmenting');
-    return s;
+    if (h.remuxThreads > 0) this.pool ??= new RemuxPool(h.remuxThreads);
+    const node = this.node;
+    const seg: HlsStream = new HlsStream(lease, {
+      segmentMs: h.segmentMs, partMs: h.partMs, windowSegments: h.windowSegments, form: this.form, pool: this.pool, policy,
+      ...(node ? { alloc: sharedAlloc } : {}),
+      built: (ms) => {
+        this.counters.partsBuilt++;
+        this.ctx.latency.hlsBuild(ms);
+      },
+      // Checked at every new part, not only at the sweep: the bound holds between sweeps too.
+      grew: () => {
+        this.note(seg);
+        if (this.over()) this.bound();
+        node?.publish(seg);
+      },
+      published: () => {
+        if (!node || seg.token !== undefined || !lease.stream.ring || seg.endReason !== undefined) return;
+        const late = node.claim(lease.stream.ring.ctl);
+        if (late.own) seg.token = late.token;
+        else this.ctx.log.info({ streamKey: key }, 'hls: another worker claimed this stream first; segmenting it here too');
+      },
+    }, this.ctx.log);
+    seg.token = claim?.token;
+    this.counters.streamsStarted++;
+    return seg;
+  }
+
+  /** An ended stream's grace is over (or a new one replaces it): a mirror stops listening for states. */
+  private forgetEnded(key: string): void {
+    const e = this.ended.get(key);
+    if (!e) return;
+    this.ended.delete(key);
+    if (e.s instanceof HlsMirror) e.s.close();
   }
 
   /** `s` goes for good (idle, replaced, orphaned, closing): an owner of a live stream tells its mirrors. */
@@ -195,9 +225,16 @@ export class HlsService implements HlsHandle {
     s.close();
   }
 
-  /** Over the bound: the node's bytes with a node, else this worker's. */
+  /**
+   * Over the bound: the node's bytes with a node, else this worker's. With
+   * a node, only a worker holding at least an even share trims (the one
+   * holding most always does): one with little does not give its few
+   * segments up for another's many.
+   */
   private over(): boolean {
-    return (this.node ? this.node.nodeHeld() : this.held) > this.memoryBound;
+    if (!this.node) return this.held > this.memoryBound;
+    const total = this.node.nodeHeld();
+    return total > this.memoryBound && this.held >= total / this.ctx.config.cluster.workers;
   }
 
   /** Bytes of every stream's segments, parts and inits here: a running total, kept per stream as each changes (not summed per part). */
@@ -232,6 +269,7 @@ export class HlsService implements HlsHandle {
     this.viewersSeen.delete(key);
     if (s.ended && viewers) {
       const target = Math.ceil(Math.max(this.ctx.config.hls.segmentMs, s.maxSegmentMs) / 1000) * 1000;
+      this.forgetEnded(key);
       this.ended.set(key, { s, until: Date.now() + ENDED_TARGETS * target, viewers });
     }
   }
@@ -258,11 +296,7 @@ export class HlsService implements HlsHandle {
   /** Idle streams and sessions go; then the oldest segments of the largest streams until under the bound. */
   sweep(now = Date.now()): void {
     const h = this.ctx.config.hls;
-    for (const [key, e] of this.ended) {
-      if (now <= e.until) continue;
-      this.ended.delete(key);
-      if (e.s instanceof HlsMirror) e.s.close(); // no more states for it
-    }
+    for (const [key, e] of this.ended) if (now > e.until) this.forgetEnded(key);
     for (const [key, s] of this.streams) {
       if (now - s.lastRequestAt >= h.idleStopMs) {
         this.ctx.log.info({ streamKey: key, idleMs: now - s.lastRequestAt }, 'hls: idle, segments freed');
@@ -316,7 +350,7 @@ export class HlsService implements HlsHandle {
       }
     }
     this.streams.clear();
-    this.ended.clear();
+    for (const key of [...this.ended.keys()]) this.forgetEnded(key);
     this.viewersSeen.clear();
     this.heldBy.clear();
     this.setHeld(0);

@@ -53,6 +53,8 @@ export interface HlsStreamOptions {
   grew?: () => void;
   /** Where built bytes go (default: this thread's heap; shared memory when other workers serve them). */
   alloc?: (size: number) => Buffer;
+  /** The stream went live (its ring is there from now on). */
+  published?: () => void;
 }
 
 type VideoCodecOfHls = 'avc' | 'hevc' | 'av1';
@@ -187,7 +189,9 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
 
   onUnpublish(): void {}
 
-  onPublish(): void {}
+  onPublish(): void {
+    this.opts.published?.();
+  }
 
   onStreamEnd(reason: string): void {
     if (this.endReason !== undefined) return;
@@ -347,21 +351,24 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
   sharedState(): SharedState {
     const view = this.view;
     const inits: [number, string, Uint8Array][] = [];
+    const kept = new Map<string, Buffer>();
     for (const v of new Set([...view.segments, ...(view.open ? [view.open] : [])].map((s) => s.initVersion))) {
       const name = this.initName(v);
       const bytes = this.initByName(name);
       if (!bytes) continue;
-      let sh = this.sharedInits.get(name);
-      if (!sh) this.sharedInits.set(name, (sh = shared(bytes)));
+      const sh = this.sharedInits.get(name) ?? shared(bytes);
+      kept.set(name, sh);
       inits.push([v, name, sh]);
     }
+    this.sharedInits = kept;
     return {
       view: viewToWire(view), ready: this.ready, building: this.building, ended: this.ended,
       endReason: this.endReason, unsupported: this.unsupported, tracks: this.tracks, tsWhy: this.tsWhy(), inits,
     };
   }
 
-  private readonly sharedInits = new Map<string, Buffer>();
+  /** The inits the last state named, in shared memory. */
+  private sharedInits = new Map<string, Buffer>();
 
   initByName(name: string): Buffer | undefined {
     for (const s of [...this.seg.segments, ...(this.seg.open ? [this.seg.open] : [])]) {

@@ -101,7 +101,10 @@ test("one worker segments a stream's HLS for the node; the other serves the same
     rtmp.closeAll();
     let end: MediaPlaylist | undefined;
     await waitFor(async () => (end = (await playlist(url, on(mirror!))).pl).endList, 10_000, 'EXT-X-ENDLIST on the mirror', 200);
-    assert.ok(end!.segments.length > 0);
+    // It ends where the owner's does: the last parts the owner flushed at the end are listed on the mirror too.
+    const ownerEnd = (await playlist(url, on(owner!))).pl;
+    assert.ok(ownerEnd.endList);
+    assert.deepEqual(end!.segments.map((s) => `${s.msn} ${s.duration}`), ownerEnd.segments.map((s) => `${s.msn} ${s.duration}`));
   } finally {
     for (const a of agents.values()) a.destroy();
     rtmp.closeAll();
@@ -162,6 +165,29 @@ test('the owner of a stream\'s HLS crashes: the mirror takes the stream over and
     assert.ok(bytes.body.length > 0);
   } finally {
     for (const a of agents.values()) a.destroy();
+    rtmp.closeAll();
+    await closeCluster(cluster);
+  }
+});
+
+test('HLS asked for before the stream is published (an awaited name): every request is answered once it goes live, on both workers', { timeout: 60_000 }, async () => {
+  const cluster = await startTestCluster({ cluster: { workers: 2 }, media: { playWaitMs: 8000 }, hls: { segmentMs: 1000, partMs: 250, remuxThreads: 0 } });
+  const rtmp = new RtmpClientPool();
+  try {
+    const url = `http://127.0.0.1:${cluster.httpPort}/live/awaited.fmp4.m3u8`;
+    // Fresh connections: SO_REUSEPORT spreads them over both workers, each then waiting for the publisher.
+    const early = Array.from({ length: 6 }, () => request(url, { timeoutMs: 20_000 }));
+    await sleep(500);
+    const pub = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'awaited', { gop: 25, frameMs: 40, videoBytes: 1500 });
+    pub.headers();
+    pub.start();
+    const answers = await Promise.all(early);
+    assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200), answers.map((a) => a.body.toString()).join('\n'));
+    const m = await metrics(cluster);
+    const ids = cluster.supervisor.workerIds();
+    const serving = ids.map((w) => perWorker(m, 'sluice_worker_hls_streams', w) + perWorker(m, 'sluice_worker_hls_mirrored_streams', w));
+    assert.ok(serving.every((n) => n <= 1) && serving.some((n) => n === 1), `streams per worker: ${serving.join(',')}`);
+  } finally {
     rtmp.closeAll();
     await closeCluster(cluster);
   }

@@ -22,6 +22,8 @@ import { cpuSeconds, launchNginxRtmp, launchNodeMediaServer, launchSluice, metri
 const { values } = parseArgs({
   options: {
     players: { type: 'string', default: '200' },
+    /** Streams published (players spread over them); HLS rows then show what each worker built and holds. */
+    publishers: { type: 'string', default: '1' },
     bitrate: { type: 'string', default: '2000' },
     duration: { type: 'string', default: '20' },
     ramp: { type: 'string', default: '5' },
@@ -48,7 +50,7 @@ interface Row {
   /** RSS before the load, MB. */
   rss0: number;
   /** HLS rows: the server's sluice_hls_requests_total by kind and sluice_hls_responses_total by status. */
-  hls?: { requests: Record<string, number>; statuses: Record<string, number> };
+  hls?: { requests: Record<string, number>; statuses: Record<string, number>; built: Record<string, number>; held: Record<string, number> };
 }
 
 async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp'): Promise<Row> {
@@ -59,7 +61,7 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
   try {
     const r = await runLoadtest({
       target: server.rtmpUrl,
-      publishers: 1,
+      publishers: Number(values.publishers),
       players: Number(values.players),
       bitrateKbps: Number(values.bitrate),
       durationS: Number(values.duration),
@@ -72,7 +74,10 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
     const cpuS = cpuSeconds(server.proc.pid!) - cpu0;
     const name = protocol === 'rtmp' ? server.name : `${server.name} ${protocol}`;
     const hls = protocol === 'hls'
-      ? { requests: await metricByLabel(server, 'sluice_hls_requests_total'), statuses: await metricByLabel(server, 'sluice_hls_responses_total') }
+      ? {
+        requests: await metricByLabel(server, 'sluice_hls_requests_total'), statuses: await metricByLabel(server, 'sluice_hls_responses_total'),
+        built: await metricByLabel(server, 'sluice_worker_hls_parts_built_total'), held: await metricByLabel(server, 'sluice_worker_hls_held_bytes'),
+      }
       : undefined;
     return { name, s: buildSummary(r), cpuS, rss, rss0, hls };
   } finally {
@@ -111,7 +116,7 @@ for (const [launch, protocol] of launchers) {
   }
 }
 
-console.log(`1 stream at ${values.bitrate} kbit/s video + audio, ${values.players} players (RTMP unless named), ${values.duration} s (warm-up ${values.warmup} s, ramp ${values.ramp} s), node ${process.version}`);
+console.log(`${values.publishers} stream(s) at ${values.bitrate} kbit/s video + audio, ${values.players} players (RTMP unless named), ${values.duration} s (warm-up ${values.warmup} s, ramp ${values.ramp} s), node ${process.version}`);
 console.log('server                                   players  Mbit/s  lat p50/p99/p99.9 ms     gaps  TTFF p50/p99 ms  server CPU-s  CPU-s/Gbit  peak RSS MB  KB/player');
 for (const { name, s, cpuS, rss, rss0 } of rows) {
   const l = s.latencyMs.latency;
@@ -125,5 +130,9 @@ for (const { name, s, cpuS, rss, rss0 } of rows) {
 for (const { name, s, hls } of rows) {
   const errors = Object.entries(s.errors);
   if (errors.length > 0) console.log(`${name}: player errors: ${errors.map(([m, n]) => `${n}× ${m}`).join('; ')}`);
-  if (hls) console.log(`${name}: HLS requests ${JSON.stringify(hls.requests)}, responses ${JSON.stringify(hls.statuses)}`);
+  if (hls) {
+    console.log(`${name}: HLS requests ${JSON.stringify(hls.requests)}, responses ${JSON.stringify(hls.statuses)}`);
+    const mb = Object.fromEntries(Object.entries(hls.held).map(([w, b]) => [w, +(b / 1048576).toFixed(1)]));
+    console.log(`${name}: parts built per worker ${JSON.stringify(hls.built)}, segment memory held per worker at the end (MB) ${JSON.stringify(mb)}`);
+  }
 }

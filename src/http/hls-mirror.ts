@@ -66,6 +66,10 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
     return this.lease.stream.ring!;
   }
 
+  get hasState(): boolean {
+    return this.state !== undefined;
+  }
+
   /** The owner's state after a change. */
   take(state: SharedState): void {
     this.state = state;

@@ -10,6 +10,7 @@ import { describeError } from '../core/errors.js';
 import type { HlsNodeShare } from '../app/context.js';
 import { beatHls, claimHls, hlsOwner, ownerStale, releaseHls } from '../hls/ownership.js';
 import { HlsShare } from './hls-share.js';
+import { StateDecoder, StateEncoder } from './hls-wire.js';
 import type { HlsSource } from './hls-source.js';
 import { HlsStream } from './hls-stream.js';
 import { HlsMirror } from './hls-mirror.js';
@@ -29,6 +30,8 @@ export class HlsNode {
   private readonly held: BigInt64Array;
   /** Owners with a state post queued for this turn. */
   private readonly queued = new Set<HlsStream>();
+  private readonly encoders = new WeakMap<HlsStream, StateEncoder>();
+  private readonly decoders = new WeakMap<HlsMirror, StateDecoder>();
 
   constructor(
     private readonly node: HlsNodeShare,
@@ -42,9 +45,10 @@ export class HlsNode {
     // A replacement worker's slot starts from nothing: what its predecessor held died with it.
     Atomics.store(this.held, node.slot, 0n);
     this.share = new HlsShare(node.channel, {
-      want: (key, token, idleMs) => {
+      want: (key, token, idleMs, full) => {
         const s = hooks.find(key);
         if (!(s instanceof HlsStream) || s.token !== token) return;
+        if (full) this.encoderOf(s).resend();
         const now = Date.now();
         s.lastRequestAt = Math.max(s.lastRequestAt, now - idleMs);
         s.mirroredAt = now;
@@ -52,7 +56,12 @@ export class HlsNode {
       },
       state: (key, token, state) => {
         const m = hooks.find(key);
-        if (m instanceof HlsMirror && m.token === token) m.take(state);
+        if (!(m instanceof HlsMirror) || m.token !== token) return;
+        let d = this.decoders.get(m);
+        if (!d) this.decoders.set(m, (d = new StateDecoder()));
+        const st = d.decode(state);
+        if (st) m.take(st);
+        else this.share.post({ t: 'want', key, token, idleMs: Date.now() - m.lastRequestAt, full: true });
       },
       gone: (key, token) => {
         const m = hooks.find(key);
@@ -74,7 +83,7 @@ export class HlsNode {
 
   /** A new mirror asks the owner for its state. */
   opened(m: HlsMirror): void {
-    this.share.post({ t: 'want', key: m.key, token: m.token, idleMs: 0 });
+    this.share.post({ t: 'want', key: m.key, token: m.token, idleMs: 0, full: true });
   }
 
   /** After an owner's change: its state goes out once this turn, while mirrors want it. */
@@ -85,7 +94,8 @@ export class HlsNode {
       this.queued.delete(s);
       if (s.token === undefined) return;
       try {
-        this.share.post({ t: 'state', key: s.key, token: s.token, state: s.sharedState() });
+        const state = this.encoderOf(s).encode(s.sharedState(), s.generation);
+        if (state) this.share.post({ t: 'state', key: s.key, token: s.token, state });
       } catch (err) {
         this.log.warn({ streamKey: s.key, code: 'ERR_INTERNAL', reason: describeError(err) }, 'hls: state not sent to the mirrors');
       }
@@ -113,7 +123,7 @@ export class HlsNode {
     const ctl = s.ring.ctl;
     if (hlsOwner(ctl) !== s.token) this.hooks.orphaned(key, s, 'another worker owns it now');
     else if (ownerStale(ctl, now, this.staleMs)) this.hooks.orphaned(key, s, `its owner was silent over ${this.staleMs} ms`);
-    else this.share.post({ t: 'want', key, token: s.token, idleMs: now - s.lastRequestAt });
+    else this.share.post({ t: 'want', key, token: s.token, idleMs: now - s.lastRequestAt, full: !s.hasState });
     return false;
   }
 
@@ -129,6 +139,12 @@ export class HlsNode {
     if (!live) return;
     s.token = undefined;
     this.share.post({ t: 'gone', key: s.key, token });
+  }
+
+  private encoderOf(s: HlsStream): StateEncoder {
+    let e = this.encoders.get(s);
+    if (!e) this.encoders.set(s, (e = new StateEncoder()));
+    return e;
   }
 
   /** This worker's held bytes, as the node's bound reads them. */

@@ -7,16 +7,19 @@
  * twice). The workers talk over one BroadcastChannel per cluster, named by
  * the primary, with no hop through it:
  *
- *   want  {key, token, idleMs}  a mirror has viewers (again each second while it has): the owner keeps
- *                               segmenting for it (idleMs: how long ago its last request was) and sends its state
+ *   want  {key, token, idleMs, full}  a mirror has viewers (again each second while it has): the owner keeps
+ *                               segmenting for it (idleMs: how long ago its last request was) and sends its
+ *                               state (full: every byte array again, for a new mirror or one that missed some)
  *   state {key, token, state}   the owner's playlist state after each change, while a mirror wanted it lately
+ *                               (a delta: hls-wire.ts)
  *   gone  {key, token}          the owner stopped segmenting a live stream (idle, or its thread is closing)
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../app/log.js';
 import type { PlaylistSource } from '../hls/playlist.js';
-import type { HlsPart, HlsSegment, StreamTracks } from '../hls/segmenter.js';
+import type { StreamTracks } from '../hls/segmenter.js';
+import type { WireState } from './hls-wire.js';
 
 /** An owner's playlist state as a mirror reads it; every byte array is a view of shared memory. */
 export interface SharedState {
@@ -34,13 +37,13 @@ export interface SharedState {
 }
 
 export type ShareMessage =
-  | { t: 'want'; key: string; token: number; idleMs: number }
-  | { t: 'state'; key: string; token: number; state: SharedState }
+  | { t: 'want'; key: string; token: number; idleMs: number; full: boolean }
+  | { t: 'state'; key: string; token: number; state: WireState }
   | { t: 'gone'; key: string; token: number };
 
 export interface ShareHandlers {
-  want(key: string, token: number, idleMs: number): void;
-  state(key: string, token: number, state: SharedState): void;
+  want(key: string, token: number, idleMs: number, full: boolean): void;
+  state(key: string, token: number, state: WireState): void;
   gone(key: string, token: number): void;
 }
 
@@ -75,8 +78,8 @@ export class HlsShare {
 
   private dispatch(m: ShareMessage): void {
     try {
-      if (m.t === 'want') this.on.want(m.key, m.token, m.idleMs);
-      else if (m.t === 'state') this.on.state(m.key, m.token, { ...m.state, view: viewFromWire(m.state.view) });
+      if (m.t === 'want') this.on.want(m.key, m.token, m.idleMs, m.full);
+      else if (m.t === 'state') this.on.state(m.key, m.token, m.state);
       else if (m.t === 'gone') this.on.gone(m.key, m.token);
     } catch (err) {
       this.log.warn({ code: 'ERR_INTERNAL', streamKey: m.key, reason: describeError(err) }, `hls: ${m.t} from another worker failed`);
@@ -87,31 +90,3 @@ export class HlsShare {
     this.ch.close();
   }
 }
-
-/** What a state message carries of a view: the plain fields only (the segmenter's options hold functions). */
-export function viewToWire(v: PlaylistSource): PlaylistSource {
-  return {
-    segments: v.segments.map(segmentToWire), open: v.open && segmentToWire(v.open), nextPart: v.nextPart,
-    opts: { segmentMs: v.opts.segmentMs, partMs: v.opts.partMs },
-    discontinuitySequence: v.discontinuitySequence, maxSegmentMs: v.maxSegmentMs, ended: v.ended,
-  };
-}
-
-function segmentToWire(s: HlsSegment): HlsSegment {
-  return {
-    msn: s.msn, startDts: s.startDts, durationMs: s.durationMs, programDateMs: s.programDateMs, discontinuity: s.discontinuity,
-    ...(s.dsn === undefined ? {} : { dsn: s.dsn }), initVersion: s.initVersion, bytes: s.bytes, ts: s.ts,
-    parts: s.parts.map((p): HlsPart => ({ msn: p.msn, index: p.index, durationMs: p.durationMs, independent: p.independent, bytes: p.bytes, built: p.built, ts: p.ts })),
-  };
-}
-
-/** Byte arrays arrive as Uint8Arrays: Buffers over the same memory again. */
-function viewFromWire(v: PlaylistSource): PlaylistSource {
-  const seg = (s: HlsSegment): HlsSegment => ({
-    ...s, bytes: s.bytes && asBuffer(s.bytes), ts: s.ts && asBuffer(s.ts),
-    parts: s.parts.map((p) => ({ ...p, bytes: asBuffer(p.bytes), ts: p.ts && asBuffer(p.ts) })),
-  });
-  return { ...v, segments: v.segments.map(seg), open: v.open && seg(v.open) };
-}
-
-export const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);

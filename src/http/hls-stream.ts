@@ -29,7 +29,7 @@ import { tsPart } from '../hls/remux-task.js';
 import { published, tsPublished } from '../hls/published.js';
 import type { PlaylistSource } from '../hls/playlist.js';
 import { HlsSource, type Holding } from './hls-source.js';
-import { shared, viewToWire, type SharedState } from './hls-share.js';
+import { shared, type SharedState } from './hls-share.js';
 import type { RemuxPool } from '../hls/remux-pool.js';
 import { readRingRef, type RingRef } from '../media/egress/ring-ref-form.js';
 import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
@@ -72,6 +72,8 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
   token: number | undefined;
   /** When a mirror on another worker last asked for its state. */
   mirroredAt = 0;
+  /** Segmenters started (a restart starts one): what a mirror caches is named by it. */
+  generation = 0;
   private sub: Subscriber | undefined;
   /** The video sequence header's record, and which codec it is for. */
   private videoConfig: Uint8Array | undefined;
@@ -306,6 +308,7 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
   private restart(err: unknown): void {
     this.log.warn({ code: err instanceof SluiceError ? err.code : 'ERR_INTERNAL', reason: describeError(err) }, 'hls: segmenter restarted');
     this.seg = this.newSegmenter();
+    this.generation++;
     this.initNames.clear();
     if (this.tracks) this.seg.setTracks(this.tracks);
     this.version++;
@@ -362,7 +365,7 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
     }
     this.sharedInits = kept;
     return {
-      view: viewToWire(view), ready: this.ready, building: this.building, ended: this.ended,
+      view, ready: this.ready, building: this.building, ended: this.ended,
       endReason: this.endReason, unsupported: this.unsupported, tracks: this.tracks, tsWhy: this.tsWhy(), inits,
     };
   }

@@ -12,6 +12,7 @@ import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import type { RunningCluster } from '../../src/process/primary.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { workersOf } from '../helpers/cluster-placement.js';
+import type { SyntheticPublisher } from '../helpers/synthetic-publisher.js';
 import { sleep, waitFor } from '../helpers/net.js';
 import { parseExposition, sum, value, type MetricFamily } from '../helpers/prometheus.js';
 import { playlist, request, resolveUri } from './hls-client.js';
@@ -41,6 +42,14 @@ async function agentPerWorker(c: RunningCluster): Promise<Map<number, http.Agent
   return out;
 }
 
+/** A synthetic publisher of `name` sending 25 fps in 1 s GOPs (the tests' 1 s segments). */
+async function live(rtmp: RtmpClientPool, c: RunningCluster, name: string): Promise<SyntheticPublisher> {
+  const pub = await rtmp.publisher(rtmpUrl(c.rtmpPort), name, { gop: 25, frameMs: 40, videoBytes: 1500 });
+  pub.headers();
+  pub.start();
+  return pub;
+}
+
 const perWorker = (m: Map<string, MetricFamily>, name: string, w: number): number => value(m, name, { worker: String(w) });
 
 test("one worker segments a stream's HLS for the node; the other serves the same playlists and bytes from its shared memory", { timeout: 60_000 }, async () => {
@@ -48,9 +57,7 @@ test("one worker segments a stream's HLS for the node; the other serves the same
   const rtmp = new RtmpClientPool();
   const agents = await agentPerWorker(cluster);
   try {
-    const pub = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'twice', { gop: 25, frameMs: 40, videoBytes: 1500 });
-    pub.headers();
-    pub.start();
+    await live(rtmp, cluster, 'twice');
     const url = `http://127.0.0.1:${cluster.httpPort}/live/twice.fmp4.m3u8`;
     const [owner, mirror] = [...agents.keys()];
     const on = (w: number) => ({ agent: agents.get(w)! });
@@ -126,9 +133,7 @@ test('the owner of a stream\'s HLS crashes: the mirror takes the stream over and
   const rtmp = new RtmpClientPool();
   const agents = await agentPerWorker(cluster);
   try {
-    const pub = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'handover', { gop: 25, frameMs: 40, videoBytes: 1500 });
-    pub.headers();
-    pub.start();
+    const pub = await live(rtmp, cluster, 'handover');
     // The owner must not be the publisher's worker: that crash would end the stream.
     const [home] = await workersOf(cluster, [pub.c]);
     const owner = [...agents.keys()].find((w) => w !== home)!;
@@ -178,9 +183,7 @@ test('HLS asked for before the stream is published (an awaited name): every requ
     // Fresh connections: SO_REUSEPORT spreads them over both workers, each then waiting for the publisher.
     const early = Array.from({ length: 6 }, () => request(url, { timeoutMs: 20_000 }));
     await sleep(500);
-    const pub = await rtmp.publisher(rtmpUrl(cluster.rtmpPort), 'awaited', { gop: 25, frameMs: 40, videoBytes: 1500 });
-    pub.headers();
-    pub.start();
+    await live(rtmp, cluster, 'awaited');
     const answers = await Promise.all(early);
     assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200), answers.map((a) => a.body.toString()).join('\n'));
     const m = await metrics(cluster);

@@ -15,7 +15,7 @@ import type { PlaylistSource } from '../hls/playlist.js';
 import { tsPublished } from '../hls/published.js';
 import type { StreamTracks } from '../hls/segmenter.js';
 import { HlsSource, type Holding } from './hls-source.js';
-import type { SharedState } from './hls-share.js';
+import type { SharedState } from './hls-wire.js';
 
 /** After the stream ends, the owner's last state is awaited this many part targets (at least 1 s). */
 const SETTLE_PARTS = 4;

@@ -17,24 +17,7 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../app/log.js';
-import type { PlaylistSource } from '../hls/playlist.js';
-import type { StreamTracks } from '../hls/segmenter.js';
 import type { WireState } from './hls-wire.js';
-
-/** An owner's playlist state as a mirror reads it; every byte array is a view of shared memory. */
-export interface SharedState {
-  view: PlaylistSource;
-  ready: boolean;
-  building: boolean;
-  ended: boolean;
-  endReason: string | undefined;
-  unsupported: string | undefined;
-  tracks: StreamTracks | undefined;
-  /** Why the stream has no MPEG-TS form, as the owner sees it. */
-  tsWhy: string | undefined;
-  /** The init segments the listed segments name: [version, name, bytes]. */
-  inits: [number, string, Uint8Array][];
-}
 
 export type ShareMessage =
   | { t: 'want'; key: string; token: number; idleMs: number; full: boolean }

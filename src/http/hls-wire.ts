@@ -10,8 +10,22 @@
  * array went) asks for a full state, which every mirror then takes.
  */
 import type { PlaylistSource } from '../hls/playlist.js';
-import type { HlsPart, HlsSegment } from '../hls/segmenter.js';
-import type { SharedState } from './hls-share.js';
+import type { HlsPart, HlsSegment, StreamTracks } from '../hls/segmenter.js';
+
+/** An owner's playlist state as a mirror reads it; every byte array is a view of shared memory. */
+export interface SharedState {
+  view: PlaylistSource;
+  ready: boolean;
+  building: boolean;
+  ended: boolean;
+  endReason: string | undefined;
+  unsupported: string | undefined;
+  tracks: StreamTracks | undefined;
+  /** Why the stream has no MPEG-TS form, as the owner sees it. */
+  tsWhy: string | undefined;
+  /** The init segments the listed segments name: [version, name, bytes]. */
+  inits: [number, string, Uint8Array][];
+}
 
 /** A byte array by key; `b` is there the first time the key is sent (or in a full state). */
 interface WireBytes {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StateDecoder, StateEncoder } from '../../src/http/hls-wire.js';
-import { sharedAlloc, type SharedState } from '../../src/http/hls-share.js';
+import { sharedAlloc } from '../../src/http/hls-share.js';
+import type { SharedState } from '../../src/http/hls-wire.js';
 import type { HlsSegment } from '../../src/hls/segmenter.js';
 
 const filled = (n: number, v: number): Buffer => {

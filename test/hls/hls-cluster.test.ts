@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { closeCluster, startTestCluster } from '../helpers/servers.js';
 import type { RunningCluster } from '../../src/process/primary.js';
+import type { ConfigInput } from '../../src/app/config.js';
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { workersOf } from '../helpers/cluster-placement.js';
 import type { SyntheticPublisher } from '../helpers/synthetic-publisher.js';
@@ -50,13 +51,27 @@ async function live(rtmp: RtmpClientPool, c: RunningCluster, name: string): Prom
   return pub;
 }
 
+/** A two-worker cluster (with `cfg`), an RTMP client pool and a keep-alive connection per worker for `run`; all closed after. */
+async function onCluster(cfg: ConfigInput, run: (c: RunningCluster, rtmp: RtmpClientPool, agents: Map<number, http.Agent>) => Promise<void>): Promise<void> {
+  const cluster = await startTestCluster(cfg);
+  const rtmp = new RtmpClientPool();
+  try {
+    const agents = await agentPerWorker(cluster);
+    try {
+      await run(cluster, rtmp, agents);
+    } finally {
+      for (const a of agents.values()) a.destroy();
+    }
+  } finally {
+    rtmp.closeAll();
+    await closeCluster(cluster);
+  }
+}
+
 const perWorker = (m: Map<string, MetricFamily>, name: string, w: number): number => value(m, name, { worker: String(w) });
 
 test("one worker segments a stream's HLS for the node; the other serves the same playlists and bytes from its shared memory", { timeout: 60_000 }, async () => {
-  const cluster = await startTestCluster({ cluster: { workers: 2 }, media: { playWaitMs: 0 }, hls: { segmentMs: 1000, partMs: 250, remuxThreads: 1 } });
-  const rtmp = new RtmpClientPool();
-  const agents = await agentPerWorker(cluster);
-  try {
+  await onCluster({ cluster: { workers: 2 }, media: { playWaitMs: 0 }, hls: { segmentMs: 1000, partMs: 250, remuxThreads: 1 } }, async (cluster, rtmp, agents) => {
     await live(rtmp, cluster, 'twice');
     const url = `http://127.0.0.1:${cluster.httpPort}/live/twice.fmp4.m3u8`;
     const [owner, mirror] = [...agents.keys()];
@@ -112,11 +127,7 @@ test("one worker segments a stream's HLS for the node; the other serves the same
     const ownerEnd = (await playlist(url, on(owner!))).pl;
     assert.ok(ownerEnd.endList);
     assert.deepEqual(end!.segments.map((s) => `${s.msn} ${s.duration}`), ownerEnd.segments.map((s) => `${s.msn} ${s.duration}`));
-  } finally {
-    for (const a of agents.values()) a.destroy();
-    rtmp.closeAll();
-    await closeCluster(cluster);
-  }
+  });
 });
 
 /** "part-12.3.m4s?..." -> [12, 3]. */
@@ -127,12 +138,9 @@ function hintOf(uri: string): [number, number] {
 }
 
 test('the owner of a stream\'s HLS crashes: the mirror takes the stream over and its viewers go on', { timeout: 60_000 }, async () => {
-  const cluster = await startTestCluster({
+  await onCluster({
     cluster: { workers: 2, crashHook: true, heartbeatTimeoutMs: 2000 }, media: { playWaitMs: 0 }, hls: { segmentMs: 1000, partMs: 250, remuxThreads: 0 },
-  });
-  const rtmp = new RtmpClientPool();
-  const agents = await agentPerWorker(cluster);
-  try {
+  }, async (cluster, rtmp, agents) => {
     const pub = await live(rtmp, cluster, 'handover');
     // The owner must not be the publisher's worker: that crash would end the stream.
     const [home] = await workersOf(cluster, [pub.c]);
@@ -168,11 +176,7 @@ test('the owner of a stream\'s HLS crashes: the mirror takes the stream over and
     const bytes = await request(resolveUri(url, newest.uri), { agent: agents.get(home!)! });
     assert.equal(bytes.status, 200);
     assert.ok(bytes.body.length > 0);
-  } finally {
-    for (const a of agents.values()) a.destroy();
-    rtmp.closeAll();
-    await closeCluster(cluster);
-  }
+  });
 });
 
 test('HLS asked for before the stream is published (an awaited name): every request is answered once it goes live, on both workers', { timeout: 60_000 }, async () => {
@@ -194,4 +198,22 @@ test('HLS asked for before the stream is published (an awaited name): every requ
     rtmp.closeAll();
     await closeCluster(cluster);
   }
+});
+
+test('hls.shareAcrossWorkers=false: each worker asked segments the stream itself (the old way), with the same segments', { timeout: 60_000 }, async () => {
+  await onCluster({ cluster: { workers: 2 }, media: { playWaitMs: 0 }, hls: { segmentMs: 1000, partMs: 250, remuxThreads: 0, shareAcrossWorkers: false } }, async (cluster, rtmp, agents) => {
+    await live(rtmp, cluster, 'apart');
+    const url = `http://127.0.0.1:${cluster.httpPort}/live/apart.fmp4.m3u8`;
+    const [a, b] = [...agents.keys()];
+    const la = (await playlist(url, { agent: agents.get(a!)! })).pl;
+    const lb = (await playlist(url, { agent: agents.get(b!)! })).pl;
+    const m = await metrics(cluster);
+    for (const w of [a!, b!]) {
+      assert.equal(perWorker(m, 'sluice_worker_hls_streams', w), 1, `worker ${w} segments`);
+      assert.equal(perWorker(m, 'sluice_worker_hls_mirrored_streams', w), 0);
+    }
+    const common = la.segments.filter((s) => lb.segments.some((x) => x.msn === s.msn));
+    assert.ok(common.length > 0, 'a segment both list');
+    for (const s of common) assert.equal(lb.segments.find((x) => x.msn === s.msn)!.uri, s.uri);
+  });
 });

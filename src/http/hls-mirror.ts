@@ -9,7 +9,8 @@ import type { TagRing } from '../core/tag-ring.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../app/log.js';
 import type { PlayLease } from '../app/stream-service.js';
-import type { EgressForm, PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
+import type { PlayerPolicy, PlayerTransport, SubscriberEvents } from '../media/types.js';
+import { noBytesForm } from '../media/egress/no-bytes-form.js';
 import type { Subscriber } from '../media/subscriber.js';
 import type { PlaylistSource } from '../hls/playlist.js';
 import { tsPublished } from '../hls/published.js';
@@ -23,7 +24,6 @@ const SETTLE_PARTS = 4;
 export interface HlsMirrorOptions {
   segmentMs: number;
   partMs: number;
-  form: EgressForm;
   policy: PlayerPolicy;
 }
 
@@ -59,7 +59,7 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
   }
 
   start(): void {
-    this.sub = this.lease.subscribe(this.opts.form, this, this, this.opts.policy);
+    this.sub = this.lease.subscribe(noBytesForm, this, this, this.opts.policy);
   }
 
   get ring(): TagRing {
@@ -80,13 +80,8 @@ export class HlsMirror extends HlsSource implements PlayerTransport, SubscriberE
       clearTimeout(this.settling);
     }
     // Only the inits the window names stay.
-    const inits = new Map<string, Buffer>();
-    this.initNames.clear();
-    for (const [version, name, bytes] of state.inits) {
-      this.initNames.set(version, name);
-      inits.set(name, this.inits.get(name) ?? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    }
-    this.inits = inits;
+    this.initNames = new Map(state.inits.map(([version, name]) => [version, name]));
+    this.inits = new Map(state.inits.map(([, name, bytes]) => [name, bytes]));
     this.version++;
     this.notify();
   }

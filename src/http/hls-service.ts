@@ -158,7 +158,7 @@ export class HlsService implements HlsHandle {
       s = this.sourceFor(key, lease);
       lease.onRelease(() => this.drop(key, s));
       this.streams.set(key, s);
-      (s as HlsStream | HlsMirror).start();
+      s.start();
     } catch (err) {
       lease.release();
       throw err;
@@ -179,7 +179,7 @@ export class HlsService implements HlsHandle {
     const ring = lease.stream.ring;
     const claim = ring ? this.node?.claim(ring.ctl) : undefined;
     if (claim && !claim.own) {
-      const m = new HlsMirror(lease, claim.token, { segmentMs: h.segmentMs, partMs: h.partMs, form: this.form, policy }, this.ctx.log);
+      const m = new HlsMirror(lease, claim.token, { segmentMs: h.segmentMs, partMs: h.partMs, policy }, this.ctx.log);
       this.node!.opened(m);
       return m;
     }

@@ -50,6 +50,8 @@ export abstract class HlsSource {
   abstract initName(version: number): string;
   /** Drops the oldest complete segment (the memory bound); false when there is nothing to give up. */
   abstract trimOldest(): boolean;
+  /** Starts reading the stream. */
+  abstract start(): void;
   abstract close(): void;
   protected abstract holding(): Holding;
 

@@ -354,7 +354,7 @@ export class HlsStream extends HlsSource implements PlayerTransport, SubscriberE
   /** What a mirror on another worker serves: the published view, its inits (in shared memory) and the stream's standing. */
   sharedState(): SharedState {
     const view = this.view;
-    const inits: [number, string, Uint8Array][] = [];
+    const inits: [number, string, Buffer][] = [];
     const kept = new Map<string, Buffer>();
     for (const v of new Set([...view.segments, ...(view.open ? [view.open] : [])].map((s) => s.initVersion))) {
       const name = this.initName(v);

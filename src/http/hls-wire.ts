@@ -24,7 +24,7 @@ export interface SharedState {
   /** Why the stream has no MPEG-TS form, as the owner sees it. */
   tsWhy: string | undefined;
   /** The init segments the listed segments name: [version, name, bytes]. */
-  inits: [number, string, Uint8Array][];
+  inits: [number, string, Buffer][];
 }
 
 /** A byte array by key; `b` is there the first time the key is sent (or in a full state). */
@@ -80,7 +80,7 @@ export class StateEncoder {
       opts: { segmentMs: v.opts.segmentMs, partMs: v.opts.partMs },
       discontinuitySequence: v.discontinuitySequence, maxSegmentMs: v.maxSegmentMs, ended: v.ended,
     };
-    const inits = state.inits.map(([version, name, b]): [number, string, WireBytes] => [version, name, bytes(`i${name}`, b as Buffer)!]);
+    const inits = state.inits.map(([version, name, b]): [number, string, WireBytes] => [version, name, bytes(`i${name}`, b)!]);
     sig.push(`${v.nextPart.msn}.${v.nextPart.index} ${v.ended} ${state.ready} ${state.building} ${state.endReason} ${state.unsupported} ${state.tsWhy} ${v.maxSegmentMs}`);
     const signature = sig.join(' ');
     if (!this.full && signature === this.lastSig) return undefined;
@@ -114,7 +114,7 @@ export class StateDecoder {
       parts: s.parts.map((p): HlsPart => ({ ...p, bytes: bytes(p.bytes) ?? EMPTY, ts: bytes(p.ts) })),
     });
     const view: PlaylistSource = { ...w.view, segments: w.view.segments.map(seg), open: w.view.open && seg(w.view.open) };
-    const inits = w.inits.map(([version, name, x]): [number, string, Uint8Array] => [version, name, bytes(x) ?? EMPTY]);
+    const inits = w.inits.map(([version, name, x]): [number, string, Buffer] => [version, name, bytes(x) ?? EMPTY]);
     if (missing) return undefined;
     // Only what this state names stays referenced: the rest of the owner's memory can go.
     this.have = now;

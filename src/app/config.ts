@@ -324,6 +324,8 @@ const configObject = z
         mergeWriteMs: int(0, 2000).default(0),
         /** RTMP players: write a batch straight to the socket's fd when nothing is queued (see rtmp/socket-transport.ts). */
         directWrite: z.boolean().default(true),
+        /** Players at the same place in a stream share one batch per turn, read from the ring once (see media/egress/turn-batch.ts). */
+        sharedBatch: z.boolean().default(true),
       })
       .strict()
       .default({}),

@@ -42,19 +42,49 @@ export type LatencySnapshot = Record<LatencyMetric, LatencyWire>;
 /** Latencies up to 10 s (later ones still count: the histogram resizes). */
 export const newLatencyHistogram = (): Histogram => buildHistogram(10_000_000);
 
+/**
+ * Whole-ms samples below this are counted in a plain array and moved into
+ * the histogram at each snapshot: the per-tag, per-player metric
+ * (ingestToEgress) is recorded hundreds of thousands of times a second, and
+ * HdrHistogram's recordValue costs ~100 ns where an array increment costs
+ * one. The histogram ends up the same (recordValueWithCount).
+ */
+const PENDING_MS = 1024;
+
 class Track {
   count = 0;
   sumUs = 0;
   current = newLatencyHistogram();
   previous = newLatencyHistogram();
   readonly retired = newLatencyHistogram();
+  private readonly pending = new Float64Array(PENDING_MS);
+  private anyPending = false;
 
   record(ms: number): void {
-    this.sumUs += recordMs(this.current, ms);
     this.count++;
+    if (ms >= 0 && ms < PENDING_MS && (ms | 0) === ms) {
+      this.pending[ms]++;
+      this.anyPending = true;
+      this.sumUs += ms * 1000;
+      return;
+    }
+    this.sumUs += recordMs(this.current, ms);
+  }
+
+  /** Moves the counted whole-ms samples into `current`. */
+  private settle(): void {
+    if (!this.anyPending) return;
+    this.anyPending = false;
+    const p = this.pending;
+    for (let ms = 0; ms < PENDING_MS; ms++) {
+      if (p[ms] === 0) continue;
+      this.current.recordValueWithCount(ms * 1000, p[ms]!);
+      p[ms] = 0;
+    }
   }
 
   turn(): void {
+    this.settle();
     const old = this.previous;
     this.previous = this.current;
     if (old.totalCount > 0) this.retired.add(old);
@@ -63,6 +93,7 @@ class Track {
   }
 
   wire(): LatencyWire {
+    this.settle();
     const window = [this.previous, this.current].filter((h) => h.totalCount > 0).map(encodeHistogram);
     const w: LatencyWire = { count: this.count, sumUs: this.sumUs, window };
     if (this.retired.totalCount > 0) w.retired = encodeHistogram(this.retired);

@@ -17,7 +17,7 @@ import { arrivalAge, newRecordView, seqBefore, seqDistance, TagFlag, type Record
 import { TagType } from '../protocol/types.js';
 import { tsDiff, tsLater } from './timestamp.js';
 import { stickyKindOf, stickyPlan, type StickyCopy, type StickyPlan } from './sticky-plan.js';
-import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, StreamView, SubscriberEvents } from './types.js';
+import type { EgressForm, EgressSource, LatencyRecorder, PlayerPolicy, PlayerTransport, SharedBatch, StreamView, SubscriberEvents } from './types.js';
 
 /** joinedBeforeLive of a player that came before the stream had a ring. */
 const BEFORE_FIRST_TAG = Symbol('before first tag');
@@ -90,7 +90,8 @@ export class Subscriber {
     const t = this.transport;
     const hw = this.policy.writeHighWaterBytes;
     const now = Date.now();
-    if (t.writableLength >= hw) {
+    const queued = t.writableLength;
+    if (queued >= hw) {
       if (now - this.lastProgress > this.policy.stallTimeoutMs) {
         this.events.onEvict('ERR_SLOW_CONSUMER', `socket accepted nothing for ${now - this.lastProgress} ms`);
       }
@@ -100,8 +101,9 @@ export class Subscriber {
     const cache = (this.cache ??= stream.cacheFor(this.form));
     if (!this.started) this.start();
     if (this.rewind) this.rewindIfBehind();
-    if (seqBefore(this.cursor, ring.tail())) this.resync();
     const head = ring.head();
+    if (this.policy.sharedBatch !== false && this.plain && this.cursor !== head && this.sendShared(cache.batch(this.cursor, head), queued, hw, now)) return;
+    if (seqBefore(this.cursor, ring.tail())) this.resync();
     this.shrinkIfLagging(head);
     const batch = this.batch;
     let bytes = t.writableLength;
@@ -142,6 +144,37 @@ export class Subscriber {
       this.again = true;
       setImmediate(this.pumpAgain);
     }
+  }
+
+  /**
+   * Nothing about this player changes what it is sent: under way, past its
+   * first keyframe, both tracks on, no sticky copies due. Such players take
+   * every tag, so players of a form at the same cursor get the same batch.
+   */
+  private get plain(): boolean {
+    return this.firstTagAt !== 0 && !this.waitKey && !this.videoNeedsKey && this.video && this.receiveAudio && this.stickyStamp === undefined;
+  }
+
+  /**
+   * The shared batch of this turn (turn-batch.ts), when it starts at this
+   * player's cursor, fits under the high-water mark as the one-by-one path
+   * would fill it, and the player is not lagging; false: take that path.
+   */
+  private sendShared(b: SharedBatch, queued: number, hw: number, now: number): boolean {
+    if (!b.ok || b.from !== this.cursor || queued + b.bytes - b.lastBytes >= hw) return false;
+    const ring = this.stream.ring!;
+    if ((ring.cumBytes() - b.startCum) >>> 0 > this.policy.queueMaxBytes) return false;
+    if (tsDiff(this.stream.latestTimestamp(), b.startTs) > this.policy.queueMaxMs) return false;
+    this.cursor = b.to;
+    if (b.stickyMask !== 0) {
+      for (let k = 0; k < 3; k++) if (b.stickyMask & (1 << k)) this.held[k] = b.sticky[k];
+    }
+    const latency = this.latency;
+    if (latency) for (const a of b.arrivals) latency.ingestToEgress(arrivalAge(a, now));
+    this.tagsSent += b.bufs.length;
+    this.bytesSent += b.bytes;
+    this.transport.write(b.bufs);
+    return true;
   }
 
   private again = false;

@@ -30,13 +30,36 @@ export interface EgressForm {
 export interface EgressSource {
   /** Egress bytes of `rec`, or undefined when the writer lapped it during the copy. */
   get(rec: RecordView): Buffer | undefined;
+  /** The records [from, to) as one batch shared by the players at `from` this turn. */
+  batch(from: number, to: number): SharedBatch;
+}
+
+/** A span of ring records as one batch of a form's egress bytes, shared by the players at its start (egress/turn-batch.ts). */
+export interface SharedBatch {
+  /** Ring positions it covers: [from, to). */
+  readonly from: number;
+  readonly to: number;
+  /** False when a record in the span could not be read whole: players take the one-by-one path. */
+  readonly ok: boolean;
+  readonly bufs: Buffer[];
+  /** Per tag: the ring's arrival stamp (latency). */
+  readonly arrivals: readonly number[];
+  readonly bytes: number;
+  /** Byte length of the last tag (the high-water rule lets the last tag cross the mark). */
+  readonly lastBytes: number;
+  /** Per sticky kind (sticky-plan.ts), the seq of the last such tag in the span; bit k of stickyMask: kind k is there. */
+  readonly sticky: readonly [number, number, number];
+  readonly stickyMask: number;
+  /** The first record's cumulative byte count before it, and its timestamp (lag checks). */
+  readonly startCum: number;
+  readonly startTs: number;
 }
 
 /** The socket side of a player. */
 export interface PlayerTransport {
   /** Bytes handed to the transport and not yet sent. */
   readonly writableLength: number;
-  /** Writes a batch in one go (cork/writev). */
+  /** Writes a batch in one go (cork/writev). `chunks` may be shared with other players: read it, never keep or change it. */
   write(chunks: Buffer[]): void;
 }
 
@@ -96,6 +119,8 @@ export interface PlayerPolicy {
   queueMaxBytes: number;
   queueMaxMs: number;
   stallTimeoutMs: number;
+  /** Players at one cursor share the turn's batch (egress/turn-batch.ts); default true. */
+  sharedBatch?: boolean;
 }
 
 export interface MediaCounters {

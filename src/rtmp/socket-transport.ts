@@ -35,15 +35,18 @@ export class SocketTransport implements PlayerTransport {
   write(chunks: Buffer[]): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    let from = 0;
+    let n = 0;
     if (this.fd >= 0 && socket.writableLength === 0) {
-      const n = tryWrite(this.fd, chunks);
+      n = tryWrite(this.fd, chunks);
       this.directBytes += n;
-      from = skip(chunks, n);
-      if (from === chunks.length) return;
     }
+    // `chunks` may be shared with other players: the rest is sliced, never cut in place.
+    let i = 0;
+    while (i < chunks.length && n >= chunks[i]!.length) n -= chunks[i++]!.length;
+    if (i === chunks.length) return;
     socket.cork();
-    for (let i = from; i < chunks.length; i++) socket.write(chunks[i]);
+    socket.write(n > 0 ? chunks[i]!.subarray(n) : chunks[i]);
+    for (i++; i < chunks.length; i++) socket.write(chunks[i]);
     socket.uncork();
   }
 }
@@ -66,12 +69,4 @@ function tryWrite(fd: number, chunks: Buffer[]): number {
   } catch {
     return 0;
   }
-}
-
-/** Drops the first `n` bytes of `chunks` in place (a partly sent chunk becomes its tail); returns the first index left. */
-function skip(chunks: Buffer[], n: number): number {
-  let i = 0;
-  while (i < chunks.length && n >= chunks[i].length) n -= chunks[i++].length;
-  if (n > 0) chunks[i] = chunks[i].subarray(n);
-  return i;
 }

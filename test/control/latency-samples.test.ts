@@ -53,3 +53,28 @@ test('retired windows plus the window keep every sample across window turnovers,
   assert.equal(everySample(new HdrLatencyRecorder().snapshot().handshake).totalCount, 0,
     'a new recorder (a new worker) starts from nothing');
 });
+
+test('whole-ms samples counted in the array land in the histograms as if recorded one by one (window, retired, sum)', () => {
+  const rec = new HdrLatencyRecorder();
+  const t0 = Date.now();
+  const all: number[] = [];
+  const ref = buildHistogram(10_000_000);
+  let x = 7;
+  for (let windows = 0; windows <= 4; windows++) {
+    for (let i = 0; i < 3000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      // Mostly whole ms under the array's reach, some past it, some fractional, some negative (a clock step).
+      const ms = i % 50 === 0 ? -3 : i % 7 === 0 ? (x % 5000) / 7 : i % 11 === 0 ? 1024 + (x % 3000) : x % 1024;
+      rec.ingestToEgress(ms);
+      recordMs(ref, ms);
+      all.push(ms);
+    }
+    const snap = rec.snapshot(t0 + windows * WINDOW_MS).ingestToEgress;
+    assert.equal(snap.count, all.length);
+    assert.equal(snap.sumUs, all.reduce((n, ms) => n + (ms > 0 ? Math.round(ms * 1000) : 0), 0), 'sum of µs');
+    const total = everySample(snap);
+    assert.equal(total.totalCount, all.length);
+    assert.deepEqual(countsAtOrBelow(total, [...FINE_BOUNDS_US, 1_023_000, 1_024_000, 3_000_000]),
+      countsAtOrBelow(ref, [...FINE_BOUNDS_US, 1_023_000, 1_024_000, 3_000_000]), `distribution after ${windows} turnovers`);
+  }
+});

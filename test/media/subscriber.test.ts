@@ -31,8 +31,11 @@ class FakeTransport implements PlayerTransport {
 /** Counts the writes: one per flush that had something for the player. */
 class CountingTransport extends FakeTransport {
   writes = 0;
+  /** The array handed over last (a shared batch is one array for every player at its cursor). */
+  lastBatch: Buffer[] | undefined;
   override write(chunks: Buffer[]): void {
     this.writes++;
+    this.lastBatch = chunks;
     super.write(chunks);
   }
 }
@@ -184,4 +187,62 @@ test('a late joiner\'s opening sequence header goes out at 0 for a form that ope
     assert.equal(frameNo(first), 50, 'then the latest keyframe');
     assert.equal(first.readUInt32BE(1), 2000, 'at its own timestamp');
   }
+});
+
+/**
+ * The shared turn batch (egress/turn-batch.ts) is a shortcut, so it must
+ * send exactly what the one-by-one path sends. One scenario is played with
+ * it on and off, and each player's bytes compared: plain players, one with
+ * audio off, one paused past queueMaxBytes (it drops to a keyframe while
+ * the others keep the shared path), a late joiner, a mid-stream sequence
+ * header change, and a socket that backs up over the high-water mark.
+ */
+test('players at one cursor share the turn\'s batch, and every player gets what the one-by-one path sends it', async () => {
+  const aacHeader = Buffer.from('af0012100000', 'hex');
+  const audio = (n: number) => Buffer.concat([Buffer.from('af01', 'hex'), Buffer.alloc(60, n & 0xff), u32(n)]);
+  const run = async (sharedBatch: boolean) => {
+    const s = stream(4 * 1024 * 1024);
+    s.commitMedia(9, 0, avcHeader);
+    s.commitMedia(8, 0, aacHeader);
+    // High water above queueMaxBytes: a backlog can be over the lag bound and still fit under the mark.
+    const policy = { writeHighWaterBytes: 64_000, queueMaxBytes: 20_000, queueMaxMs: 1e9, stallTimeoutMs: 1e9, sharedBatch };
+    const ts = [0, 1, 2, 3].map(() => new CountingTransport());
+    const subs = ts.slice(0, 3).map((t) => s.addSubscriber(form, t, events(), policy));
+    subs[1]!.receiveAudio = false;
+    const step = async (i: number) => {
+      if (i === 30) s.commitMedia(9, i * 40, Buffer.from('1700000000014d4028ffe1', 'hex')); // new video header in-band
+      if (i === 20) subs[2]!.paused = true;
+      if (i === 60) subs[2]!.paused = false;
+      if (i === 45) subs.push(s.addSubscriber(form, ts[3]!, events(), policy));
+      if (i === 70) ts[0]!.writableLength = 63_800; // backs up: only what fits under the mark
+      if (i === 72) ts[0]!.writableLength = 0;
+      s.commitMedia(9, i * 40, i % 25 === 0 ? key(i) : inter(i));
+      s.commitMedia(8, i * 40 + 5, audio(i));
+      if (i % 3 === 0) s.commitMedia(8, i * 40 + 25, audio(i + 1000));
+      await turn();
+    };
+    for (let i = 0; i < 100; i++) await step(i);
+    await turn();
+    return { ts, subs };
+  };
+  const shared = await run(true);
+  const alone = await run(false);
+  for (let p = 0; p < 4; p++) {
+    const a = shared.ts[p]!.sent.map((b) => b.toString('hex'));
+    const b = alone.ts[p]!.sent.map((b) => b.toString('hex'));
+    assert.ok(a.length > 50, `player ${p} got ${a.length} tags`);
+    assert.deepEqual(a, b, `player ${p}: the same tags, in the same order`);
+    assert.equal(shared.ts[p]!.writes, alone.ts[p]!.writes, `player ${p}: the same writes (the high-water mark splits them alike)`);
+    assert.equal(shared.subs[p]!.tagsSent, alone.subs[p]!.tagsSent, `player ${p}: tagsSent`);
+    assert.equal(shared.subs[p]!.bytesSent, alone.subs[p]!.bytesSent, `player ${p}: bytesSent`);
+    assert.equal(shared.subs[p]!.tagsDropped, alone.subs[p]!.tagsDropped, `player ${p}: tagsDropped`);
+  }
+  assert.ok(alone.subs[2]!.tagsDropped > 0, 'the paused player dropped to a keyframe');
+  // The last turn went out as one batch, handed to every plain player (the one with audio off has its own).
+  const batch = shared.ts[0]!.lastBatch;
+  assert.ok(batch && batch.length > 0);
+  assert.equal(shared.ts[2]!.lastBatch, batch, 'the player that dropped is back on the shared batch');
+  assert.equal(shared.ts[3]!.lastBatch, batch, 'and so is the late joiner');
+  assert.notEqual(shared.ts[1]!.lastBatch, batch, 'the player with audio off is not');
+  assert.notEqual(alone.ts[3]!.lastBatch, alone.ts[0]!.lastBatch, 'with sharedBatch off each player has its own');
 });

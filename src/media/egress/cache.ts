@@ -5,12 +5,14 @@
  */
 import type { RecordView, TagRing } from '../../core/tag-ring.js';
 import type { EgressForm, EgressSource } from '../types.js';
+import { TurnBatch } from './turn-batch.js';
 
 export class EgressCache implements EgressSource {
   private readonly seqs: Int32Array;
   private readonly bufs: (Buffer | undefined)[];
   private readonly mask: number;
   builds = 0;
+  private readonly turn = new TurnBatch();
 
   constructor(
     readonly form: EgressForm,
@@ -35,7 +37,15 @@ export class EgressCache implements EgressSource {
     return buf;
   }
 
+  /** The tags [from, to) as one batch shared by every player at `from` (turn-batch.ts); made once per span. */
+  batch(from: number, to: number): TurnBatch {
+    const b = this.turn;
+    if (b.from !== from || b.to !== to) b.fill(this.ring, this, from, to);
+    return b;
+  }
+
   clear(): void {
     this.bufs.fill(undefined);
+    this.turn.fill(this.ring, this, 0, 0);
   }
 }

@@ -28,7 +28,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function treePids(root: number): number[] {
+export function treePids(root: number): number[] {
   const parent = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -45,16 +45,24 @@ function treePids(root: number): number[] {
 
 /** utime + stime of a process tree (all threads), seconds. */
 export function cpuSeconds(root: number): number {
-  let ticks = 0;
+  const c = cpuSplit(root);
+  return c.user + c.sys;
+}
+
+/** utime and stime of a process tree (all threads), seconds each: user space and the kernel. */
+export function cpuSplit(root: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
   for (const pid of treePids(root)) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      user += Number(f[11]);
+      sys += Number(f[12]);
     } catch {
       // exited meanwhile
     }
   }
-  return ticks / USER_HZ;
+  return { user: user / USER_HZ, sys: sys / USER_HZ };
 }
 
 /** Resident set size of a process tree, MB. */

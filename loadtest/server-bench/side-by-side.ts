@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { runLoadtest } from '../run.js';
 import { buildSummary, type Summary } from '../summary.js';
 import { PLAY_PROTOCOLS, type PlayProtocol } from '../options.js';
-import { cpuSeconds, launchNginxRtmp, launchNodeMediaServer, launchSluice, metricByLabel, rssMb, type ServerUnderTest } from './harness.js';
+import { countWriteCalls, perfAvailable, type WriteCounter } from './write-calls.js';
+import { cpuSplit, treePids, launchNginxRtmp, launchNodeMediaServer, launchSluice, metricByLabel, rssMb, type ServerUnderTest } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     'no-nms': { type: 'boolean', default: false },
     /** Extra sluice rows whose players use these transports: --protocols http-flv,ws-flv */
     protocols: { type: 'string', default: '' },
+    /** Also count the servers' socket write calls over the steady window, for user and kernel time per call (write-calls.ts: needs perf and root). */
+    calls: { type: 'boolean', default: false },
   },
 });
 
@@ -46,6 +49,10 @@ interface Row {
   name: string;
   s: Summary;
   cpuS: number;
+  userS: number;
+  sysS: number;
+  /** The same over the steady window (every player joined, teardown not begun): CPU, Gbit delivered, write calls (--calls). */
+  steady?: { from: number; to: number; userS: number; sysS: number; gbit: number; calls?: number | undefined };
   rss: number;
   /** RSS before the load, MB. */
   rss0: number;
@@ -54,8 +61,26 @@ interface Row {
 }
 
 async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp'): Promise<Row> {
-  const cpu0 = cpuSeconds(server.proc.pid!);
-  const rss0 = rssMb(server.proc.pid!);
+  const pid = server.proc.pid!;
+  const cpu0 = cpuSplit(pid);
+  const rss0 = rssMb(pid);
+  // Steady window: from a second after the last player joined to a second before the run ends.
+  const from = Math.ceil(Number(values.warmup) + Number(values.ramp)) + 1;
+  const to = Number(values.duration) - 1;
+  let atFrom: { user: number; sys: number } | undefined;
+  let atTo: { user: number; sys: number } | undefined;
+  let counter: WriteCounter | undefined;
+  let calls: Promise<number | undefined> | undefined;
+  const onProgress = ({ tick }: { tick: number }): void => {
+    if (tick === from) {
+      atFrom = cpuSplit(pid);
+      if (values.calls && perfAvailable()) counter = countWriteCalls(treePids(pid));
+    }
+    if (tick === to && atFrom) {
+      atTo = cpuSplit(pid);
+      calls = counter?.stop();
+    }
+  };
   let rss = rss0;
   const sampler = setInterval(() => (rss = Math.max(rss, rssMb(server.proc.pid!))), 1000);
   try {
@@ -70,8 +95,14 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
       threads: Number(values.threads),
       playProtocols: [protocol],
       ...(server.httpPort ? { playUrlTemplate: `http://127.0.0.1:${server.httpPort}/{app}/{stream}.flv` } : {}),
-    });
-    const cpuS = cpuSeconds(server.proc.pid!) - cpu0;
+    }, { onProgress });
+    const cpu1 = cpuSplit(pid);
+    const [userS, sysS] = [cpu1.user - cpu0.user, cpu1.sys - cpu0.sys];
+    const cpuS = userS + sysS;
+    const mbit = r.timeline.filter((p) => p.t > from && p.t <= to).reduce((n, p) => n + p.mbpsIn, 0);
+    const steady = atFrom && atTo
+      ? { from, to, userS: atTo.user - atFrom.user, sysS: atTo.sys - atFrom.sys, gbit: mbit / 1000, calls: await calls }
+      : undefined;
     const name = protocol === 'rtmp' ? server.name : `${server.name} ${protocol}`;
     const hls = protocol === 'hls'
       ? {
@@ -79,7 +110,7 @@ async function measure(server: ServerUnderTest, protocol: PlayProtocol = 'rtmp')
         built: await metricByLabel(server, 'sluice_worker_hls_parts_built_total'), held: await metricByLabel(server, 'sluice_worker_hls_held_bytes'),
       }
       : undefined;
-    return { name, s: buildSummary(r), cpuS, rss, rss0, hls };
+    return { name, s: buildSummary(r), cpuS, userS, sysS, steady, rss, rss0, hls };
   } finally {
     clearInterval(sampler);
   }
@@ -125,6 +156,19 @@ for (const { name, s, cpuS, rss, rss0 } of rows) {
   const perPlayerKb = ((rss - rss0) * 1024) / Math.max(1, s.players.target);
   console.log(
     `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}  ${perPlayerKb.toFixed(0).padStart(9)}`,
+  );
+}
+// The steady window alone (the table above covers the whole run: connects, handshakes and ramp included),
+// its CPU split into user space and kernel, and with --calls per socket write call the server made.
+console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call');
+for (const { name, s, steady } of rows) {
+  if (!steady) continue;
+  const { calls } = steady;
+  const perCall = (x: number) => (calls ? ((x * 1e6) / calls).toFixed(2) : '-');
+  // Frames per call: over the whole run's frames, scaled to the window by delivered bits (HLS: a part carries many).
+  const frames = calls ? ((s.frames.received * (steady.gbit * 1000)) / s.throughput.mbitIn / calls).toFixed(2) : '-';
+  console.log(
+    `${name.padEnd(39)}  ${`${steady.from}-${steady.to}`.padStart(7)}  ${((steady.userS + steady.sysS) / steady.gbit).toFixed(3).padStart(10)}  ${steady.userS.toFixed(2).padStart(10)}  ${steady.sysS.toFixed(2).padStart(12)}  ${String(calls ?? '-').padStart(11)}  ${frames.padStart(11)}  ${perCall(steady.userS).padStart(12)}  ${perCall(steady.sysS).padStart(14)}`,
   );
 }
 for (const { name, s, hls } of rows) {

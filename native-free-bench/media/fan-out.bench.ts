@@ -7,6 +7,8 @@
  * bytes, so no socket cost is in any figure.
  *
  * Baselines, same frames and the same commit:
+ * - the same path with player.sharedBatch=false: each player reads the
+ *   ring and the cache itself (before egress/turn-batch.ts).
  * - per-player egress: each player gets its own freshly built RTMP chunks
  *   of the tag (a server without shared egress bytes).
  * - node-media-server's BroadcastServer.broadcastMessage with as many
@@ -68,11 +70,11 @@ function primedStream(mix: readonly MediaMessage[]): LiveStream {
   return stream;
 }
 
-function sluiceFanOut(mix: readonly MediaMessage[], players: number, form: EgressForm): { op: () => void; sent: () => number[]; close: () => void } {
+function sluiceFanOut(mix: readonly MediaMessage[], players: number, form: EgressForm, sharedBatch = true): { op: () => void; sent: () => number[]; close: () => void } {
   const stream = primedStream(mix);
   const pub = new Publisher(framesOf(mix));
   const transports = Array.from({ length: players }, () => new CountingTransport());
-  for (const t of transports) stream.addSubscriber(form, t, quietEvents, policy);
+  for (const t of transports) stream.addSubscriber(form, t, quietEvents, { ...policy, sharedBatch });
   const op = () => {
     const m = pub.next();
     stream.commitMedia(m.type, m.timestamp, m.body);
@@ -117,19 +119,22 @@ function run(): Row[] {
   const rows: Row[] = [];
   for (const players of [1, 100, 1000]) {
     const ours = sluiceFanOut(mix, players, form);
+    const alone = sluiceFanOut(mix, players, form, false);
     const each = perPlayerEgress(mix, players, form);
     const nms = nmsFanOut(mix, players);
     // One tag to start everyone (our players get their sticky tags on their first pump), then one tag must reach all alike.
-    const all = [ours, each, nms];
+    const all = [ours, each, nms, alone];
     for (const c of all) c.op();
     const before = all.map((c) => c.sent());
     for (const c of all) c.op();
     const delta = all.map((c, k) => c.sent().map((b, p) => b - before[k]![p]!));
     same(`bytes each of ${players} players got for one tag (sluice vs per-player build)`, delta[0], delta[1]);
+    same(`bytes each of ${players} players got for one tag (shared batch vs one by one)`, delta[0], delta[3]);
     if (delta[0]!.some((d) => d === 0) || delta[2]!.some((d) => d === 0)) throw new Error('bench setup: a player got nothing');
 
     const contenders: Contender[] = [
       { name: 'LiveStream + Subscriber + EgressCache', side: 'sluice', op: ours.op },
+      { name: 'the same, player.sharedBatch=false', side: 'baseline', op: alone.op },
       { name: 'per-player egress build', side: 'baseline', op: each.op },
       { name: 'node-media-server broadcastMessage', side: 'baseline', op: nms.op },
     ];
@@ -138,6 +143,7 @@ function run(): Row[] {
     rows.push(...report('fan-out', label, { label: 'tags/s', perOp: 1 }, contenders, ops));
     console.log(`    ns per player: ${contenders.map((c, i) => `${c.name} ${fmt(1e9 / ops[i]! / players)}`).join(', ')}`);
     ours.close();
+    alone.close();
     each.close();
     nms.close();
   }

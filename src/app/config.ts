@@ -319,7 +319,7 @@ const configObject = z
          * players, so each write carries several tags (see media/merge-window.ts); an idle one pumps at once.
          * 0 = never merge.
          */
-        mergeBudgetMs: int(0, 2000).default(20),
+        mergeBudgetMs: int(0, 2000).default(40),
         /** Merged writes, fixed (SRS's mw_latency): always wait this long; above 0 it replaces mergeBudgetMs. */
         mergeWriteMs: int(0, 2000).default(0),
         /** RTMP players: write a batch straight to the socket's fd when nothing is queued (see rtmp/socket-transport.ts). */

@@ -119,7 +119,7 @@ const LADDER = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 const ladderWith = (...steps: number[]): number[] => [...LADDER, ...steps].sort((a, b) => a - b);
 
 export const LATENCY_FAMILIES: readonly { metric: LatencyMetric; name: string; help: string; buckets: readonly number[] }[] = [
-  // Merged writes (player.mergeBudgetMs, 20 ms by default, or a fixed player.mergeWriteMs) hold tags back up to that long.
+  // Merged writes (player.mergeBudgetMs, 40 ms by default, or a fixed player.mergeWriteMs) hold tags back up to that long.
   { metric: 'ingestToEgress', name: 'sluice_ingest_to_egress_seconds', buckets: ladderWith(0.075, 0.15, 0.2),
     help: 'Delay from a tag arriving from its publisher to its handoff to a player socket' },
   { metric: 'firstFrame', name: 'sluice_first_frame_seconds', buckets: LADDER,

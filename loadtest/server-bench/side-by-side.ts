@@ -158,9 +158,15 @@ for (const { name, s, cpuS, rss, rss0 } of rows) {
     `${name.padEnd(39)}  ${`${s.players.withFrames}/${s.players.target}`.padStart(7)}  ${s.throughput.steadyMbpsIn.toFixed(0).padStart(6)}  ${`${l.p50.toFixed(1)}/${l.p99.toFixed(1)}/${l.p999.toFixed(1)}`.padStart(20)}  ${String(s.frames.gaps).padStart(7)}  ${`${t.p50.toFixed(0)}/${t.p99.toFixed(0)}`.padStart(15)}  ${cpuS.toFixed(2).padStart(12)}  ${(cpuS / gbit).toFixed(3).padStart(10)}  ${rss.toFixed(0).padStart(11)}  ${perPlayerKb.toFixed(0).padStart(9)}`,
   );
 }
+/** Audio frames' end-to-end latency (the main table's is video's), whole run. */
+function audioLatency(s: Summary): string {
+  const a = s.latencyMs['audio-latency'];
+  return a.count > 0 ? `${a.p50.toFixed(1)}/${a.p99.toFixed(1)}` : '-';
+}
+
 // The steady window alone (the table above covers the whole run: connects, handshakes and ramp included),
 // its CPU split into user space and kernel, and with --calls per socket write call the server made.
-console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call');
+console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call  audio lat p50/p99 ms');
 for (const { name, s, steady } of rows) {
   if (!steady) continue;
   const { calls } = steady;
@@ -168,7 +174,7 @@ for (const { name, s, steady } of rows) {
   // Frames per call: over the whole run's frames, scaled to the window by delivered bits (HLS: a part carries many).
   const frames = calls ? ((s.frames.received * (steady.gbit * 1000)) / s.throughput.mbitIn / calls).toFixed(2) : '-';
   console.log(
-    `${name.padEnd(39)}  ${`${steady.from}-${steady.to}`.padStart(7)}  ${((steady.userS + steady.sysS) / steady.gbit).toFixed(3).padStart(10)}  ${steady.userS.toFixed(2).padStart(10)}  ${steady.sysS.toFixed(2).padStart(12)}  ${String(calls ?? '-').padStart(11)}  ${frames.padStart(11)}  ${perCall(steady.userS).padStart(12)}  ${perCall(steady.sysS).padStart(14)}`,
+    `${name.padEnd(39)}  ${`${steady.from}-${steady.to}`.padStart(7)}  ${((steady.userS + steady.sysS) / steady.gbit).toFixed(3).padStart(10)}  ${steady.userS.toFixed(2).padStart(10)}  ${steady.sysS.toFixed(2).padStart(12)}  ${String(calls ?? '-').padStart(11)}  ${frames.padStart(11)}  ${perCall(steady.userS).padStart(12)}  ${perCall(steady.sysS).padStart(14)}  ${audioLatency(s).padStart(20)}`,
   );
 }
 for (const { name, s, hls } of rows) {

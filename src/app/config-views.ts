@@ -21,6 +21,7 @@ export function streamOptionsOf(config: SluiceConfig): StreamOptions {
   return {
     maxTimestampJumpMs: config.media.maxTimestampJumpMs,
     mergeWindowMs: mergeWindowOf(config.player.mergeWriteMs, config.player.mergeBudgetMs),
+    audioHoldMs: config.player.mergeAudioWithVideo && config.player.mergeWriteMs === 0 ? config.player.mergeBudgetMs : 0,
     hlsSegmentMs: config.hls.enabled && config.http.enabled ? config.hls.segmentMs : undefined,
   };
 }

@@ -320,6 +320,11 @@ const configObject = z
          * 0 = never merge.
          */
         mergeBudgetMs: int(0, 2000).default(40),
+        /**
+         * While a busy worker merges (above), audio of a stream with video waits for the next video frame, up to
+         * mergeBudgetMs, so each write carries a frame and the audio before it; video is never held longer.
+         */
+        mergeAudioWithVideo: z.boolean().default(true),
         /** Merged writes, fixed (SRS's mw_latency): always wait this long; above 0 it replaces mergeBudgetMs. */
         mergeWriteMs: int(0, 2000).default(0),
         /** RTMP players: write a batch straight to the socket's fd when nothing is queued (see rtmp/socket-transport.ts). */

@@ -55,6 +55,11 @@ export class LiveStream implements StreamView {
   private ringDest: Uint8Array | null = null;
   private ringDestMoved: DestinationMoved | null = null;
   private flushScheduled = false;
+  /** The pending flush (timer or immediate) and when it is due (wall ms): a sooner flush replaces a later one. */
+  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private flushDue = 0;
+  /** The pending flush is audio waiting for a video frame (StreamOptions.audioHoldMs). */
+  private flushHeld = false;
   /** Home side: ports of other workers reading this stream, and the head last told. */
   private readonly outPorts = new Map<MessagePort, number>();
   /** Reader side: the port the home worker's notes arrive on. */
@@ -266,7 +271,7 @@ export class LiveStream implements StreamView {
     }
     this.counters.tagsIn++;
     this.counters.bytesIn += body.length;
-    this.scheduleFlush();
+    this.scheduleFlush(false, track === Track.Audio);
   }
 
   /** onMetaData (already unwrapped from @setDataFrame): sticky and in-band. */
@@ -303,17 +308,32 @@ export class LiveStream implements StreamView {
   /** Some player here has not had its first frame yet: flush at once, not after the merge window. */
   private startPending = false;
 
-  private scheduleFlush(now = false): void {
-    if (this.flushScheduled || this.closed) return;
-    this.flushScheduled = true;
+  /** `audio`: the new tag is audio, which may wait for the next video frame (StreamOptions.audioHoldMs). */
+  private scheduleFlush(now = false, audio = false): void {
+    if (this.closed) return;
+    // Only a held audio flush gives way to a sooner one; any other pending flush stands.
+    if (this.flushScheduled && (!this.flushHeld || audio)) return;
     // A player still waiting for its first picture is not held back by the merge window (time to first frame).
-    const ms = now || this.startPending ? 0 : this.opts.mergeWindowMs();
-    if (ms === 0) setImmediate(this.flush);
-    else setTimeout(this.flush, ms);
+    const w = now || this.startPending ? 0 : this.opts.mergeWindowMs();
+    const hold = this.opts.audioHoldMs ?? 0;
+    const held = audio && w > 0 && hold > w && this.slab.hasVideo;
+    const ms = held ? hold : w;
+    const due = Date.now() + ms;
+    if (this.flushScheduled) {
+      if (due >= this.flushDue) return;
+      // The video frame the held audio waited for: both go out after the window.
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
+    }
+    this.flushScheduled = true;
+    this.flushHeld = held;
+    this.flushDue = due;
+    this.flushTimer = ms === 0 ? setImmediate(this.flush) : setTimeout(this.flush, ms);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    this.flushHeld = false;
+    this.flushTimer = undefined;
     if (this.closed) return;
     let pending = false;
     for (const s of this.subscribers) {

@@ -108,6 +108,12 @@ export interface StreamOptions {
    * every scheduling, since it follows the worker's load (merge-window.ts). 0 = next turn.
    */
   mergeWindowMs: () => number;
+  /**
+   * While the merge window is open (above 0), audio of a stream with video
+   * waits up to this long for the next video frame, so the two go in one
+   * write; a video frame flushes after the window as ever. 0 or absent = no hold.
+   */
+  audioHoldMs?: number;
   /** A publisher's timestamps jumped by more than maxTimestampJumpMs (`stepMs`, signed) and were re-based. */
   onTimestampJump?: ((key: string, stepMs: number) => void) | undefined;
   /** HLS target segment duration: the writer marks segment starts in the ring (hls/cut-marks.ts); undefined = HLS off. */

@@ -246,3 +246,54 @@ test('players at one cursor share the turn\'s batch, and every player gets what 
   assert.notEqual(shared.ts[1]!.lastBatch, batch, 'the player with audio off is not');
   assert.notEqual(alone.ts[3]!.lastBatch, alone.ts[0]!.lastBatch, 'with sharedBatch off each player has its own');
 });
+
+test('audio waits for the next video frame while the worker merges (audioHoldMs), up to the hold; never on an idle worker or an audio-only stream', async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const aac = Buffer.from('af0012100000', 'hex');
+  const audio = (n: number) => Buffer.concat([Buffer.from('af01', 'hex'), Buffer.alloc(60, n), u32(n)]);
+  const make = (windowMs: number, withVideo: boolean) => {
+    const sab = new SharedArrayBuffer(4 * 1024 * 1024);
+    StreamSlab.format(sab);
+    const s = new LiveStream('live', `h${windowMs}${withVideo}`, 1, sab, { maxTimestampJumpMs: 10000, mergeWindowMs: () => windowMs, audioHoldMs: 150 });
+    s.startPublishing(1);
+    s.commitMedia(8, 0, aac);
+    if (withVideo) {
+      s.commitMedia(9, 0, avcHeader);
+      publish(s, 0, 1, 25);
+    }
+    s.commitMedia(8, 1, audio(0));
+    const t = new CountingTransport();
+    s.addSubscriber(form, t, events(), { writeHighWaterBytes: 1 << 20, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+    return { s, t };
+  };
+  // Busy worker (a 10 ms window), stream with video: the audio waits for the frame, then both go in one write.
+  {
+    const { s, t } = make(10, true);
+    await sleep(30); // the start, and the flush it left pending, are done
+    const start = t.writes;
+    s.commitMedia(8, 20, audio(1));
+    await sleep(40);
+    assert.equal(t.writes, start, 'the audio is held past the 10 ms window');
+    publish(s, 1, 1, 25);
+    await sleep(30);
+    assert.equal(t.writes, start + 1, 'the video frame brought it: one write');
+    assert.deepEqual(t.lastBatch!.map((b) => b[0]), [8, 9], 'audio then video, in one batch');
+    // Audio with no frame after it goes out when the hold runs out.
+    s.commitMedia(8, 60, audio(2));
+    await sleep(60);
+    assert.equal(t.writes, start + 1, 'still held at 60 ms');
+    await sleep(150);
+    assert.equal(t.writes, start + 2, 'sent once the 150 ms hold ran out');
+    s.close('test over');
+  }
+  // An idle worker (no window) and an audio-only stream never hold audio.
+  for (const [windowMs, withVideo] of [[0, true], [10, false]] as const) {
+    const { s, t } = make(windowMs, withVideo);
+    await sleep(30);
+    const start = t.writes;
+    s.commitMedia(8, 20, audio(1));
+    await sleep(windowMs + 20);
+    assert.equal(t.writes, start + 1, `window ${windowMs} ms, video ${withVideo}: the audio went without waiting`);
+    s.close('test over');
+  }
+});

@@ -102,7 +102,7 @@ export class Subscriber {
     if (!this.started) this.start();
     if (this.rewind) this.rewindIfBehind();
     const head = ring.head();
-    if (this.policy.sharedBatch !== false && this.plain && this.cursor !== head && this.sendShared(cache.batch(this.cursor, head), queued, hw, now)) return;
+    if (this.policy.sharedBatch !== false && this.plain && this.cursor !== head && this.sendShared(cache.batch(this.cursor, head, hw), queued, hw, now)) return;
     if (seqBefore(this.cursor, ring.tail())) this.resync();
     this.shrinkIfLagging(head);
     const batch = this.batch;
@@ -163,6 +163,8 @@ export class Subscriber {
   private sendShared(b: SharedBatch, queued: number, hw: number, now: number): boolean {
     if (!b.ok || b.from !== this.cursor || queued + b.bytes - b.lastBytes >= hw) return false;
     const ring = this.stream.ring!;
+    // Made earlier this turn: if the writer has since retired its first record, the one-by-one path resyncs.
+    if (seqBefore(b.from, ring.tail())) return false;
     if ((ring.cumBytes() - b.startCum) >>> 0 > this.policy.queueMaxBytes) return false;
     if (tsDiff(this.stream.latestTimestamp(), b.startTs) > this.policy.queueMaxMs) return false;
     this.cursor = b.to;

@@ -30,8 +30,8 @@ export interface EgressForm {
 export interface EgressSource {
   /** Egress bytes of `rec`, or undefined when the writer lapped it during the copy. */
   get(rec: RecordView): Buffer | undefined;
-  /** The records [from, to) as one batch shared by the players at `from` this turn. */
-  batch(from: number, to: number): SharedBatch;
+  /** The records [from, to) as one batch shared by the players at `from` this turn; not ok past `maxBytes` (a high-water mark). */
+  batch(from: number, to: number, maxBytes: number): SharedBatch;
 }
 
 /** A span of ring records as one batch of a form's egress bytes, shared by the players at its start (egress/turn-batch.ts). */

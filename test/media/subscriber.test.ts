@@ -297,3 +297,56 @@ test('audio waits for the next video frame while the worker merges (audioHoldMs)
     s.close('test over');
   }
 });
+
+test('a batch made earlier in the turn is not reused once the writer has retired its first record: that player resyncs as the one-by-one path would', async () => {
+  const sab = new SharedArrayBuffer(320 * 1024);
+  StreamSlab.format(sab);
+  const s = new LiveStream('live', 'lap', 1, sab, { maxTimestampJumpMs: 1e9, mergeWindowMs: () => 0 });
+  s.startPublishing(1);
+  s.commitMedia(9, 0, avcHeader);
+  const frame = (n: number) => Buffer.concat([Buffer.from(n % 50 === 0 ? '1701000000' : '2701000000', 'hex'), Buffer.alloc(2000, n & 0xff)]);
+  let n = 0;
+  const pub = (k: number) => {
+    for (let i = 0; i < k; i++, n++) s.commitMedia(9, n * 40, frame(n));
+  };
+  const policy = (sharedBatch: boolean) => ({ writeHighWaterBytes: 1 << 24, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9, sharedBatch });
+  const [ta, tb, tc] = [new FakeTransport(), new FakeTransport(), new FakeTransport()];
+  const subs = [s.addSubscriber(form, ta, events(), policy(true)), s.addSubscriber(form, tb, events(), policy(true)), s.addSubscriber(form, tc, events(), policy(false))];
+  pub(200);
+  await turn();
+  await turn();
+  const ring = s.ring!;
+  for (const x of subs) x.paused = true;
+  pub(Math.floor((ring.dataCap * 0.8) / 2015));
+  for (const x of subs) x.paused = false;
+  subs[0]!.pump(); // makes the batch from the shared cursor to the head
+  // An incoming message reserves its room: the tail passes the batch's first record before the others pump.
+  s.beginMedia(Math.floor(ring.dataCap / 4) - 100, () => {});
+  const [b0, c0] = [tb.sent.length, tc.sent.length];
+  subs[1]!.pump();
+  subs[2]!.pump();
+  assert.ok(subs[2]!.tagsDropped > 0, 'the one-by-one player fell off the tail and dropped');
+  assert.equal(subs[1]!.tagsDropped, subs[2]!.tagsDropped, 'the shared-path player dropped the same');
+  assert.deepEqual(tb.sent.slice(b0).map((b) => b.toString('hex')), tc.sent.slice(c0).map((b) => b.toString('hex')), 'and sent the same');
+  s.close('test over');
+});
+
+test('a player far behind does not make the shared batch read and build its whole backlog: the fill stops at the high-water mark', async () => {
+  const s = stream(4 * 1024 * 1024);
+  s.commitMedia(9, 0, avcHeader);
+  const t = new FakeTransport();
+  const sub = s.addSubscriber(form, t, events(), { writeHighWaterBytes: 6000, queueMaxBytes: 1 << 30, queueMaxMs: 1e9, stallTimeoutMs: 1e9 });
+  publish(s, 0, 5, 500);
+  await turn();
+  sub.paused = true;
+  publish(s, 5, 400, 500); // ~170 KB behind, far past the 6000-byte mark
+  sub.paused = false;
+  const cache = s.cacheFor(form) as unknown as { builds: number };
+  const before = cache.builds;
+  const sent0 = t.sent.length;
+  sub.pump();
+  const sent = t.sent.length - sent0;
+  assert.ok(sent > 0 && sent < 20, `sent ${sent} tags, up to the mark`);
+  assert.ok(cache.builds - before <= sent + 20, `built ${cache.builds - before} egress tags for ${sent} sent, not the 400 behind`);
+  s.close('test over');
+});

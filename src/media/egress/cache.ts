@@ -37,10 +37,10 @@ export class EgressCache implements EgressSource {
     return buf;
   }
 
-  /** The tags [from, to) as one batch shared by every player at `from` (turn-batch.ts); made once per span. */
-  batch(from: number, to: number): TurnBatch {
+  /** The tags [from, to) as one batch shared by every player at `from` (turn-batch.ts); made once per span, given up past `maxBytes`. */
+  batch(from: number, to: number, maxBytes: number): TurnBatch {
     const b = this.turn;
-    if (b.from !== from || b.to !== to) b.fill(this.ring, this, from, to);
+    if (b.from !== from || b.to !== to) b.fill(this.ring, this, from, to, maxBytes);
     return b;
   }
 

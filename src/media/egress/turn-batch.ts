@@ -26,8 +26,13 @@ export class TurnBatch implements SharedBatch {
   startTs = 0;
   private readonly rec = newRecordView();
 
-  /** Fills the batch with [from, to) of `ring` through `source`. */
-  fill(ring: TagRing, source: EgressSource, from: number, to: number): this {
+  /**
+   * Fills the batch with [from, to) of `ring` through `source`. It gives up
+   * (ok false) once the tags before the last reach `maxBytes`: no player
+   * under that high-water mark could take it whole, and a lagging player's
+   * backlog must not be read and built here on every pump.
+   */
+  fill(ring: TagRing, source: EgressSource, from: number, to: number, maxBytes = Infinity): this {
     this.from = from;
     this.to = to;
     this.bufs.length = 0;
@@ -38,7 +43,7 @@ export class TurnBatch implements SharedBatch {
     this.ok = false;
     const rec = this.rec;
     for (let seq = from; seqBefore(seq, to); seq = (seq + 1) | 0) {
-      if (!ring.read(seq, rec)) return this;
+      if (this.bytes >= maxBytes || !ring.read(seq, rec)) return this;
       if (seq === from) {
         this.startCum = rec.cumBytes - rec.length;
         this.startTs = rec.timestamp;

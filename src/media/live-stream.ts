@@ -55,11 +55,9 @@ export class LiveStream implements StreamView {
   private ringDest: Uint8Array | null = null;
   private ringDestMoved: DestinationMoved | null = null;
   private flushScheduled = false;
-  /** The pending flush (timer or immediate) and when it is due (wall ms): a sooner flush replaces a later one. */
-  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  private flushDue = 0;
-  /** The pending flush is audio waiting for a video frame (StreamOptions.audioHoldMs). */
-  private flushHeld = false;
+  /** When the pending flush is audio waiting for a video frame (StreamOptions.audioHoldMs): its timer and when it is due (wall ms). */
+  private heldFlush: NodeJS.Timeout | undefined;
+  private heldDue = 0;
   /** Home side: ports of other workers reading this stream, and the head last told. */
   private readonly outPorts = new Map<MessagePort, number>();
   /** Reader side: the port the home worker's notes arrive on. */
@@ -312,28 +310,27 @@ export class LiveStream implements StreamView {
   private scheduleFlush(now = false, audio = false): void {
     if (this.closed) return;
     // Only a held audio flush gives way to a sooner one; any other pending flush stands.
-    if (this.flushScheduled && (!this.flushHeld || audio)) return;
+    if (this.flushScheduled && (this.heldFlush === undefined || audio)) return;
     // A player still waiting for its first picture is not held back by the merge window (time to first frame).
-    const w = now || this.startPending ? 0 : this.opts.mergeWindowMs();
-    const hold = this.opts.audioHoldMs ?? 0;
-    const held = audio && w > 0 && hold > w && this.slab.hasVideo;
-    const ms = held ? hold : w;
-    const due = Date.now() + ms;
-    if (this.flushScheduled) {
-      if (due >= this.flushDue) return;
-      // The video frame the held audio waited for: both go out after the window.
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
+    const ms = now || this.startPending ? 0 : this.opts.mergeWindowMs();
+    if (this.heldFlush !== undefined) {
+      // The video frame the held audio waited for: both go out after the window, if that is sooner.
+      if (Date.now() + ms >= this.heldDue) return;
+      clearTimeout(this.heldFlush);
+      this.heldFlush = undefined;
     }
     this.flushScheduled = true;
-    this.flushHeld = held;
-    this.flushDue = due;
-    this.flushTimer = ms === 0 ? setImmediate(this.flush) : setTimeout(this.flush, ms);
+    const hold = this.opts.audioHoldMs ?? 0;
+    if (audio && ms > 0 && hold > ms && this.slab.hasVideo) {
+      this.heldDue = Date.now() + hold;
+      this.heldFlush = setTimeout(this.flush, hold);
+    } else if (ms === 0) setImmediate(this.flush);
+    else setTimeout(this.flush, ms);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    this.flushHeld = false;
-    this.flushTimer = undefined;
+    this.heldFlush = undefined;
     if (this.closed) return;
     let pending = false;
     for (const s of this.subscribers) {

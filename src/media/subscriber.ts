@@ -164,9 +164,7 @@ export class Subscriber {
     if (!b.ok || b.from !== this.cursor || queued + b.bytes - b.lastBytes >= hw) return false;
     const ring = this.stream.ring!;
     // Made earlier this turn: if the writer has since retired its first record, the one-by-one path resyncs.
-    if (seqBefore(b.from, ring.tail())) return false;
-    if ((ring.cumBytes() - b.startCum) >>> 0 > this.policy.queueMaxBytes) return false;
-    if (tsDiff(this.stream.latestTimestamp(), b.startTs) > this.policy.queueMaxMs) return false;
+    if (seqBefore(b.from, ring.tail()) || this.lagging(b.startCum, b.startTs)) return false;
     this.cursor = b.to;
     if (b.stickyMask !== 0) {
       for (let k = 0; k < 3; k++) if (b.stickyMask & (1 << k)) this.held[k] = b.sticky[k];
@@ -277,11 +275,15 @@ export class Subscriber {
   private shrinkIfLagging(head: number): void {
     const ring = this.stream.ring!;
     if (!seqBefore(this.cursor, head) || !ring.read(this.cursor, this.rec)) return;
-    const lagBytes = (ring.cumBytes() - (this.rec.cumBytes - this.rec.length)) >>> 0;
-    const lagMs = tsDiff(this.stream.latestTimestamp(), this.rec.timestamp);
-    if (lagBytes <= this.policy.queueMaxBytes && lagMs <= this.policy.queueMaxMs) return;
+    if (!this.lagging(this.rec.cumBytes - this.rec.length, this.rec.timestamp)) return;
     const key = ring.keySeq();
     if (key !== undefined && seqBefore(this.cursor, key)) this.jumpTo(key, true);
+  }
+
+  /** Past queueMaxBytes or queueMaxMs behind the live edge, for a cursor at a record with `cumBefore` bytes before it and `timestamp`. */
+  private lagging(cumBefore: number, timestamp: number): boolean {
+    const lagBytes = (this.stream.ring!.cumBytes() - cumBefore) >>> 0;
+    return lagBytes > this.policy.queueMaxBytes || tsDiff(this.stream.latestTimestamp(), timestamp) > this.policy.queueMaxMs;
   }
 
   /** The cursor fell off the ring's tail: restart at the latest keyframe (or the live edge). */

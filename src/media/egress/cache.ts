@@ -46,6 +46,5 @@ export class EgressCache implements EgressSource {
 
   clear(): void {
     this.bufs.fill(undefined);
-    this.turn.fill(this.ring, this, 0, 0);
   }
 }

@@ -32,7 +32,7 @@ export class TurnBatch implements SharedBatch {
    * under that high-water mark could take it whole, and a lagging player's
    * backlog must not be read and built here on every pump.
    */
-  fill(ring: TagRing, source: EgressSource, from: number, to: number, maxBytes = Infinity): this {
+  fill(ring: TagRing, source: EgressSource, from: number, to: number, maxBytes: number): this {
     this.from = from;
     this.to = to;
     this.bufs.length = 0;

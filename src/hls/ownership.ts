@@ -19,6 +19,11 @@ const GEN_MASK = 0x7ffff;
 /** The beat is the clock's low 30 bits, like the ring's arrival stamps: differences are taken modulo 2^30. */
 const CLOCK_MASK = 0x3fffffff;
 
+/** now − beat as a signed 30-bit difference: a beat stamped by another thread whose clock read came a few ms later is negative age, not 12 days. */
+function beatAge(ctl: Int32Array, now: number): number {
+  return (((now - Atomics.load(ctl, C_HLS_BEAT)) & CLOCK_MASK) << 2) >> 2;
+}
+
 /** The current owner's token, 0 when none. */
 export function hlsOwner(ctl: Int32Array): number {
   return Atomics.load(ctl, C_HLS_OWNER);
@@ -29,9 +34,9 @@ export function ownerWorker(token: number): number {
   return (token & ID_MASK) - 1;
 }
 
-/** The owner's beat is older than `staleMs` (or it never beat). */
+/** The owner's beat is older than `staleMs`. A beat newer than `now` (another thread's later clock read) is fresh. */
 export function ownerStale(ctl: Int32Array, now: number, staleMs: number): boolean {
-  return ((now - Atomics.load(ctl, C_HLS_BEAT)) & CLOCK_MASK) > staleMs;
+  return beatAge(ctl, now) > staleMs;
 }
 
 /**

@@ -45,6 +45,16 @@ test('the beat survives the clock word wrapping (30 bits)', () => {
   assert.equal(ownerStale(ctl, nearWrap + 1000 + STALE + 1, STALE), true);
 });
 
+test('a claimant whose clock read is a few ms older than the owner\'s beat sees a live owner, not a stale one', () => {
+  const ctl = newCtl();
+  for (const t0 of [7_000_000, 2 ** 30 - 2]) {
+    const a = claimHls(ctl, 1, t0 + 5, STALE)!;
+    assert.equal(ownerStale(ctl, t0, STALE), false);
+    assert.equal(claimHls(ctl, 2, t0, STALE), undefined, 'an earlier clock read must not steal a live stream');
+    releaseHls(ctl, a);
+  }
+});
+
 test('threads claiming at once: exactly one wins, and the word holds its token', async () => {
   const sab = new SharedArrayBuffer(128);
   const ctl = new Int32Array(sab, 0, 32);

@@ -12,6 +12,16 @@ import { FlvPlayer, type FlvClient, type FinishStatus } from './flv-player.js';
 /** Application-defined close code (4000-4999) for "stream not found". */
 export const WS_CLOSE_NOT_FOUND = 4404;
 
+/**
+ * The largest WebSocket message sluice sends. uWS frames a message that
+ * does not fit its 16 KB per-loop cork buffer in the socket's own backlog
+ * string, and that string keeps its capacity for the socket's life: one
+ * keyframe sent whole left ~100 KB on every WS-FLV player. Messages that
+ * fit the cork buffer leave at most it and one message. FLV is a byte
+ * stream to flv.js / mpegts.js: where messages split does not matter.
+ */
+export const WS_MAX_MESSAGE = 16 * 1024 - 64;
+
 export class WsFlvPlayer extends FlvPlayer {
   closed = false;
 
@@ -35,7 +45,13 @@ export class WsFlvPlayer extends FlvPlayer {
   protected onFirstWrite(): void {}
 
   protected send(chunk: Buffer): boolean {
-    return !this.closed && this.ws.send(chunk, true) === 1;
+    if (this.closed) return false;
+    let ok = true;
+    for (let at = 0; at < chunk.length; at += WS_MAX_MESSAGE) {
+      const piece = at === 0 && chunk.length <= WS_MAX_MESSAGE ? chunk : chunk.subarray(at, at + WS_MAX_MESSAGE);
+      if (this.ws.send(piece, true) !== 1) ok = false;
+    }
+    return ok;
   }
 
   protected finish(status: FinishStatus, why: string): void {

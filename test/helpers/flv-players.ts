@@ -47,6 +47,8 @@ export interface WsFlvPlayer {
   flv: FlvCollector;
   /** Text (non-binary) messages received: WS-FLV must send none. */
   textMessages: number;
+  /** The largest binary message received, bytes. */
+  maxMessage: number;
   opened: Promise<void>;
   close(): void;
 }
@@ -58,13 +60,18 @@ export function wsFlv(url: string): WsFlvPlayer {
     ws,
     flv: new FlvCollector(),
     textMessages: 0,
+    maxMessage: 0,
     opened: new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     }),
     close: () => ws.terminate(),
   };
-  ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? c.flv.push(data) : c.textMessages++));
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) return void c.textMessages++;
+    c.maxMessage = Math.max(c.maxMessage, data.length);
+    c.flv.push(data);
+  });
   ws.on('error', () => undefined);
   c.opened.catch(() => undefined);
   return c;

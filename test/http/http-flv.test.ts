@@ -22,6 +22,7 @@ import type { PublisherOptions, SyntheticPublisher } from '../helpers/synthetic-
 import { RtmpClientPool, rtmpUrl } from '../helpers/rtmp-client-pool.js';
 import { getFlv, wsFlv, type HttpFlvPlayer, type WsFlvPlayer } from '../helpers/flv-players.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { WS_MAX_MESSAGE } from '../../src/http/ws-flv-player.js';
 import { assertMonotonicPerTrack, assertSameTags } from '../helpers/tag-asserts.js';
 import { closeServer, startTestServer } from '../helpers/servers.js';
 import { sleep, waitFor, withTimeout } from '../helpers/net.js';
@@ -202,6 +203,23 @@ test('WS-FLV and HTTP-FLV players joining at the same moment receive byte-identi
     ...src.frames,
   ];
   assertSameTags(h.flv.tags, want, 'HTTP-FLV against the publisher');
+  w.ws.close();
+  h.req.destroy();
+});
+
+test('WS-FLV of 100 KB frames: no message over the bound (uWS keeps a socket\'s largest message), the bytes still the HTTP-FLV body', async () => {
+  const h = track(getFlv(flvUrl('big')));
+  const w = track(wsFlv(flvUrl('big').replace('http:', 'ws:')));
+  await withTimeout(w.opened, 3000, 'WebSocket open');
+  await waitFor(() => [...srv.ctx.flvPlayers].filter((x) => x.streamKey === 'live/big').length === 2, 2000, 'both players attached');
+  const src = await publisher('big', { gop: 4, frameMs: 20, videoBytes: 100_000 });
+  src.headers();
+  for (let i = 0; i < 8; i++) src.frame();
+  const last = src.i - 1;
+  await waitFor(() => h.flv.has(8, last) && w.flv.has(8, last), 5000, `frame ${last} at both players`);
+  assert.ok(w.maxMessage <= WS_MAX_MESSAGE, `largest WS message ${w.maxMessage} bytes, bound ${WS_MAX_MESSAGE}`);
+  assert.ok(w.flv.bytes().equals(h.flv.bytes()), 'the WS messages concatenated are the HTTP-FLV body, byte for byte');
+  assertSameTags(w.flv.tags.filter((t) => t.type === 9 && t.data.length === 100_000), src.frames.filter((f) => f.type === 9), 'every 100 KB frame, whole');
   w.ws.close();
   h.req.destroy();
 });

@@ -4,13 +4,14 @@
  * hls-player.ts), each delivering audio/video/data tags to the same
  * handlers. FLV bytes go through the socket-free FlvDemuxer.
  */
-import http from 'node:http';
-import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import WebSocket from 'ws';
 import { SluiceError } from '../src/core/errors.js';
 import { FlvDemuxer } from '../src/protocol/flv-tag.js';
 import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
 import { openHls } from './hls-player.js';
+import { ChunkedBody } from './chunked-body.js';
 import type { PlayerAssignment } from './messages.js';
 import { wallNowMs } from './schedule.js';
 
@@ -116,33 +117,66 @@ class FlvPlay {
   }
 }
 
+/** Response head bound: status line and headers (sluice sends a few hundred bytes). */
+const MAX_HEAD = 16 * 1024;
+
+/**
+ * A GET over a raw socket: the head read once, then the body straight to
+ * the demuxer, chunked framing squeezed out in place (chunked-body.ts).
+ */
 function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure: boolean): Promise<PlayConnection> {
   return new Promise((resolve, reject) => {
-    const get = a.url.startsWith('https:') ? https.get : http.get;
+    const url = new URL(a.url);
+    const secure = url.protocol === 'https:';
+    const port = Number(url.port || (secure ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const sock: net.Socket = secure ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !insecure }) : net.connect({ host, port });
+    const what = `GET ${a.url}`;
+    const play = new FlvPlay(what, h, () => sock.destroy());
+    let head: Buffer | null = Buffer.alloc(0);
+    let body: ChunkedBody | null = null;
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (head) reject(err);
+      else play.end(err);
+    };
+    const timer = setTimeout(() => fail(new SluiceError('ERR_TIMEOUT', `${what}: no response within ${timeoutMs} ms`)), timeoutMs);
+    sock.setNoDelay(true);
     h.onPlayRequested();
-    const req = get(a.url, { agent: false, rejectUnauthorized: !insecure, headers: { 'user-agent': 'sluice-loadtest' } });
-    const play = new FlvPlay(`GET ${a.url}`, h, () => req.destroy());
-    let open = false;
-    const timer = setTimeout(() => req.destroy(new SluiceError('ERR_TIMEOUT', `GET ${a.url}: no response within ${timeoutMs} ms`)), timeoutMs);
-    req.on('socket', (s) => s.setNoDelay(true));
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      if (!open) reject(new SluiceError('ERR_PROTOCOL', `GET ${a.url}`, { cause: err }));
-    });
-    req.on('response', (res) => {
-      clearTimeout(timer);
-      if (res.statusCode !== 200) {
-        res.resume();
-        req.destroy();
-        reject(new SluiceError('ERR_STREAM', `GET ${a.url}: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim()));
+    sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: sluice-loadtest\r\nAccept: */*\r\nConnection: close\r\n\r\n`);
+    const onBody = (chunk: Buffer): void => {
+      try {
+        play.push(body ? body.push(chunk) : chunk);
+      } catch (err) {
+        fail(new SluiceError('ERR_PROTOCOL', what, { cause: err }));
+      }
+    };
+    sock.on('data', (chunk: Buffer) => {
+      if (!head) return onBody(chunk);
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_HEAD) fail(new SluiceError('ERR_PROTOCOL', `${what}: response head over ${MAX_HEAD} bytes`));
         return;
       }
-      open = true;
+      const lines = head.subarray(0, end).toString('latin1').split('\r\n');
+      const rest = head.subarray(end + 4);
+      const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
+      if (!status) return fail(new SluiceError('ERR_PROTOCOL', `${what}: not an HTTP response`));
+      if (status[1] !== '200') return fail(new SluiceError('ERR_STREAM', `${what}: HTTP ${status[1]} ${status[2] ?? ''}`.trim()));
+      clearTimeout(timer);
+      head = null;
+      if (lines.some((l) => /^transfer-encoding:.*chunked/i.test(l))) body = new ChunkedBody();
       h.onConnected();
-      res.on('data', play.push);
-      res.on('error', (err) => play.end(err));
-      res.on('close', () => play.end());
-      resolve(play.closer(() => res.closed, (f) => res.once('close', f), () => req.destroy()));
+      resolve(play.closer(() => sock.destroyed, (f) => sock.once('close', f), () => sock.destroy()));
+      if (rest.length > 0) onBody(Buffer.from(rest));
+    });
+    sock.on('error', (err) => fail(new SluiceError('ERR_PROTOCOL', what, { cause: err })));
+    sock.on('close', () => {
+      clearTimeout(timer);
+      if (head) reject(new SluiceError('ERR_PROTOCOL', `${what}: closed before a response`));
+      else play.end();
     });
   });
 }

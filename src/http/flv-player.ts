@@ -20,6 +20,11 @@ import type { Logger } from '../app/log.js';
 
 let nextId = 1;
 
+/** What one cork call may carry: uWS's per-loop cork buffer (16 KB) less a margin. */
+const CORK_GROUP_BYTES = 16 * 1024 - 256;
+/** A tag's bytes besides its shared tail: the 11-byte header and, over HTTP, two chunk framings (WS: two frame headers). */
+const PIECE_OVERHEAD = 32;
+
 /** Who an HTTP-FLV / WS-FLV player is, known before it attaches (access control's hooks name it). */
 export interface FlvClient {
   id: number;
@@ -75,17 +80,42 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
   protected abstract onFirstWrite(): void;
   protected abstract finish(status: FinishStatus, why: string): void;
 
+  /**
+   * The batch goes out in cork groups that fit uWS's 16 KB cork buffer:
+   * one send(2) per group. A write that overflows the buffer uncorks the
+   * socket for the rest of the cork call, and then every piece and its
+   * chunk framing is a send(2) of its own: a catching-up player's 1 MiB
+   * batch went out at 8 sends per tag, and 1000 HTTP-FLV players collapsed
+   * (docs/performance.md, "Cork groups").
+   */
   write(chunks: Buffer[]): void {
     if (this.done) return;
-    this.cork(() => {
+    let at = 0;
+    let ran = false;
+    const group = (): void => {
+      ran = true;
+      let bytes = 0;
       if (!this.started) {
         this.started = true;
         this.onFirstWrite();
         this.emit(flvFileHeader({ audio: this.stream.slab.hasAudio, video: this.stream.hasVideo }));
+        bytes = 256;
       }
-      for (const c of chunks) this.rebaser.each(c, this.emitChunk);
-      this.pieces.end();
-    });
+      while (at < chunks.length) {
+        const c = chunks[at]!;
+        const cost = c.length + PIECE_OVERHEAD;
+        if (bytes > 0 && bytes + cost > CORK_GROUP_BYTES) break;
+        this.rebaser.each(c, this.emitChunk);
+        bytes += cost;
+        at++;
+      }
+      if (at === chunks.length) this.pieces.end();
+    };
+    // A transport that no longer corks (a closed WebSocket) does not run the group: stop there.
+    do {
+      ran = false;
+      this.cork(group);
+    } while (ran && at < chunks.length && !this.done);
   }
 
   private readonly pieces = new HeldWrites((b) => this.send(b));

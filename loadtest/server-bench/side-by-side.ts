@@ -40,7 +40,7 @@ const { values } = parseArgs({
     'no-nms': { type: 'boolean', default: false },
     /** Extra sluice rows whose players use these transports: --protocols http-flv,ws-flv */
     protocols: { type: 'string', default: '' },
-    /** Also count the servers' socket write calls over the steady window, for user and kernel time per call (write-calls.ts: needs perf and root). */
+    /** Also count the servers' socket write calls over the steady window, for user and kernel time per call (write-calls.ts: needs perf and root). It inflates latency: see the note it prints. */
     calls: { type: 'boolean', default: false },
   },
 });
@@ -185,4 +185,8 @@ for (const { name, s, hls } of rows) {
     const mb = Object.fromEntries(Object.entries(hls.held).map(([w, b]) => [w, +(b / 1048576).toFixed(1)]));
     console.log(`${name}: parts built per worker ${JSON.stringify(hls.built)}, segment memory held per worker at the end (MB) ${JSON.stringify(mb)}`);
   }
+}
+if (values.calls) {
+  // Measured 2026-12-08 (docs/performance.md, "Counting calls distorts latency"): p99 roughly doubled for every server.
+  console.log('note: --calls counts syscalls through perf tracepoints on every server thread, which slows each syscall and inflates the latency tail; judge latency on a run without --calls');
 }

@@ -43,8 +43,4 @@ export class EgressCache implements EgressSource {
     if (b.from !== from || b.to !== to) b.fill(this.ring, this, from, to, maxBytes);
     return b;
   }
-
-  clear(): void {
-    this.bufs.fill(undefined);
-  }
 }

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RtmpStatusError } from '../../src/rtmp/client/rtmp-client.js';
-import { AAC_SEQUENCE_HEADER, AVC_SEQUENCE_HEADER, META } from '../helpers/synthetic-media.js';
+import { AAC_SEQUENCE_HEADER, AVC_SEQUENCE_HEADER, META, audioFrame } from '../helpers/synthetic-media.js';
 import { Recorder, isFrame } from '../helpers/rtmp-recorder.js';
 import { assertMonotonicPerTrack, assertSameTags } from '../helpers/tag-asserts.js';
 import { streamOf, withServer, type Harness } from '../helpers/server-harness.js';
@@ -105,6 +105,27 @@ test('republish: the player sees monotonic timestamps even when metadata and seq
     src2.send(10);
     await rec.frame(1009);
     assertMonotonicPerTrack(rec.media(), 'player');
+  });
+});
+
+test('an audio-only republish of a name that carried video: the player that stayed and a new one both get its audio', { timeout: 15000 }, async () => {
+  await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
+    const { pub, src } = await h.publisher('av2a', { gop: 10 });
+    const { rec } = await h.player('av2a');
+    src.send(20);
+    await rec.frame(19);
+    await pub.close();
+    await waitFor(() => streamOf(h.srv, 'av2a')?.live === false, 2000, 'the stream to go down');
+    const pub2 = await h.client();
+    await pub2.publish('av2a');
+    pub2.setDataFrame({ audiocodecid: 10, audiosamplerate: 44100, stereo: true }, 0);
+    pub2.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
+    for (let n = 0; n < 10; n++) pub2.sendMedia(8, n * 23, audioFrame(2000 + n, 16));
+    await waitFor(() => rec.hasAudio(2009), 3000, 'the player that stayed gets the new audio');
+    const { rec: late } = await h.player('av2a');
+    for (let n = 10; n < 40; n++) pub2.sendMedia(8, n * 23, audioFrame(2000 + n, 16));
+    await pub2.ping();
+    await waitFor(() => late.hasAudio(2039), 3000, 'a player joining the audio-only stream gets its audio (it must not wait for a video keyframe)');
   });
 });
 

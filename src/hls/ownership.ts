@@ -19,6 +19,9 @@ const GEN_MASK = 0x7ffff;
 /** The beat is the clock's low 30 bits, like the ring's arrival stamps: differences are taken modulo 2^30. */
 const CLOCK_MASK = 0x3fffffff;
 
+/** How far in a claimant's future a beat may be and still count as fresh: another thread's later clock read, never days. */
+const FUTURE_SLACK_MS = 60_000;
+
 /** now − beat as a signed 30-bit difference: a beat stamped by another thread whose clock read came a few ms later is negative age, not 12 days. */
 function beatAge(ctl: Int32Array, now: number): number {
   return (((now - Atomics.load(ctl, C_HLS_BEAT)) & CLOCK_MASK) << 2) >> 2;
@@ -34,9 +37,11 @@ export function ownerWorker(token: number): number {
   return (token & ID_MASK) - 1;
 }
 
-/** The owner's beat is older than `staleMs`. A beat newer than `now` (another thread's later clock read) is fresh. */
+/** The owner's beat is older than `staleMs`. A beat up to a minute newer than `now` (another thread's later clock read) is fresh. */
 export function ownerStale(ctl: Int32Array, now: number, staleMs: number): boolean {
-  return beatAge(ctl, now) > staleMs;
+  const age = beatAge(ctl, now);
+  // An age past 2^29 ms reads negative: only a small negative one is a clock skew between threads.
+  return age > staleMs || age < -FUTURE_SLACK_MS;
 }
 
 /**

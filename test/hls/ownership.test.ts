@@ -55,6 +55,14 @@ test('a claimant whose clock read is a few ms older than the owner\'s beat sees 
   }
 });
 
+test('an owner silent for longer than half the 30-bit clock (over 6 days) is still stale', () => {
+  const ctl = newCtl();
+  const t0 = 9_000_000;
+  claimHls(ctl, 1, t0, STALE);
+  for (const age of [STALE + 1, 2 ** 29 + 5000, 2 ** 30 - 61_000]) assert.equal(ownerStale(ctl, t0 + age, STALE), true, `silent ${age} ms`);
+  assert.equal(ownerStale(ctl, t0 - 30_000, STALE), false, 'a beat 30 s in the claimant\'s future is clock skew');
+});
+
 test('threads claiming at once: exactly one wins, and the word holds its token', async () => {
   const sab = new SharedArrayBuffer(128);
   const ctl = new Int32Array(sab, 0, 32);

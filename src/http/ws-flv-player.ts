@@ -49,7 +49,13 @@ export class WsFlvPlayer extends FlvPlayer {
     let ok = true;
     for (let at = 0; at < chunk.length; at += WS_MAX_MESSAGE) {
       const piece = at === 0 && chunk.length <= WS_MAX_MESSAGE ? chunk : chunk.subarray(at, at + WS_MAX_MESSAGE);
-      if (this.ws.send(piece, true) !== 1) ok = false;
+      const r = this.ws.send(piece, true);
+      // 2: uWS dropped it (over maxBackpressure). A gap mid-tag would desync the player silently: end it instead.
+      if (r === 2) {
+        this.fail(new SluiceError('ERR_SLOW_CONSUMER', 'websocket backpressure limit reached: a message was dropped'));
+        return false;
+      }
+      if (r !== 1) ok = false;
     }
     return ok;
   }

@@ -170,7 +170,15 @@ function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, in
       if (lines.some((l) => /^transfer-encoding:.*chunked/i.test(l))) body = new ChunkedBody();
       h.onConnected();
       resolve(play.closer(() => sock.destroyed, (f) => sock.once('close', f), () => sock.destroy()));
-      if (rest.length > 0) onBody(Buffer.from(rest));
+      // Body bytes that came with the head wait for the caller to have the connection (a close reported before would miscount it).
+      if (rest.length > 0) {
+        const early = Buffer.from(rest);
+        sock.pause();
+        setImmediate(() => {
+          onBody(early);
+          sock.resume();
+        });
+      }
     });
     sock.on('error', (err) => fail(new SluiceError('ERR_PROTOCOL', what, { cause: err })));
     sock.on('close', () => {

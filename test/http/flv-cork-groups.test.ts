@@ -12,6 +12,8 @@ import { FlvDemuxer } from '../../src/protocol/flv-tag.js';
 class Probe extends FlvPlayer {
   groups: Buffer[][] = [];
   corks = true;
+  /** Sends accepted before the transport reports backpressure (it keeps what it was given, as uWS does). */
+  accept = Infinity;
   constructor() {
     const ctx = { log: { child: () => ({}) } };
     const lease = { stream: { slab: { hasAudio: true }, hasVideo: true } };
@@ -28,7 +30,7 @@ class Probe extends FlvPlayer {
   protected onFirstWrite(): void {}
   protected send(chunk: Buffer): boolean {
     this.groups.at(-1)!.push(Buffer.from(chunk));
-    return true;
+    return --this.accept > 0;
   }
   protected finish(): void {}
 }
@@ -55,6 +57,17 @@ test('a 1 MB batch goes out in cork groups under 16 KB (a tag larger than that a
   const got = demux.push(Buffer.concat(p.groups.flat()));
   assert.deepEqual(got.map((t) => t.data.length), sizes, 'every tag, whole, in order');
   assert.deepEqual(got.map((t) => t.data[0]), sizes.map((_, i) => i & 0xff));
+});
+
+test('backpressure part-way through a batch: the rest is held and sent once at its end, every byte in order', () => {
+  const sizes = Array.from({ length: 40 }, (_, i) => 3000 + i * 101);
+  const p = new Probe();
+  p.accept = 7;
+  p.write(sizes.map((n, i) => tag(i, n)));
+  const sends = p.groups.flat();
+  assert.equal(sends.length, 8, '7 pieces accepted one by one, then the held rest in one send');
+  const got = new FlvDemuxer({ maxTagSize: 1 << 20 }).push(Buffer.concat(sends));
+  assert.deepEqual(got.map((t) => t.data.length), sizes);
 });
 
 test('a transport that stops corking (a closed WebSocket) ends the batch instead of looping', () => {

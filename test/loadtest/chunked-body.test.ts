@@ -30,6 +30,7 @@ test('a chunked body split at every kind of boundary decodes to its bytes, and t
 });
 
 test('a malformed chunked body is an error, not bytes', () => {
-  const bad = ['zz\r\nab\r\n', '2\r\nabXY', '\r\n', `${'1'.repeat(300)}\r\n`];
+  const bad = ['zz\r\nab\r\n', '2\r\nabXY', '\r\n', `${'1'.repeat(13)}\r\n`, `1;${'x'.repeat(300)}\r\n`];
   for (const b of bad) assert.throws(() => new ChunkedBody().push(Buffer.from(b)), /chunked body/, JSON.stringify(b.slice(0, 20)));
+  assert.throws(() => new ChunkedBody().push(Buffer.from(`1;${'x'.repeat(300)}\r\n`)), /too long/, 'a long extension is the size-line bound, not a digit error');
 });

@@ -31,6 +31,22 @@ async function publisherLeaves(h: Harness, name: string): Promise<{ rec: Recorde
   return { rec, unpub: await rec.status('NetStream.Play.UnpublishNotify') };
 }
 
+/**
+ * As publisherLeaves, on the default config (no notices): the stream is
+ * seen to go down, then a second client publishes the name again.
+ */
+async function quietRepublish(h: Harness, name: string): Promise<{ rec: Recorder; pub2: Awaited<ReturnType<Harness['client']>> }> {
+  const { pub, src } = await h.publisher(name, { gop: 10 });
+  const { rec } = await h.player(name);
+  src.send(20);
+  await rec.frame(19);
+  await pub.close();
+  await waitFor(() => streamOf(h.srv, name)?.live === false, 2000, 'the stream to go down');
+  const pub2 = await h.client();
+  await pub2.publish(name);
+  return { rec, pub2 };
+}
+
 test('republish within grace: UnpublishNotify, player stays, PublishNotify, new frames with timestamps continuing monotonic', { timeout: 15000 }, async () => {
   await withServer({ media: { republishGraceMs: 2000 }, rtmp: { publishNotify: true } }, async (h) => {
     const { rec, unpub } = await publisherLeaves(h, 're');
@@ -66,14 +82,7 @@ test('republish within grace: UnpublishNotify, player stays, PublishNotify, new 
 
 test('republish within grace on the default config (rtmp.publishNotify off, as nginx-rtmp): no Unpublish/PublishNotify, the player stays and gets the new frames', { timeout: 15000 }, async () => {
   await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
-    const { pub, src } = await h.publisher('quiet', { gop: 10 });
-    const { rec } = await h.player('quiet');
-    src.send(20);
-    await rec.frame(19);
-    await pub.close();
-    await waitFor(() => streamOf(h.srv, 'quiet')?.live === false, 2000, 'the stream to go down');
-    const pub2 = await h.client();
-    await pub2.publish('quiet');
+    const { rec, pub2 } = await quietRepublish(h, 'quiet');
     const src2 = h.source(pub2, { gop: 10, counterBase: 1000 });
     src2.headers();
     src2.send(20);
@@ -110,14 +119,7 @@ test('republish: the player sees monotonic timestamps even when metadata and seq
 
 test('an audio-only republish of a name that carried video: the player that stayed and a new one both get its audio', { timeout: 15000 }, async () => {
   await withServer({ media: { republishGraceMs: 2000 } }, async (h) => {
-    const { pub, src } = await h.publisher('av2a', { gop: 10 });
-    const { rec } = await h.player('av2a');
-    src.send(20);
-    await rec.frame(19);
-    await pub.close();
-    await waitFor(() => streamOf(h.srv, 'av2a')?.live === false, 2000, 'the stream to go down');
-    const pub2 = await h.client();
-    await pub2.publish('av2a');
+    const { rec, pub2 } = await quietRepublish(h, 'av2a');
     pub2.setDataFrame({ audiocodecid: 10, audiosamplerate: 44100, stereo: true }, 0);
     pub2.sendMedia(8, 0, AAC_SEQUENCE_HEADER);
     for (let n = 0; n < 10; n++) pub2.sendMedia(8, n * 23, audioFrame(2000 + n, 16));

@@ -20,8 +20,12 @@ import type { Logger } from '../app/log.js';
 
 let nextId = 1;
 
-/** What one cork call may carry: uWS's per-loop cork buffer (16 KB) less a margin. */
-const CORK_GROUP_BYTES = 16 * 1024 - 256;
+/** uWS's per-loop cork buffer (LoopData::CORK_BUFFER_SIZE): a write or message larger than what is left of it takes uWS's slow paths. */
+export const UWS_CORK_BYTES = 16 * 1024;
+/** What one cork call may carry: the cork buffer less a margin. */
+const CORK_GROUP_BYTES = UWS_CORK_BYTES - 256;
+/** What a player's first write adds before its tags: the FLV file header and, over HTTP, the response head. */
+const START_BYTES = 256;
 /** A tag's bytes besides its shared tail: the 11-byte header and, over HTTP, two chunk framings (WS: two frame headers). */
 const PIECE_OVERHEAD = 32;
 
@@ -99,7 +103,7 @@ export abstract class FlvPlayer implements PlayerTransport, SubscriberEvents, Fl
         this.started = true;
         this.onFirstWrite();
         this.emit(flvFileHeader({ audio: this.stream.slab.hasAudio, video: this.stream.hasVideo }));
-        bytes = 256;
+        bytes = START_BYTES;
       }
       while (at < chunks.length) {
         const c = chunks[at]!;

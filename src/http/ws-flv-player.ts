@@ -7,7 +7,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { SluiceError } from '../core/errors.js';
 import type { ServerContext } from '../app/context.js';
 import type { PlayLease } from '../app/stream-service.js';
-import { FlvPlayer, type FlvClient, type FinishStatus } from './flv-player.js';
+import { FlvPlayer, UWS_CORK_BYTES, type FlvClient, type FinishStatus } from './flv-player.js';
 
 /** Application-defined close code (4000-4999) for "stream not found". */
 export const WS_CLOSE_NOT_FOUND = 4404;
@@ -20,7 +20,7 @@ export const WS_CLOSE_NOT_FOUND = 4404;
  * fit the cork buffer leave at most it and one message. FLV is a byte
  * stream to flv.js / mpegts.js: where messages split does not matter.
  */
-export const WS_MAX_MESSAGE = 16 * 1024 - 64;
+export const WS_MAX_MESSAGE = UWS_CORK_BYTES - 64;
 
 export class WsFlvPlayer extends FlvPlayer {
   closed = false;

@@ -12,6 +12,7 @@ import { FlvDemuxer } from '../src/protocol/flv-tag.js';
 import { RtmpClient } from '../src/rtmp/client/rtmp-client.js';
 import { openHls } from './hls-player.js';
 import { ChunkedBody } from './chunked-body.js';
+import { ScratchPayloads } from './scratch-payloads.js';
 import type { PlayerAssignment } from './messages.js';
 import { wallNowMs } from './schedule.js';
 
@@ -49,7 +50,8 @@ export function openPlayer(a: PlayerAssignment, timeoutMs: number, h: PlayHandle
 }
 
 async function openRtmp(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, insecure: boolean): Promise<PlayConnection> {
-  const c = await RtmpClient.connect(a.url, { timeoutMs, tlsVerify: !insecure });
+  // Frames are read into reused buffers: the tally looks at each one only while it is delivered.
+  const c = await RtmpClient.connect(a.url, { timeoutMs, tlsVerify: !insecure, ingest: new ScratchPayloads() });
   h.onConnected();
   let counted = 0;
   c.on('media', (m) => {

@@ -26,6 +26,16 @@ export const CSID = { control: 2, connection: 3, audio: 4, data: 5, video: 6, st
 
 type Phase = 'connecting' | 'handshake' | 'chunks' | 'closed';
 
+/**
+ * Every plain-TCP client on this thread reads into this one buffer. A read
+ * is parsed before the next one lands, and what outlives it is copied out
+ * (message bodies, a handshake packet split across reads, a partial chunk
+ * header), so nothing holds a view of it. Node would otherwise allocate an
+ * ArrayBuffer per read; at a load generator's 1 Gbit/s, collecting those
+ * stalled the thread.
+ */
+const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
 interface Waiter {
   fail(err: Error): void;
 }
@@ -93,10 +103,10 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
           ca: this.opts.tlsCa && [...tls.rootCertificates, this.opts.tlsCa.toString()],
           rejectUnauthorized: this.opts.tlsVerify,
         })
-      : net.connect({ host: url.host, port: url.port, noDelay: true });
+      : net.connect({ host: url.host, port: url.port, noDelay: true, onread: { buffer: sharedReadBuffer, callback: (n) => (this.onData(sharedReadBuffer.subarray(0, n)), true) } });
     this.connectEvent = url.tls ? 'secureConnect' : 'connect';
     this.socket.setNoDelay(true);
-    this.socket.on('data', this.onData);
+    if (url.tls) this.socket.on('data', this.onData);
     this.socket.on('error', (err) => this.fail(new SluiceError('ERR_PROTOCOL', 'socket error', { cause: err })));
     this.closed = new Promise((resolve) => {
       this.socket.once('close', () => {

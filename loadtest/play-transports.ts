@@ -79,7 +79,8 @@ class FlvPlay {
   /** We closed it: the close that follows is no error. */
   closing = false;
   private ended = false;
-  private readonly demux = new FlvDemuxer();
+  // Tags are views of what was pushed where they can be: the tally reads each one before the next push.
+  private readonly demux = new FlvDemuxer({ views: true });
 
   constructor(
     private readonly what: string,
@@ -119,6 +120,14 @@ class FlvPlay {
   }
 }
 
+/**
+ * Every plain HTTP-FLV player on this thread reads into this buffer: each
+ * read is decoded and tallied before the next lands, and what outlives it
+ * (a partial head, a tag split across reads) is copied. It spares Node's
+ * ArrayBuffer per read, and the collections they cost the player thread.
+ */
+const httpReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
 /** Response head bound: status line and headers (sluice sends a few hundred bytes). */
 const MAX_HEAD = 16 * 1024;
 
@@ -132,7 +141,9 @@ function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, in
     const secure = url.protocol === 'https:';
     const port = Number(url.port || (secure ? 443 : 80));
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    const sock: net.Socket = secure ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !insecure }) : net.connect({ host, port });
+    const sock: net.Socket = secure
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !insecure })
+      : net.connect({ host, port, onread: { buffer: httpReadBuffer, callback: (n) => (onRead(httpReadBuffer.subarray(0, n)), true) } });
     const what = `GET ${a.url}`;
     const play = new FlvPlay(what, h, () => sock.destroy());
     let head: Buffer | null = Buffer.alloc(0);
@@ -154,9 +165,10 @@ function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, in
         fail(new SluiceError('ERR_PROTOCOL', what, { cause: err }));
       }
     };
-    sock.on('data', (chunk: Buffer) => {
+    const onRead = (chunk: Buffer): void => {
       if (!head) return onBody(chunk);
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      // A copy: the read buffer is reused (httpReadBuffer).
+      head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
         if (head.length > MAX_HEAD) fail(new SluiceError('ERR_PROTOCOL', `${what}: response head over ${MAX_HEAD} bytes`));
@@ -181,7 +193,8 @@ function openHttpFlv(a: PlayerAssignment, timeoutMs: number, h: PlayHandlers, in
           sock.resume();
         });
       }
-    });
+    };
+    if (secure) sock.on('data', onRead);
     sock.on('error', (err) => fail(new SluiceError('ERR_PROTOCOL', what, { cause: err })));
     sock.on('close', () => {
       clearTimeout(timer);

@@ -123,15 +123,25 @@ export interface FlvTag {
 export interface FlvDemuxerOptions {
   /** Largest DataSize accepted, checked before the tag's buffer is allocated. */
   maxTagSize?: number;
+  /**
+   * A tag wholly inside one push gets a view of the pushed bytes instead of
+   * a copy (valid while they are); only a tag split across pushes is
+   * copied. For a reader that is done with the tags before it reuses its
+   * buffer (the load generator's players). Default false.
+   */
+  views?: boolean;
 }
 
 type State = 'header' | 'header-extra' | 'prev-tag-size' | 'tag-header' | 'tag-data';
+
+const EMPTY_DATA: Uint8Array = Buffer.alloc(0);
 
 /**
  * Socket-free FLV stream parser: push any slice of the byte stream, get
  * the tags completed by it. Fixed-size fields (header, PreviousTagSize,
  * tag header) that straddle two pushes are staged in a 16-byte buffer;
- * tag data is copied once into the tag's own buffer.
+ * tag data is copied once into the tag's own buffer (or, with `views`, left
+ * in place when the push holds all of it).
  *
  * Garbage ends the stream: the first error is thrown and rethrown by
  * every later push.
@@ -144,6 +154,7 @@ export class FlvDemuxer {
   offset = 0;
 
   private readonly maxTagSize: number;
+  private readonly views: boolean;
   private state: State = 'header';
   private readonly stage = new Uint8Array(16);
   private staged = 0;
@@ -158,6 +169,7 @@ export class FlvDemuxer {
 
   constructor(opts: FlvDemuxerOptions = {}) {
     this.maxTagSize = Math.min(opts.maxTagSize ?? DEFAULT_MAX_TAG_SIZE, MAX_TAG_DATA_SIZE);
+    this.views = opts.views ?? false;
   }
 
   push(bytes: Uint8Array): FlvTag[] {
@@ -176,7 +188,7 @@ export class FlvDemuxer {
   end(): void {
     if (this.failed) throw this.failed;
     if (this.state !== 'tag-header' || this.staged !== 0) {
-      const where = this.state === 'tag-data' ? `tag data (${this.filled} of ${this.tag!.data.length} bytes)` : this.state;
+      const where = this.state === 'tag-data' ? `tag data (${this.filled} of ${this.expectedPrev - TAG_HEADER_SIZE} bytes)` : this.state;
       throw new SluiceError('ERR_FLV', `stream ends inside ${where} (at stream offset ${this.offset})`);
     }
   }
@@ -201,7 +213,18 @@ export class FlvDemuxer {
     while (pos < end) {
       if (this.state === 'tag-data') {
         const tag = this.tag!;
-        const n = Math.min(end - pos, tag.data.length - this.filled);
+        const size = this.expectedPrev - TAG_HEADER_SIZE;
+        if (this.filled === 0) {
+          if (this.views && end - pos >= size) {
+            tag.data = src.subarray(pos, pos + size);
+            pos += size;
+            this.offset += size;
+            this.finishTag(out);
+            continue;
+          }
+          tag.data = Buffer.allocUnsafe(size);
+        }
+        const n = Math.min(end - pos, size - this.filled);
         tag.data.set(src.subarray(pos, pos + n), this.filled);
         this.filled += n;
         pos += n;
@@ -279,7 +302,8 @@ export class FlvDemuxer {
         if (h.dataSize > this.maxTagSize) {
           throw this.fail(`tag DataSize ${h.dataSize} exceeds limit ${this.maxTagSize}`);
         }
-        this.tag = { type: h.type, timestamp: h.timestamp, data: Buffer.allocUnsafe(h.dataSize) };
+        // The data's buffer comes with its first byte (tag-data), where it may be a view instead.
+        this.tag = { type: h.type, timestamp: h.timestamp, data: EMPTY_DATA };
         this.filled = 0;
         this.expectedPrev = TAG_HEADER_SIZE + h.dataSize;
         this.state = 'tag-data';

@@ -142,6 +142,32 @@ test('FlvDemuxer: tag data is a copy, not a view of the pushed chunk', () => {
   assert.deepEqual(Buffer.from(tags[4]!.data), before);
 });
 
+test('FlvDemuxer views: a tag inside one push is a view of it, a split tag a copy; every split yields the same tags', () => {
+  const { bytes, tags } = syntheticStream();
+  const chunk = Buffer.from(bytes);
+  const got = new FlvDemuxer({ views: true }).push(chunk);
+  sameTags(got, tags, 'whole, views');
+  assert.ok(got.every((t) => t.data.length === 0 || t.data.buffer === chunk.buffer), 'every tag of a whole push is a view');
+  // Split inside tag 4's data: that tag is copied, the ones wholly in either piece are views.
+  const at = bytes.indexOf(Buffer.from(tags[4]!.data)) + 3;
+  // Buffers of their own (not from Node's pool, which the copy could share).
+  const a = Buffer.alloc(at, bytes.subarray(0, at));
+  const b = Buffer.alloc(bytes.length - at, bytes.subarray(at));
+  const d = new FlvDemuxer({ views: true });
+  const first = d.push(a);
+  const second = d.push(b);
+  const split = second[0]!;
+  assert.ok(split.data.buffer !== a.buffer && split.data.buffer !== b.buffer, 'the split tag is a copy');
+  assert.ok(first.every((t) => t.data.length === 0 || t.data.buffer === a.buffer));
+  assert.ok(second.slice(1).every((t) => t.data.length === 0 || t.data.buffer === b.buffer));
+  for (let i = 0; i <= bytes.length; i += 3) {
+    const d2 = new FlvDemuxer({ views: true });
+    // Each tag copied as it comes, as a reader that reuses its buffer would read it.
+    const copied = [bytes.subarray(0, i), bytes.subarray(i)].flatMap((c) => d2.push(c).map((t) => ({ ...t, data: Buffer.from(t.data) })));
+    sameTags(copied, tags, `views, split at ${i}`);
+  }
+});
+
 test('FlvDemuxer: zero-length tag completes with its header', () => {
   const d = new FlvDemuxer();
   const tags = d.push(Buffer.concat([HEADER_AV, hex('08', '000000', '000017', '00', '000000')]));

@@ -33,6 +33,7 @@ import { resolveOptions, streamName, type LoadtestInput, type LoadtestOptions, t
 import { wallNowMs } from './schedule.js';
 import { checkTargets, playUrl } from './targets.js';
 import { Timeline, type ProgressSnapshot, type TimelinePoint } from './timeline.js';
+import { steadySeconds } from './summary.js';
 
 /** Players stay this long after publishers stop, so frames in flight arrive. */
 const LINGER_MS = 500;
@@ -61,6 +62,8 @@ export interface LoadtestResult {
   histograms: Record<HistogramName, Histogram>;
   protocolHistograms: Partial<Record<PlayProtocol, Record<PlayerHistogramName, Histogram>>>;
   timeline: TimelinePoint[];
+  /** Video latency of the frames received in the steady seconds (summary.ts steadySeconds). */
+  steadyLatency: Histogram;
   errors: Record<string, number>;
 }
 
@@ -224,11 +227,13 @@ function merge(
     for (const name of PLAYER_HISTOGRAMS) byName[name] = mergeHistograms(envelopes.flatMap((e) => e.protocolHistograms?.[p]?.[name] ?? []));
     protocolHistograms[p] = byName;
   }
+  const rampEndMs = at.rampStartMs + o.rampS * 1000;
+  const steady = steadySeconds({ t0Ms: at.t0Ms, rampEndMs, endMs: at.endMs });
   return {
     options: o,
     t0Ms: at.t0Ms,
     rampStartMs: at.rampStartMs,
-    rampEndMs: at.rampStartMs + o.rampS * 1000,
+    rampEndMs,
     endMs: at.endMs,
     finishedMs: wallNowMs(),
     publishersTarget: o.publishers,
@@ -238,6 +243,7 @@ function merge(
     histograms,
     protocolHistograms,
     timeline: timeline.points(),
+    steadyLatency: timeline.latencyOver(steady.from, steady.to),
     errors,
   };
 }

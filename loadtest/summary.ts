@@ -35,6 +35,13 @@ export interface Summary {
   };
   frames: { received: number; cached: number; gaps: number; reorders: number; foreign: number; gapRate: number };
   latencyMs: Record<HistogramName, LatencySummary>;
+  /**
+   * Video latency of the frames received in the steady seconds (those of
+   * throughput.steadyMbpsIn): players joining during the ramp get the GOP
+   * cache in a burst, which every player's frames queue behind; this is the
+   * latency once they all play.
+   */
+  steadyLatencyMs: LatencySummary;
   /** The player histograms per play protocol (RTMP, HTTP-FLV, WS-FLV apart). */
   latencyByProtocol: Partial<Record<PlayProtocol, Record<PlayerHistogramName, LatencySummary>>>;
   timeline: TimelinePoint[];
@@ -51,10 +58,14 @@ export function gapRate(t: Pick<Totals, 'gaps' | 'framesIn'>): number {
   return expected === 0 ? 0 : t.gaps / expected;
 }
 
-/** Average Mbit/s of the seconds wholly after the ramp and before the end; else of every second players played. */
+/** The steady seconds of a run: wholly after the ramp, and before the end (timeline seconds, both included). */
+export function steadySeconds(r: Pick<LoadtestResult, 't0Ms' | 'rampEndMs' | 'endMs'>): { from: number; to: number } {
+  return { from: (r.rampEndMs - r.t0Ms) / 1000 + 1, to: (r.endMs - r.t0Ms) / 1000 };
+}
+
+/** Average Mbit/s of the steady seconds; else of every second players played. */
 export function steadyThroughput(r: Pick<LoadtestResult, 't0Ms' | 'rampEndMs' | 'endMs' | 'timeline'>): number {
-  const from = (r.rampEndMs - r.t0Ms) / 1000 + 1;
-  const to = (r.endMs - r.t0Ms) / 1000;
+  const { from, to } = steadySeconds(r);
   let pts = r.timeline.filter((p) => p.t >= from && p.t <= to);
   if (pts.length === 0) pts = r.timeline.filter((p) => p.playing > 0);
   return pts.length === 0 ? 0 : r2(pts.reduce((s, p) => s + p.mbpsIn, 0) / pts.length);
@@ -118,6 +129,7 @@ export function buildSummary(r: LoadtestResult): Summary {
     },
     frames: { received: t.framesIn, cached: t.cachedFrames, gaps: t.gaps, reorders: t.reorders, foreign: t.foreignFrames, gapRate: Math.round(gapRate(t) * 1e6) / 1e6 },
     latencyMs,
+    steadyLatencyMs: summarize(r.steadyLatency),
     latencyByProtocol,
     timeline: r.timeline,
     errors: r.errors,
@@ -141,6 +153,7 @@ export function formatSummary(s: Summary): string {
   const f = s.frames;
   lines.push(
     `throughput ${s.throughput.steadyMbpsIn} Mbit/s to players after the ramp (peak ${s.throughput.peakMbpsIn}), ${s.throughput.mbitIn} Mbit in, ${s.throughput.mbitOut} Mbit out`,
+    `latency    video p50 ${s.steadyLatencyMs.p50} / p99 ${s.steadyLatencyMs.p99} ms after the ramp (${s.steadyLatencyMs.count} frames)`,
     `frames     ${f.received} received (${f.cached} from the GOP cache), ${f.gaps} gaps (rate ${f.gapRate}), ${f.reorders} reordered, ${f.foreign} foreign`,
     '',
     `${'ms'.padEnd(14)}${pad('count', 9)}${pad('min', 9)}${pad('p50', 9)}${pad('p90', 9)}${pad('p99', 9)}${pad('p99.9', 9)}${pad('max', 9)}${pad('mean', 9)}`,

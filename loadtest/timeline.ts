@@ -81,6 +81,13 @@ export class Timeline {
     };
   }
 
+  /** Video latency of the frames received in seconds `from` to `to`, both included. */
+  latencyOver(from: number, to: number): Histogram {
+    const h = newHistogram();
+    for (const [t, s] of this.seconds) if (t >= from && t <= to && s.latency.totalCount > 0) h.add(s.latency);
+    return h;
+  }
+
   /** Every second from 1 to the last one reported, gaps filled with zeros. */
   points(): TimelinePoint[] {
     const last = Math.max(0, ...this.seconds.keys());

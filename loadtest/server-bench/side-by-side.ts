@@ -166,7 +166,9 @@ function audioLatency(s: Summary): string {
 
 // The steady window alone (the table above covers the whole run: connects, handshakes and ramp included),
 // its CPU split into user space and kernel, and with --calls per socket write call the server made.
-console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call  audio lat p50/p99 ms');
+// Video latency there is the loadtest's after the ramp (its steady seconds start where this window does):
+// during the ramp every player's frames queue behind the GOP bursts of the players joining.
+console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call  video lat p50/p99 ms  audio lat p50/p99 ms (run)');
 for (const { name, s, steady } of rows) {
   if (!steady) continue;
   const { calls } = steady;
@@ -174,7 +176,7 @@ for (const { name, s, steady } of rows) {
   // Frames per call: over the whole run's frames, scaled to the window by delivered bits (HLS: a part carries many).
   const frames = calls ? ((s.frames.received * (steady.gbit * 1000)) / s.throughput.mbitIn / calls).toFixed(2) : '-';
   console.log(
-    `${name.padEnd(39)}  ${`${steady.from}-${steady.to}`.padStart(7)}  ${((steady.userS + steady.sysS) / steady.gbit).toFixed(3).padStart(10)}  ${steady.userS.toFixed(2).padStart(10)}  ${steady.sysS.toFixed(2).padStart(12)}  ${String(calls ?? '-').padStart(11)}  ${frames.padStart(11)}  ${perCall(steady.userS).padStart(12)}  ${perCall(steady.sysS).padStart(14)}  ${audioLatency(s).padStart(20)}`,
+    `${name.padEnd(39)}  ${`${steady.from}-${steady.to}`.padStart(7)}  ${((steady.userS + steady.sysS) / steady.gbit).toFixed(3).padStart(10)}  ${steady.userS.toFixed(2).padStart(10)}  ${steady.sysS.toFixed(2).padStart(12)}  ${String(calls ?? '-').padStart(11)}  ${frames.padStart(11)}  ${perCall(steady.userS).padStart(12)}  ${perCall(steady.sysS).padStart(14)}  ${`${s.steadyLatencyMs.p50.toFixed(1)}/${s.steadyLatencyMs.p99.toFixed(1)}`.padStart(20)}  ${audioLatency(s).padStart(26)}`,
   );
 }
 for (const { name, s, hls } of rows) {

@@ -312,7 +312,13 @@ export class LiveStream implements StreamView {
     // Only a held audio flush gives way to a sooner one; any other pending flush stands.
     if (this.flushScheduled && (this.heldFlush === undefined || audio)) return;
     // A player still waiting for its first picture is not held back by the merge window (time to first frame).
-    const ms = now || this.startPending ? 0 : this.opts.mergeWindowMs();
+    const window = now || this.startPending ? 0 : this.opts.mergeWindowMs();
+    const hold = this.opts.audioHoldMs ?? 0;
+    // Audio waits for the next video frame: then a video frame is what a merged write waits for, and it goes
+    // at once. Holding it for the window as well would add the window to video latency and save no write,
+    // as the window is shorter than a frame interval (the budget bounds both).
+    const pairing = window > 0 && hold > window && this.slab.hasVideo;
+    const ms = pairing ? 0 : window;
     if (this.heldFlush !== undefined) {
       // The video frame the held audio waited for: both go out after the window, if that is sooner.
       if (Date.now() + ms >= this.heldDue) return;
@@ -320,8 +326,7 @@ export class LiveStream implements StreamView {
       this.heldFlush = undefined;
     }
     this.flushScheduled = true;
-    const hold = this.opts.audioHoldMs ?? 0;
-    if (audio && ms > 0 && hold > ms && this.slab.hasVideo) {
+    if (audio && pairing) {
       this.heldDue = Date.now() + hold;
       this.heldFlush = setTimeout(this.flush, hold);
     } else if (ms === 0) setImmediate(this.flush);

@@ -247,7 +247,7 @@ test('players at one cursor share the turn\'s batch, and every player gets what 
   assert.notEqual(alone.ts[3]!.lastBatch, alone.ts[0]!.lastBatch, 'with sharedBatch off each player has its own');
 });
 
-test('audio waits for the next video frame while the worker merges (audioHoldMs), up to the hold; never on an idle worker or an audio-only stream', async () => {
+test('audio waits for the next video frame while the worker merges (audioHoldMs), up to the hold, and the frame goes at once; never on an idle worker or an audio-only stream', async () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const aac = Buffer.from('af0012100000', 'hex');
   const audio = (n: number) => Buffer.concat([Buffer.from('af01', 'hex'), Buffer.alloc(60, n), u32(n)]);
@@ -284,6 +284,22 @@ test('audio waits for the next video frame while the worker merges (audioHoldMs)
     assert.equal(t.writes, start + 1, 'still held at 60 ms');
     await sleep(150);
     assert.equal(t.writes, start + 2, 'sent once the 150 ms hold ran out');
+    s.close('test over');
+  }
+  // A wide window (60 ms): the video frame the audio waits for goes at once, not after the window.
+  {
+    const { s, t } = make(60, true);
+    await sleep(80); // the start's flush, scheduled before the stream had video, is done
+    const start = t.writes;
+    s.commitMedia(8, 20, audio(1));
+    publish(s, 1, 1, 25);
+    await sleep(15);
+    assert.equal(t.writes, start + 1, 'audio and video out within 15 ms of the frame, well inside the 60 ms window');
+    assert.deepEqual(t.lastBatch!.map((b) => b[0]), [8, 9]);
+    // Video alone (nothing held) goes at once as well.
+    publish(s, 2, 1, 25);
+    await sleep(15);
+    assert.equal(t.writes, start + 2, 'a video frame alone is not held for the window');
     s.close('test over');
   }
   // An idle worker (no window) and an audio-only stream never hold audio.

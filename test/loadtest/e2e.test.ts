@@ -15,7 +15,7 @@ import type { ProgressSnapshot } from '../../loadtest/timeline.js';
 import { waitFor } from '../helpers/net.js';
 import { selfSignedCert } from '../helpers/tls-cert.js';
 
-test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player served', { timeout: 20_000 }, async () => {
+test('loadtest against sluice: RTMP, HTTP-FLV and WS-FLV players, no gaps, every player served', { timeout: 20_000 }, async () => {
   const server = await startServer({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } });
   const out = mkdtempSync(join(tmpdir(), 'sluice-lt-'));
   try {
@@ -23,10 +23,10 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     const r = await runLoadtest(
       {
         target: `rtmp://127.0.0.1:${server.rtmpPort}/live`,
-        playProtocols: ['rtmp', 'http-flv'],
+        playProtocols: ['rtmp', 'http-flv', 'ws-flv'],
         playUrlTemplate: `http://{host}:${server.httpPort}/{app}/{stream}.flv`,
         publishers: 1,
-        players: 6,
+        players: 9,
         bitrateKbps: 1000,
         durationS: 3,
         rampS: 0.5,
@@ -36,13 +36,14 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
       { onProgress: (p) => progress.push(p) },
     );
     const t = r.totals;
-    assert.equal(r.playersTarget, 6);
+    assert.equal(r.playersTarget, 9);
     assert.equal(t.publishersLive, 1);
-    assert.equal(t.playersConnected, 6, 'every player connected');
+    assert.equal(t.playersConnected, 9, 'every player connected');
     assert.equal(r.byProtocol.rtmp?.playersConnected, 3);
     assert.equal(r.byProtocol['http-flv']?.playersConnected, 3);
-    assert.equal(t.playersWithFrames, 6, 'every player got frames');
-    assert.equal(t.playersWithHeaders, 6, 'every player got metadata and sequence headers');
+    assert.equal(r.byProtocol['ws-flv']?.playersConnected, 3);
+    assert.equal(t.playersWithFrames, 9, 'every player got frames');
+    assert.equal(t.playersWithHeaders, 9, 'every player got metadata and sequence headers');
     assert.equal(t.playersFailed + t.playersDropped, 0, JSON.stringify(r.errors));
     assert.equal(t.gaps, 0, 'no frame missing');
     assert.equal(t.reorders, 0);
@@ -50,19 +51,21 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
     assert.ok(t.framesSent > 0 && t.bytesIn > 0);
     assert.ok(r.histograms.latency.totalCount > 0, 'video latency recorded');
     assert.ok(r.histograms['audio-latency'].totalCount > 0, 'audio latency recorded');
-    assert.equal(r.histograms.ttff.totalCount, 6);
-    assert.equal(r.histograms.connect.totalCount, 6);
+    assert.equal(r.histograms.ttff.totalCount, 9);
+    assert.equal(r.histograms.connect.totalCount, 9);
     assert.ok(r.histograms['send-lag'].totalCount > 0);
     // The player histograms per protocol too, adding up to the run's.
     for (const name of ['latency', 'audio-latency', 'ttff', 'connect'] as const) {
       const rtmp = r.protocolHistograms.rtmp?.[name].totalCount ?? 0;
       const flv = r.protocolHistograms['http-flv']?.[name].totalCount ?? 0;
-      assert.ok(rtmp > 0 && flv > 0, `${name} recorded for rtmp (${rtmp}) and http-flv (${flv})`);
-      assert.equal(rtmp + flv, r.histograms[name].totalCount, `${name}: the protocols add up to the run`);
+      const ws = r.protocolHistograms['ws-flv']?.[name].totalCount ?? 0;
+      assert.ok(rtmp > 0 && flv > 0 && ws > 0, `${name} recorded for rtmp (${rtmp}), http-flv (${flv}) and ws-flv (${ws})`);
+      assert.equal(rtmp + flv + ws, r.histograms[name].totalCount, `${name}: the protocols add up to the run`);
     }
     assert.equal(r.protocolHistograms.rtmp?.ttff.totalCount, 3);
     assert.ok(progress.length >= 2, 'progress once a second');
-    assert.ok(r.timeline.some((p) => p.playing === 6 && p.mbpsIn > 0));
+    assert.ok(r.timeline.some((p) => p.playing === 9 && p.mbpsIn > 0));
+    assert.ok(r.steadyLatency.totalCount > 0 && r.steadyLatency.totalCount < r.histograms.latency.totalCount, 'latency after the ramp: some frames, not the ramp\'s');
 
     const s = buildSummary(r);
     assert.deepEqual(s.thresholds.map((x) => [x.name, x.ok]), [['max-gap-rate', true]]);
@@ -72,7 +75,8 @@ test('loadtest against sluice: RTMP and HTTP-FLV players, no gaps, every player 
       assert.ok(existsSync(join(out, f)), f);
     }
     const json = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    assert.equal(json.players.withFrames, 6);
+    assert.equal(json.players.withFrames, 9);
+    assert.ok(json.steadyLatencyMs.count > 0, 'summary.json: latency after the ramp');
     assert.equal(json.latencyByProtocol['http-flv'].ttff.count, 3, 'summary.json: TTFF per protocol');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg/);

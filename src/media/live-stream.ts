@@ -58,6 +58,9 @@ export class LiveStream implements StreamView {
   /** When the pending flush is audio waiting for a video frame (StreamOptions.audioHoldMs): its timer and when it is due (wall ms). */
   private heldFlush: NodeJS.Timeout | undefined;
   private heldDue = 0;
+  /** The video frame interval, from the last two frames' timestamps (ms; Infinity until known). */
+  private videoIntervalMs = Infinity;
+  private lastVideoTs = -1;
   /** Home side: ports of other workers reading this stream, and the head last told. */
   private readonly outPorts = new Map<MessagePort, number>();
   /** Reader side: the port the home worker's notes arrive on. */
@@ -254,6 +257,7 @@ export class LiveStream implements StreamView {
       if (a.sequenceHeader) flags |= TagFlag.SequenceHeader;
     }
     const ts = this.correct(track, timestamp);
+    if (track === Track.Video && !(flags & TagFlag.SequenceHeader)) this.noteVideoFrame(ts);
     const mark = this.cutter?.mark(type, ts, flags, body) ?? 0;
     let seq: number;
     if (body === this.ringDest) {
@@ -269,7 +273,14 @@ export class LiveStream implements StreamView {
     }
     this.counters.tagsIn++;
     this.counters.bytesIn += body.length;
-    this.scheduleFlush(false, track === Track.Audio);
+    this.scheduleFlush(false, track);
+  }
+
+  private noteVideoFrame(ts: number): void {
+    const step = ts - this.lastVideoTs;
+    // Equal timestamps (a frame in several messages) and the first frame leave the interval as it was.
+    if (this.lastVideoTs >= 0 && step > 0) this.videoIntervalMs = step;
+    this.lastVideoTs = ts;
   }
 
   /** onMetaData (already unwrapped from @setDataFrame): sticky and in-band. */
@@ -306,19 +317,20 @@ export class LiveStream implements StreamView {
   /** Some player here has not had its first frame yet: flush at once, not after the merge window. */
   private startPending = false;
 
-  /** `audio`: the new tag is audio, which may wait for the next video frame (StreamOptions.audioHoldMs). */
-  private scheduleFlush(now = false, audio = false): void {
+  /** `track`: the new tag's; audio may wait for the next video frame (StreamOptions.audioHoldMs). */
+  private scheduleFlush(now = false, track: number = Track.Data): void {
     if (this.closed) return;
+    const audio = track === Track.Audio;
     // Only a held audio flush gives way to a sooner one; any other pending flush stands.
     if (this.flushScheduled && (this.heldFlush === undefined || audio)) return;
     // A player still waiting for its first picture is not held back by the merge window (time to first frame).
     const window = now || this.startPending ? 0 : this.opts.mergeWindowMs();
     const hold = this.opts.audioHoldMs ?? 0;
-    // Audio waits for the next video frame: then a video frame is what a merged write waits for, and it goes
-    // at once. Holding it for the window as well would add the window to video latency and save no write,
-    // as the window is shorter than a frame interval (the budget bounds both).
-    const pairing = window > 0 && hold > window && this.slab.hasVideo;
-    const ms = pairing ? 0 : window;
+    const pairing = window > 0 && hold > window && this.hasVideo;
+    // While audio waits for the next video frame, that frame is what the merged write waits for. When the
+    // window is shorter than the frame interval it goes at once: waiting would merge no second frame and
+    // only add the window to video latency.
+    const ms = pairing && track === Track.Video && window < this.videoIntervalMs ? 0 : window;
     if (this.heldFlush !== undefined) {
       // The video frame the held audio waited for: both go out after the window, if that is sooner.
       if (Date.now() + ms >= this.heldDue) return;

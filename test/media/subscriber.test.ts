@@ -286,20 +286,39 @@ test('audio waits for the next video frame while the worker merges (audioHoldMs)
     assert.equal(t.writes, start + 2, 'sent once the 150 ms hold ran out');
     s.close('test over');
   }
-  // A wide window (60 ms): the video frame the audio waits for goes at once, not after the window.
+  // Frames 40 ms apart, a 30 ms window: the video frame the audio waits for goes at once, not after the window.
   {
-    const { s, t } = make(60, true);
-    await sleep(80); // the start's flush, scheduled before the stream had video, is done
+    const { s, t } = make(30, true);
+    await sleep(60); // the start's flush, scheduled before the stream had video, is done
     const start = t.writes;
     s.commitMedia(8, 20, audio(1));
     publish(s, 1, 1, 25);
-    await sleep(15);
-    assert.equal(t.writes, start + 1, 'audio and video out within 15 ms of the frame, well inside the 60 ms window');
+    await sleep(12);
+    assert.equal(t.writes, start + 1, 'audio and video out within 12 ms of the frame, inside the 30 ms window');
     assert.deepEqual(t.lastBatch!.map((b) => b[0]), [8, 9]);
     // Video alone (nothing held) goes at once as well.
     publish(s, 2, 1, 25);
-    await sleep(15);
+    await sleep(12);
     assert.equal(t.writes, start + 2, 'a video frame alone is not held for the window');
+    // A data tag is not video: it waits for the window as before.
+    s.commitData(90, Buffer.from([2, 0, 1, 0x78]));
+    await sleep(12);
+    assert.equal(t.writes, start + 2, 'a data tag waits for the window');
+    await sleep(40);
+    assert.equal(t.writes, start + 3);
+    s.close('test over');
+  }
+  // A window longer than the frame interval (60 against 40 ms): a video frame waits, so the next one can share the write.
+  {
+    const { s, t } = make(60, true);
+    await sleep(100);
+    const start = t.writes;
+    publish(s, 1, 1, 25);
+    await sleep(45);
+    publish(s, 2, 1, 25);
+    await sleep(40);
+    assert.equal(t.writes, start + 1, 'two frames, one write');
+    assert.deepEqual(t.lastBatch!.map((b) => b[0]), [9, 9]);
     s.close('test over');
   }
   // An idle worker (no window) and an audio-only stream never hold audio.

@@ -67,12 +67,18 @@ class FlvPlay {
   }
 }
 
+/** Takes the framing out of a read, in place; `after` runs once its body bytes are handled (a WebSocket Close). */
+interface BodyDecoder {
+  push(buf: Buffer): Buffer;
+  after?(): void;
+}
+
 /** What differs between the two: the request, what a good response head is, the body's framing, a clean close. */
 interface Mode {
   what: string;
   request(url: URL): string;
   /** Checks the head (status code, reason, a header's value by lower-case name); returns the body's decoder, or throws. */
-  accept(status: string, reason: string, header: (name: string) => string | undefined): { push(buf: Buffer): Buffer };
+  accept(status: string, reason: string, header: (name: string) => string | undefined): BodyDecoder;
   stop(sock: net.Socket): void;
 }
 
@@ -93,10 +99,16 @@ function wsMode(a: PlayerAssignment, play: () => FlvPlay, sock: () => net.Socket
   const what = `WebSocket ${a.url}`;
   const onControl = (opcode: number, payload: Buffer): void => {
     if (opcode === WsOpcode.Ping) sock().write(clientControlFrame(WsOpcode.Pong, payload));
-    else if (opcode === WsOpcode.Close) {
-      play().end(new SluiceError('ERR_PROTOCOL', `${what}: closed by the server (${closeCodeOf(payload)})`));
-      sock().destroy();
-    }
+  };
+  /** The server's Close: reported, answered unless it answers ours (RFC 6455 §5.5.1), and the socket ended. */
+  const onClose = (payload: Buffer): void => {
+    play().end(new SluiceError('ERR_PROTOCOL', `${what}: closed by the server (${closeCodeOf(payload)})`));
+    const s = sock();
+    if (s.destroyed) return;
+    // The answer to our own Close needs none back.
+    if (play().closing) return void s.destroy();
+    s.end(clientControlFrame(WsOpcode.Close, payload.subarray(0, 2)));
+    setTimeout(() => s.destroy(), 1000).unref();
   };
   return {
     what,
@@ -107,7 +119,16 @@ function wsMode(a: PlayerAssignment, play: () => FlvPlay, sock: () => net.Socket
       if (status !== '101') throw new SluiceError('ERR_STREAM', `${what}: HTTP ${status} ${reason}`.trim());
       const want = createHash('sha1').update(key + WS_GUID).digest('base64');
       if (header('sec-websocket-accept') !== want) throw new SluiceError('ERR_PROTOCOL', `${what}: no valid Sec-WebSocket-Accept`);
-      return new WsFrames(onControl);
+      const frames = new WsFrames(onControl);
+      let closed = false;
+      return {
+        push: (b) => frames.push(b),
+        after: () => {
+          if (closed || !frames.closePayload) return;
+          closed = true;
+          onClose(frames.closePayload);
+        },
+      };
     },
     stop: (s) => {
       s.write(clientControlFrame(WsOpcode.Close, closePayload(1000)));
@@ -144,7 +165,7 @@ function openFlvOverHttp(
       : net.connect({ host, port, onread: { buffer: readBuffer, callback: (n) => (onRead(readBuffer.subarray(0, n)), true) } });
     const play = new FlvPlay(mode.what, h, () => sock.destroy());
     let head: Buffer | null = Buffer.alloc(0);
-    let body: { push(buf: Buffer): Buffer } | null = null;
+    let body: BodyDecoder | null = null;
     const fail = (err: Error): void => {
       clearTimeout(timer);
       sock.destroy();
@@ -158,6 +179,7 @@ function openFlvOverHttp(
     const onBody = (chunk: Buffer): void => {
       try {
         play.push(body!.push(chunk));
+        body!.after?.();
       } catch (err) {
         fail(new SluiceError('ERR_PROTOCOL', mode.what, { cause: err }));
       }
@@ -196,6 +218,8 @@ function openFlvOverHttp(
       if (rest.length > 0) {
         sock.pause();
         setImmediate(() => {
+          // Closed by the caller in the meantime: nothing more to report.
+          if (sock.destroyed || play.closing) return;
           onBody(rest);
           sock.resume();
         });

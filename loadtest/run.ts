@@ -62,7 +62,7 @@ export interface LoadtestResult {
   histograms: Record<HistogramName, Histogram>;
   protocolHistograms: Partial<Record<PlayProtocol, Record<PlayerHistogramName, Histogram>>>;
   timeline: TimelinePoint[];
-  /** Video latency of the frames received in the steady seconds (summary.ts steadySeconds). */
+  /** Video latency of the frames received in the steady seconds (summary.ts steadySeconds); the whole run's if there are none. */
   steadyLatency: Histogram;
   errors: Record<string, number>;
 }
@@ -203,6 +203,12 @@ export async function runLoadtest(input: LoadtestInput, hooks: RunHooks = {}): P
   }
 }
 
+/** The steady seconds' video latency; every second's when none is wholly after the ramp (as steadyThroughput falls back). */
+function steadyLatency(timeline: Timeline, steady: { from: number; to: number }): Histogram {
+  const h = timeline.latencyOver(steady.from, steady.to);
+  return h.totalCount > 0 ? h : timeline.latencyOver(1, Infinity);
+}
+
 function merge(
   o: LoadtestOptions,
   envelopes: TaskEnvelope[],
@@ -243,7 +249,7 @@ function merge(
     histograms,
     protocolHistograms,
     timeline: timeline.points(),
-    steadyLatency: timeline.latencyOver(steady.from, steady.to),
+    steadyLatency: steadyLatency(timeline, steady),
     errors,
   };
 }

@@ -6,7 +6,9 @@
  * Each read's frame headers are squeezed out of the buffer it arrived in
  * and the binary payload is handed on as one piece per read. FLV is one
  * byte stream however the server cuts it into messages, so message
- * boundaries are not kept. The ws package allocated a buffer per message
+ * boundaries are not kept. Pings and pongs go to `onControl` as they come;
+ * a Close ends decoding and is left in `closePayload` for the caller to act
+ * on after the data before it. The ws package allocated a buffer per message
  * (and Node one per read); collecting them was the player thread's largest
  * cost at 500 players, and most of the WS-FLV latency it measured.
  */
@@ -33,8 +35,9 @@ export class WsFrames {
   private controlFill = 0;
   /** A binary message whose last frame has not come yet: continuations follow. */
   private fragmented = false;
-  /** A Close frame came: nothing after it is read. */
+  /** A Close frame came: nothing after it is read. Its payload, for the caller once the data before it is handled. */
   closed = false;
+  closePayload: Buffer | undefined;
 
   constructor(
     private readonly onControl: (opcode: number, payload: Buffer) => void,
@@ -126,8 +129,10 @@ export class WsFrames {
     const c = this.control;
     if (!c) return;
     this.control = null;
-    if (this.opcode === WsOpcode.Close) this.closed = true;
-    this.onControl(this.opcode, c);
+    if (this.opcode !== WsOpcode.Close) return this.onControl(this.opcode, c);
+    // Not reported from here: the payload before the Close, in this same read, comes first.
+    this.closed = true;
+    this.closePayload = c;
   }
 }
 

@@ -166,8 +166,9 @@ function audioLatency(s: Summary): string {
 
 // The steady window alone (the table above covers the whole run: connects, handshakes and ramp included),
 // its CPU split into user space and kernel, and with --calls per socket write call the server made.
-// Video latency there is the loadtest's after the ramp (its steady seconds start where this window does):
-// during the ramp every player's frames queue behind the GOP bursts of the players joining.
+// Video latency there is the loadtest's after the ramp (from a second after the last player joined to the
+// end, so one second more than this CPU window): during the ramp every player's frames queue behind the
+// GOP bursts of the players joining.
 console.log('steady window                            seconds  CPU-s/Gbit  user CPU-s  kernel CPU-s  write calls  frames/call  user µs/call  kernel µs/call  video lat p50/p99 ms  audio lat p50/p99 ms (run)');
 for (const { name, s, steady } of rows) {
   if (!steady) continue;

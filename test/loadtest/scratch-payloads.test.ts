@@ -72,3 +72,21 @@ test('small frames are left to the pool; a larger frame grows the buffer', () =>
   assert.equal(b.length, 20000);
   assert.notEqual(b.buffer, a.buffer);
 });
+
+test('an Abort mid-message, then a new message on the same chunk stream: the new body intact in the reused buffer', () => {
+  const sink = new ScratchPayloads();
+  const delivered: Buffer[] = [];
+  const reader = new ChunkReader({
+    begin: (h) => sink.payloadFor(h) ?? Buffer.alloc(h.length),
+    message: (_h, payload) => delivered.push(Buffer.from(payload)),
+    abandon: () => undefined,
+  });
+  reader.setChunkSize(CHUNK);
+  const dropped = fmt0Chunks({ csid: 6, type: 9, payload: body(1, 6000), chunkSize: CHUNK });
+  const kept = body(2, 5000);
+  reader.push(Buffer.concat(dropped.slice(0, 10)));
+  reader.abort(6);
+  reader.push(Buffer.concat(fmt0Chunks({ csid: 6, type: 9, payload: kept, chunkSize: CHUNK, timestamp: 40 })));
+  assert.equal(delivered.length, 1);
+  assert.ok(delivered[0]!.equals(kept));
+});

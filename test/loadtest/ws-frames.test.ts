@@ -12,6 +12,7 @@ import { SluiceError } from '../../src/core/errors.js';
 import { encodeTag, flvFileHeader } from '../../src/protocol/flv-tag.js';
 import { WsFrames, WsOpcode, clientControlFrame, closeCodeOf } from '../../loadtest/ws-frames.js';
 import { openPlayer } from '../../loadtest/play-transports.js';
+import { waitFor } from '../helpers/net.js';
 
 /** A server frame: FIN unless `more`, unmasked, with the shortest length form. */
 function frame(opcode: number, payload: Buffer, more = false): Buffer {
@@ -61,11 +62,15 @@ test('binary payload across every split point, with all three length forms and c
   assert.ok(byByte.data.equals(want.subarray(0, byByte.data.length)) && byByte.data.length > 0, 'byte by byte');
 });
 
-test('a Close frame ends the decoding; its code is read', () => {
+test('a Close frame ends the decoding, left for the caller after the data before it; its code is read', () => {
   const close = Buffer.from([0x03, 0xe9]); // 1001
-  const { data, controls } = decodeAll([Buffer.concat([frame(WsOpcode.Binary, bytes(10, 0)), frame(WsOpcode.Close, close), frame(WsOpcode.Binary, bytes(10, 9))])]);
-  assert.ok(data.equals(bytes(10, 0)), 'nothing after the Close');
-  assert.deepEqual(controls, [[WsOpcode.Close, close.toString('hex')]]);
+  const controls: number[] = [];
+  const d = new WsFrames((op) => controls.push(op));
+  const data = d.push(Buffer.concat([frame(WsOpcode.Binary, bytes(10, 0)), frame(WsOpcode.Close, close), frame(WsOpcode.Binary, bytes(10, 9))]));
+  assert.ok(data.equals(bytes(10, 0)), 'the data before the Close, nothing after it');
+  assert.deepEqual(controls, [], 'a Close is not reported from inside the read');
+  assert.equal(d.closed, true);
+  assert.ok(d.closePayload?.equals(close));
   assert.equal(closeCodeOf(close), 1001);
   assert.equal(closeCodeOf(Buffer.alloc(0)), 1005);
 });
@@ -100,11 +105,16 @@ test('client control frames are masked and carry the payload', () => {
   assert.throws(() => clientControlFrame(WsOpcode.Ping, Buffer.alloc(126)), RangeError);
 });
 
-/** Unmasks a client frame's payload (for the fake server). */
-function clientPayload(f: Buffer): { opcode: number; payload: Buffer } {
-  const n = f[1]! & 0x7f;
-  const mask = f.subarray(2, 6);
-  return { opcode: f[0]! & 0x0f, payload: Buffer.from(f.subarray(6, 6 + n).map((x, i) => x ^ mask[i & 3]!)) };
+/** Unmasks the client's frames in one read (for the fake server; the client only sends short control frames). */
+function clientFrames(d: Buffer): { opcode: number; payload: Buffer }[] {
+  const out: { opcode: number; payload: Buffer }[] = [];
+  for (let at = 0; at + 6 <= d.length; ) {
+    const n = d[at + 1]! & 0x7f;
+    const mask = d.subarray(at + 2, at + 6);
+    out.push({ opcode: d[at]! & 0x0f, payload: Buffer.from(d.subarray(at + 6, at + 6 + n).map((x, i) => x ^ mask[i & 3]!)) });
+    at += 6 + n;
+  }
+  return out;
 }
 
 test('WS-FLV player against a fake server: handshake checked, ping answered, fragmented FLV demuxed, the server\'s Close reported with its code', { timeout: 10_000 }, async () => {
@@ -114,7 +124,7 @@ test('WS-FLV player against a fake server: handshake checked, ping answered, fra
   const server = net.createServer((s) => {
     let head = '';
     s.on('data', (d) => {
-      if (head.includes('\r\n\r\n')) return void fromClient.push(clientPayload(d));
+      if (head.includes('\r\n\r\n')) return void fromClient.push(...clientFrames(d));
       head += d.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       const key = /sec-websocket-key: (.*)\r\n/i.exec(head)![1]!;
@@ -129,23 +139,87 @@ test('WS-FLV player against a fake server: handshake checked, ping answered, fra
   try {
     const port = (server.address() as net.AddressInfo).port;
     const got: [number, number][] = [];
+    const order: string[] = [];
     let closed: Error | undefined;
     const ended = new Promise<void>((resolve) => {
       void openPlayer({ index: 0, stream: 0, name: 's', protocol: 'ws-flv', url: `ws://127.0.0.1:${port}/live/s.flv` }, 3000, {
         onPlayRequested: () => undefined,
         onConnected: () => undefined,
-        onTag: (type, payload) => got.push([type, payload.length]),
+        onTag: (type, payload) => {
+          got.push([type, payload.length]);
+          order.push('tag');
+        },
         onBytes: () => undefined,
         onClose: (err) => {
           closed = err;
+          order.push('close');
           resolve();
         },
       });
     });
     await ended;
     assert.deepEqual(got, [[18, 30], [9, 2000], [8, 50]], 'every tag, whole');
+    assert.deepEqual(order, ['tag', 'tag', 'tag', 'close'], 'the tags that came in the read with the Close are reported before it');
     assert.match(String(closed), /closed by the server \(1001\)/);
-    assert.deepEqual(fromClient.map((f) => [f.opcode, f.payload.toString()]), [[WsOpcode.Pong, 'p1']], 'the ping answered with its payload');
+    await waitFor(() => fromClient.length >= 2, 2000, 'the Close answered');
+    assert.deepEqual(
+      fromClient.map((f) => [f.opcode, f.payload.toString('hex')]),
+      [[WsOpcode.Pong, Buffer.from('p1').toString('hex')], [WsOpcode.Close, '03e9']],
+      'the ping answered with its payload, the Close with its code',
+    );
+  } finally {
+    server.close();
+  }
+});
+
+test('WS-FLV player: our own close() sends a Close (1000) and reports no error', { timeout: 10_000 }, async () => {
+  const flv = Buffer.concat([flvFileHeader({ audio: false, video: true }), encodeTag(9, 0, bytes(100, 5))]);
+  const fromClient: { opcode: number; payload: Buffer }[] = [];
+  const server = net.createServer((s) => {
+    let up = false;
+    s.on('data', (d) => {
+      if (up) {
+        const frames = clientFrames(d);
+        fromClient.push(...frames);
+        // Answer the Close as a server does, then close the TCP connection.
+        if (frames.some((f) => f.opcode === WsOpcode.Close)) s.end(frame(WsOpcode.Close, Buffer.from([0x03, 0xe8])));
+        return;
+      }
+      const key = /sec-websocket-key: (.*)\r\n/i.exec(d.toString('latin1'))![1]!;
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      up = true;
+      // The 101 and the first frame in one write.
+      s.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`), frame(WsOpcode.Binary, flv)]));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    let tags = 0;
+    let closeErr: Error | undefined | 'not yet' = 'not yet';
+    const conn = await openPlayer({ index: 0, stream: 0, name: 's', protocol: 'ws-flv', url: `ws://127.0.0.1:${port}/live/s.flv` }, 3000, {
+      onPlayRequested: () => undefined,
+      onConnected: () => undefined,
+      onTag: () => void tags++,
+      onBytes: () => undefined,
+      onClose: (err) => void (closeErr = err),
+    });
+    await waitFor(() => tags === 1, 2000, 'the tag that came with the 101');
+    await conn.close();
+    assert.equal(closeErr, undefined, 'a close we asked for is no error');
+    assert.deepEqual(fromClient.map((f) => [f.opcode, f.payload.toString('hex')]), [[WsOpcode.Close, '03e8']]);
+  } finally {
+    server.close();
+  }
+});
+
+test('WS-FLV player: a wrong Sec-WebSocket-Accept fails the open', { timeout: 10_000 }, async () => {
+  const server = net.createServer((s) => s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSBvbmU=\r\n\r\n')));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const h = { onPlayRequested: () => undefined, onConnected: () => undefined, onTag: () => undefined, onBytes: () => undefined, onClose: () => undefined };
+    await assert.rejects(openPlayer({ index: 0, stream: 0, name: 's', protocol: 'ws-flv', url: `ws://127.0.0.1:${port}/live/s.flv` }, 3000, h), /Sec-WebSocket-Accept/);
   } finally {
     server.close();
   }

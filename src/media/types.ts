@@ -111,8 +111,8 @@ export interface StreamOptions {
   /**
    * While the merge window is open (above 0), audio of a stream with video
    * waits up to this long for the next video frame, so the two go in one
-   * write; a video frame then flushes at once, the window being shorter than
-   * the hold (live-stream.ts scheduleFlush). 0 or absent = no hold.
+   * write; a video frame then flushes at once when the window is shorter than
+   * the frame interval (live-stream.ts scheduleFlush). 0 or absent = no hold.
    */
   audioHoldMs?: number;
   /** A publisher's timestamps jumped by more than maxTimestampJumpMs (`stepMs`, signed) and were re-based. */

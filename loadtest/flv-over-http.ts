@@ -10,20 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { SluiceError } from '../src/core/errors.js';
+import { sharedReads } from '../src/core/shared-reads.js';
 import { FlvDemuxer } from '../src/protocol/flv-tag.js';
 import { ChunkedBody } from './chunked-body.js';
 import type { PlayerAssignment } from './messages.js';
 import type { PlayConnection, PlayHandlers } from './play-transports.js';
 import { wallNowMs } from './schedule.js';
 import { WsFrames, WsOpcode, clientControlFrame, closeCodeOf, closePayload } from './ws-frames.js';
-
-/**
- * Every plain-TCP player on this thread reads into this buffer: each read
- * is decoded and tallied before the next lands, and what outlives it (a
- * partial head, a tag split across reads) is copied. It spares Node's
- * ArrayBuffer per read, and the collections they cost the player thread.
- */
-const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** Response head bound: status line and headers (sluice sends a few hundred bytes). */
 const MAX_HEAD = 16 * 1024;
@@ -162,7 +155,8 @@ function openFlvOverHttp(
     const mode = modeOf(() => play, () => sock);
     const sock: net.Socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !insecure })
-      : net.connect({ host, port, onread: { buffer: readBuffer, callback: (n) => (onRead(readBuffer.subarray(0, n)), true) } });
+      : // Each read is decoded and tallied before the next; a partial head and a tag split across reads are copied.
+        net.connect({ host, port, onread: sharedReads((b) => onRead(b)) });
     const play = new FlvPlay(mode.what, h, () => sock.destroy());
     let head: Buffer | null = Buffer.alloc(0);
     let body: BodyDecoder | null = null;

@@ -12,6 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { describeError, SluiceError, type ErrorCode } from '../../core/errors.js';
+import { sharedReads } from '../../core/shared-reads.js';
 import { ClientHandshake } from '../../protocol/handshake.js';
 import * as control from '../../protocol/control.js';
 import { decodeCommand, type Command } from '../../protocol/commands.js';
@@ -25,16 +26,6 @@ import type { ClientStats, ResolvedClientOptions, RtmpClientEvents, RtmpClientOp
 export const CSID = { control: 2, connection: 3, audio: 4, data: 5, video: 6, stream: 8 } as const;
 
 type Phase = 'connecting' | 'handshake' | 'chunks' | 'closed';
-
-/**
- * Every plain-TCP client on this thread reads into this one buffer. A read
- * is parsed before the next one lands, and what outlives it is copied out
- * (message bodies, a handshake packet split across reads, a partial chunk
- * header), so nothing holds a view of it. Node would otherwise allocate an
- * ArrayBuffer per read; at a load generator's 1 Gbit/s, collecting those
- * stalled the thread.
- */
-const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
 
 interface Waiter {
   fail(err: Error): void;
@@ -103,7 +94,8 @@ export abstract class RtmpClientConnection extends EventEmitter<RtmpClientEvents
           ca: this.opts.tlsCa && [...tls.rootCertificates, this.opts.tlsCa.toString()],
           rejectUnauthorized: this.opts.tlsVerify,
         })
-      : net.connect({ host: url.host, port: url.port, noDelay: true, onread: { buffer: sharedReadBuffer, callback: (n) => (this.onData(sharedReadBuffer.subarray(0, n)), true) } });
+      : // A read is parsed before the next lands; what outlives it (bodies, a split handshake packet or chunk header) is copied.
+        net.connect({ host: url.host, port: url.port, noDelay: true, onread: sharedReads(this.onData) });
     this.connectEvent = url.tls ? 'secureConnect' : 'connect';
     this.socket.setNoDelay(true);
     if (url.tls) this.socket.on('data', this.onData);

@@ -224,3 +224,47 @@ test('WS-FLV player: a wrong Sec-WebSocket-Accept fails the open', { timeout: 10
     server.close();
   }
 });
+
+test('WS-FLV player: a frame a server must not send ends that player with ERR_PROTOCOL; a second player on the thread plays on', { timeout: 10_000 }, async () => {
+  const flv = Buffer.concat([flvFileHeader({ audio: false, video: true }), encodeTag(9, 0, bytes(100, 5))]);
+  const server = net.createServer((s) => {
+    s.once('data', (d) => {
+      const req = d.toString('latin1');
+      const key = /sec-websocket-key: (.*)\r\n/i.exec(req)![1]!;
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      const bad = req.startsWith('GET /live/bad');
+      const masked = frame(WsOpcode.Binary, bytes(4, 0));
+      masked[1]! |= 0x80;
+      s.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`), frame(WsOpcode.Binary, flv)]));
+      setTimeout(() => s.write(bad ? masked : frame(WsOpcode.Binary, encodeTag(9, 40, bytes(100, 6)))), 50);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const open = (name: string) => {
+      const r = { tags: 0, closed: undefined as Error | undefined, ended: false };
+      const conn = openPlayer({ index: 0, stream: 0, name, protocol: 'ws-flv', url: `ws://127.0.0.1:${port}/live/${name}.flv` }, 3000, {
+        onPlayRequested: () => undefined,
+        onConnected: () => undefined,
+        onTag: () => void r.tags++,
+        onBytes: () => undefined,
+        onClose: (err) => {
+          r.closed = err;
+          r.ended = true;
+        },
+      });
+      return { r, conn };
+    };
+    const bad = open('bad');
+    const good = open('good');
+    await waitFor(() => bad.r.ended && good.r.tags === 2, 3000, 'the bad player ended, the good one got both tags');
+    assert.ok(bad.r.closed instanceof SluiceError && bad.r.closed.code === 'ERR_PROTOCOL', String(bad.r.closed));
+    assert.match(String((bad.r.closed as SluiceError).cause), /masked/);
+    assert.equal(bad.r.tags, 1, 'what came before the bad frame was delivered');
+    assert.equal(good.r.ended, false, 'the other player is not touched');
+    await (await good.conn).close();
+  } finally {
+    server.close();
+  }
+});
